@@ -1,0 +1,54 @@
+# cookiecutter-gitops-ml: `make demo` bakes and runs the default project, `make test` tests the template.
+# Only python3, git and make are needed: uv is bootstrapped into .tools/ when it is not on PATH.
+
+.DEFAULT_GOAL := help
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+MAKEFLAGS += --no-print-directory
+
+# One source for the uv version: the template's own pin for generated projects.
+UV_VERSION := $(shell python3 -c 'import json; print(json.load(open("cookiecutter.json"))["_uv_version"])')
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+export PATH := $(dir $(UV)):$(PATH)
+RUN := $(UV) run --locked
+DEMO_DIR := build/demo
+PYTEST_WORKERS ?= 2
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(CURDIR)/.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+.PHONY: install
+install: $(UV) ## Install the template's development tools (uv.lock)
+	$(UV) sync --locked
+
+.PHONY: demo
+demo: install ## Bake the default project into build/demo and run its whole local pipeline
+	rm -rf $(DEMO_DIR)
+	$(RUN) cookiecutter --no-input --output-dir $(DEMO_DIR) .
+	$(MAKE) -C $(DEMO_DIR)/my-ml-project install lint test
+	@echo "Demo project: $(DEMO_DIR)/my-ml-project (artifacts in its artifacts/ directory)"
+
+.PHONY: test
+test: install ## Run the template's test suite (bakes projects and runs them for real)
+	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+.PHONY: bake-matrix
+bake-matrix: install ## Bake every option combination of the tests into build/matrix
+	$(RUN) python tests/bake_matrix.py build/matrix
+
+.PHONY: lint
+lint: install ## Lint the template's own code and files (pre-commit, every hook)
+	$(RUN) pre-commit run --all-files
+
+.PHONY: docs
+docs: install ## Build the documentation site (strict: warnings fail)
+	$(RUN) mkdocs build --strict --site-dir build/site
+
+.PHONY: clean
+clean: ## Remove build output and caches
+	rm -rf build .pytest_cache .ruff_cache .hypothesis

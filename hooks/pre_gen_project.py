@@ -1,0 +1,131 @@
+"""Validate the template answers before cookiecutter writes anything.
+
+Cookiecutter renders this file with Jinja and runs it inside the new project directory; when it
+exits non-zero, cookiecutter deletes that directory, so a refused answer leaves nothing behind.
+The rules live in plain functions so that the template's tests can import and exercise them.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import re
+import sys
+from collections.abc import Callable, Mapping
+
+# PEP 503-normalised distribution name that also yields a valid module name when '-' becomes '_'.
+SLUG_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+MODULE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+# GitHub: 1-39 alphanumerics or single hyphens, neither first nor last.
+GITHUB_OWNER_RE = re.compile(r"^[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}$")
+
+# Import names of the generated project's dependencies and of its test tooling: a package with
+# one of these names would shadow the real one.
+DEPENDENCY_MODULES = frozenset(
+    {
+        "bentoml", "deepchecks", "gto", "joblib", "matplotlib", "numpy", "pandas", "plotly",
+        "pydantic", "yaml", "sklearn", "scipy", "setuptools", "pkg_resources", "hypothesis",
+        "pytest", "ruff", "pre_commit", "tests", "test", "src", "conftest", "benchmarks",
+    }
+)  # fmt: skip
+
+
+def _stdlib_modules() -> frozenset[str]:
+    """Return the standard library's top-level module names (3.10+ knows them)."""
+    return frozenset(sys.stdlib_module_names)
+
+
+def check_slug(slug: str) -> str | None:
+    """Return why ``slug`` is not a usable distribution/repository name, or None."""
+    if not SLUG_RE.match(slug):
+        return (
+            f"project_slug {slug!r}: use lowercase letters, digits and single hyphens, "
+            "starting with a letter (e.g. 'churn-model')"
+        )
+    return None
+
+
+def check_module(module: str) -> str | None:
+    """Return why ``module`` is not a safe import name for the generated package, or None."""
+    if not MODULE_RE.match(module) or not module.isidentifier():
+        return (
+            f"module_name {module!r}: use lowercase letters, digits and underscores, "
+            "starting with a letter (e.g. 'churn_model')"
+        )
+    if keyword.iskeyword(module) or keyword.issoftkeyword(module):
+        return f"module_name {module!r}: is a Python keyword"
+    if module in _stdlib_modules():
+        return f"module_name {module!r}: shadows the standard library module of that name"
+    if module in DEPENDENCY_MODULES:
+        return f"module_name {module!r}: shadows the import name of a dependency or tool"
+    return None
+
+
+def check_email(email: str) -> str | None:
+    """Return why ``email`` does not look like an email address, or None."""
+    if not EMAIL_RE.match(email):
+        return f"author_email {email!r}: expected an address like 'name@example.com'"
+    return None
+
+
+def check_github_owner(owner: str) -> str | None:
+    """Return why ``owner`` cannot be a GitHub user or organisation name, or None."""
+    if not GITHUB_OWNER_RE.match(owner):
+        return (
+            f"github_owner {owner!r}: 1-39 letters, digits or single hyphens, "
+            "not starting or ending with a hyphen"
+        )
+    return None
+
+
+def check_one_line(field: str, value: str) -> str | None:
+    """Return why a free-text answer is unusable (empty or multi-line), or None."""
+    if not value.strip():
+        return f"{field}: must not be empty"
+    if "\n" in value or "\r" in value:
+        return f"{field}: must be a single line"
+    return None
+
+
+def check_choice(field: str, value: object, allowed: list[str]) -> str | None:
+    """Return why ``value`` is not one of ``allowed``, or None."""
+    if value not in allowed:
+        return f"{field} {value!r}: choose one of {', '.join(allowed)}"
+    return None
+
+
+def validate(answers: Mapping[str, object]) -> list[str]:
+    """Return one message per invalid answer; an empty list means every answer is valid."""
+    supported = [str(v) for v in answers.get("_supported_python", [])]
+    checks: list[Callable[[], str | None]] = [
+        lambda: check_one_line("project_name", str(answers["project_name"])),
+        lambda: check_slug(str(answers["project_slug"])),
+        lambda: check_module(str(answers["module_name"])),
+        lambda: check_one_line("description", str(answers["description"])),
+        lambda: check_one_line("author_name", str(answers["author_name"])),
+        lambda: check_email(str(answers["author_email"])),
+        lambda: check_github_owner(str(answers["github_owner"])),
+        lambda: check_choice("python_version", str(answers["python_version"]), supported),
+        lambda: check_choice("task", answers["task"], ["classification", "regression"]),
+        lambda: check_choice(
+            "license", answers["license"], ["MIT", "Apache-2.0", "BSD-3-Clause", "proprietary"]
+        ),
+        lambda: check_choice("deploy_target", answers["deploy_target"], ["kubernetes", "none"]),
+        lambda: check_choice("report_images", answers["report_images"], ["artifact", "publish"]),
+    ]
+    return [message for check in checks if (message := check()) is not None]
+
+
+def main(answers: Mapping[str, object]) -> int:
+    """Print every invalid answer on its own line; return the process exit code."""
+    errors = validate(answers)
+    for message in errors:
+        print(f"error: {message}", file=sys.stderr)
+    if errors:
+        print("No project was generated. Fix the answers above and run again.", file=sys.stderr)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(json.loads(r"""{{ cookiecutter | jsonify }}""")))

@@ -1,0 +1,129 @@
+"""Shared helpers for the template's tests: bake projects and run their commands for real."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from cookiecutter.main import cookiecutter
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+CONTEXT = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+
+
+def choices(name: str) -> list[str]:
+    """Return the choices of a choice variable in cookiecutter.json (first is the default)."""
+    return list(CONTEXT[name])
+
+
+# Options that change the set of generated files: baked as a full product.
+FILESET_OPTIONS = ("license", "deploy_target")
+# Options that only change file contents: cycled through the product instead of multiplied.
+CYCLED_OPTIONS = ("task", "python_version", "report_images")
+
+
+def option_matrix() -> list[dict[str, str]]:
+    """Return the combinations to bake: the product of file-set options, the rest cycled.
+
+    Each cycled option takes every value in turn, in an order shuffled with a fixed seed, so that
+    its values do not line up with a file-set option that has as many choices.
+    """
+    product = list(itertools.product(*(choices(o) for o in FILESET_OPTIONS)))
+    rng = random.Random(len(product))
+    combos = [dict(zip(FILESET_OPTIONS, values, strict=True)) for values in product]
+    for option in CYCLED_OPTIONS:
+        values = [choices(option)[i % len(choices(option))] for i in range(len(product))]
+        rng.shuffle(values)
+        for combo, value in zip(combos, values, strict=True):
+            combo[option] = value
+    return combos
+
+
+def combo_id(combo: dict[str, str]) -> str:
+    """Return a readable test id for a combination."""
+    return "-".join(str(v) for v in combo.values())
+
+
+@dataclass
+class Baked:
+    """A baked project and the answers it was baked with."""
+
+    path: Path
+    context: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def files(self) -> set[str]:
+        """Every file of the project (relative paths), git internals excluded."""
+        return {
+            p.relative_to(self.path).as_posix()
+            for p in self.path.rglob("*")
+            if p.is_file() and ".git" not in p.relative_to(self.path).parts
+        }
+
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 900
+    ) -> subprocess.CompletedProcess:
+        """Run a command in the project and return the completed process (output captured)."""
+        result = subprocess.run(
+            args, cwd=self.path, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        if check and result.returncode != 0:
+            pytest.fail(
+                f"{' '.join(args)} exited {result.returncode} in {self.path}\n"
+                f"--- stdout ---\n{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}"
+            )
+        return result
+
+
+def bake(output_dir: Path, **extra: object) -> Baked:
+    """Bake the template with ``extra`` answers into ``output_dir`` and return the project."""
+    extra.setdefault("git_init", False)
+    path = cookiecutter(
+        str(TEMPLATE),
+        no_input=True,
+        extra_context=extra,
+        output_dir=str(output_dir),
+    )
+    answers = json.loads((Path(path) / ".cookiecutter.json").read_text())["cookiecutter"]
+    return Baked(Path(path), answers)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _hermetic_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Give git an identity and keep tool caches out of the user's home, for every test."""
+    home = tmp_path_factory.mktemp("home")
+    gitconfig = home / "gitconfig"
+    gitconfig.write_text("[user]\n\tname = Template Tests\n\temail = tests@example.com\n")
+    saved = dict(os.environ)
+    os.environ.update(
+        {
+            "GIT_CONFIG_GLOBAL": str(gitconfig),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "PRE_COMMIT_HOME": str(home / "pre-commit"),
+            "MPLCONFIGDIR": str(home / "matplotlib"),
+            "BENTOML_HOME": str(home / "bentoml"),
+            "DISABLE_DEEPCHECKS_ANONYMOUS_TELEMETRY": "1",
+            "BENTOML_DO_NOT_TRACK": "true",
+            "ITERATIVE_DO_NOT_TRACK": "true",
+        }
+    )
+    # Baked projects run their own make targets; outer CI settings must not leak into them.
+    for name in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "MAKEFLAGS", "MAKELEVEL"):
+        os.environ.pop(name, None)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def matrix_bakes(tmp_path_factory: pytest.TempPathFactory) -> list[Baked]:
+    """Every combination of the option matrix, baked once per session."""
+    root = tmp_path_factory.mktemp("matrix")
+    return [bake(root / combo_id(c), **c) for c in option_matrix()]

@@ -1,0 +1,79 @@
+"""End to end: bake projects and run the commands their README gives, for real."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import TEMPLATE, Baked, bake
+
+pytestmark = pytest.mark.e2e
+
+
+def git(project: Baked, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return project.run("git", *args, check=check)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Baked:
+    """`make demo` of the template, into a temporary directory: the default project, run whole."""
+    demo_dir = tmp_path_factory.mktemp("demo")
+    started = time.perf_counter()
+    result = subprocess.run(
+        ["make", "-C", str(TEMPLATE), "demo", f"DEMO_DIR={demo_dir}"],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-8000:]
+    print(f"make demo: {time.perf_counter() - started:.1f} s")
+    return Baked(demo_dir / "my-ml-project", {"task": "classification"})
+
+
+@pytest.mark.xdist_group("classification")
+def test_demo_runs_the_default_project_end_to_end(demo: Baked) -> None:
+    assert (demo.path / "uv.lock").exists()
+    assert git(demo, "branch", "--show-current").stdout.strip() == "main"
+    assert (demo.path / "artifacts" / "model.joblib").exists()
+
+
+@pytest.mark.xdist_group("classification")
+def test_pre_commit_passes_on_a_fresh_project_and_refuses_bad_commits(demo: Baked) -> None:
+    before = git(demo, "status", "--porcelain").stdout
+    demo.run("make", "pre-commit")
+    package = next((demo.path / "src").iterdir())
+    bad_code = package / "sloppy.py"
+    bad_code.write_text("import os\ndef f( x ):\n    return eval(x)\n")
+    git(demo, "add", str(bad_code))
+    refused = git(demo, "commit", "-m", "lint error", check=False)
+    assert refused.returncode != 0
+    assert "ruff" in refused.stdout
+    git(demo, "rm", "--cached", "--quiet", str(bad_code))
+    bad_code.unlink()
+
+    dataset = demo.path / "big.csv"
+    dataset.write_bytes(b"a,b\n" + b"1,2\n" * (5 * 1024 * 1024 // 4))
+    git(demo, "add", "big.csv")
+    refused = git(demo, "commit", "-m", "a 5 MB dataset", check=False)
+    assert refused.returncode != 0
+    assert "big.csv" in refused.stdout
+    assert "exceeds 1024 KB" in refused.stdout
+    git(demo, "rm", "--cached", "--quiet", "big.csv")
+    dataset.unlink()
+
+    assert git(demo, "status", "--porcelain").stdout == before, "refused commits leave no trace"
+
+
+@pytest.mark.xdist_group("regression")
+def test_regression_project_installs_lints_and_passes_its_tests(tmp_path: Path) -> None:
+    project = bake(tmp_path, task="regression", git_init=True)
+    started = time.perf_counter()
+    project.run("make", "install")
+    print(f"make install (regression, shared uv cache): {time.perf_counter() - started:.1f} s")
+    project.run("make", "lint")
+    project.run("make", "test")
+    assert (project.path / "artifacts" / "metrics.json").exists()
