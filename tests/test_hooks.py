@@ -191,6 +191,12 @@ def test_git_init_makes_a_first_commit_on_main(tmp_path: Path) -> None:
     assert git(baked.path, "status", "--porcelain") == ""
 
 
+def test_git_init_commits_every_generated_file(tmp_path: Path) -> None:
+    """The project's own .gitignore must not hide any file the template generates."""
+    baked = bake(tmp_path, git_init=True)
+    assert set(git(baked.path, "ls-files").splitlines()) == baked.files
+
+
 def test_git_init_without_identity_stages_and_explains(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,0 +1,561 @@
+"""Data and model quality checks with deepchecks, turned into pass/fail gates.
+
+Three curated suites run on samples of at most ``checks.sample_size`` rows per dataset:
+
+* data integrity on the whole dataset: missing values, duplicates, conflicting labels, the
+  predictive power of single features (leakage), single-value columns;
+* train-test validation: train rows repeated in test, new categories and labels, feature and
+  label drift;
+* model evaluation: train and test performance, gain over a simple model, prediction drift,
+  calibration (classification) or error distribution (regression).
+
+Every gate value is read from a deepchecks ``CheckResult.value``; :mod:`.gates` compares it
+with its threshold from params.yaml. deepchecks (slow to import) is imported only when checks
+run, with its telemetry off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import ArtifactError
+from .gates import GATES, CheckSettings, Gate, GateThresholds, judge, verdict_table
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .config import Params
+
+#: The suites, in run order; every gate belongs to one (see gates.GATES).
+SUITES = ("data_integrity", "train_test_validation", "model_evaluation")
+CHECKS_JSON = "checks.json"
+CHECKS_HTML = "checks.html"
+
+Progress = Callable[[str], None]
+
+#: Warnings the pinned stack raises on every run; they say nothing about the data or model.
+#: (category, start of the message); filtered only while deepchecks runs.
+_NOISE: tuple[tuple[type[Warning], str], ...] = (
+    (UserWarning, "pkg_resources is deprecated"),
+    (DeprecationWarning, "pkg_resources is deprecated"),
+    (DeprecationWarning, "Deprecated call to `pkg_resources"),
+    (FutureWarning, "The `needs_threshold` and `needs_proba` parameter are deprecated"),
+    (FutureWarning, "DataFrame.applymap has been deprecated"),
+    (FutureWarning, "'squared' is deprecated"),
+    (FutureWarning, "Series.__getitem__ treating keys as positions is deprecated"),
+    (DeprecationWarning, "is_categorical_dtype is deprecated"),
+    (FutureWarning, "is_categorical_dtype is deprecated"),
+)
+
+
+@contextlib.contextmanager
+def quiet_stack() -> Iterator[None]:
+    """Silence the known noise of the pinned stack (and nothing else) for a block."""
+    with warnings.catch_warnings():
+        for category, message in _NOISE:
+            warnings.filterwarnings("ignore", message=re.escape(message), category=category)
+        yield
+
+
+def import_deepchecks() -> Any:  # noqa: ANN401 - the deepchecks.tabular module
+    """Import deepchecks.tabular with its telemetry off."""
+    if not os.environ.get("DISABLE_DEEPCHECKS_ANONYMOUS_TELEMETRY"):  # any non-empty value
+        os.environ["DISABLE_DEEPCHECKS_ANONYMOUS_TELEMETRY"] = "1"
+    with quiet_stack():
+        import deepchecks.tabular
+        import deepchecks.tabular.checks
+
+    return deepchecks.tabular
+
+
+def sample(
+    frame: pd.DataFrame, size: int, seed: int, stratify_by: str | None = None
+) -> pd.DataFrame:
+    """Return at most ``size`` rows of ``frame``, stratified by a column if given.
+
+    Each class keeps its share of the rows (rounded, at least one row per class).
+    """
+    if len(frame) <= size:
+        return frame
+    if stratify_by is None:
+        return frame.sample(n=size, random_state=seed)
+    fraction = size / len(frame)
+    parts = [
+        group.sample(n=max(1, round(len(group) * fraction)), random_state=seed)
+        for _, group in frame.groupby(stratify_by, sort=True, dropna=False)
+    ]
+    import pandas as pd
+
+    return pd.concat(parts).sort_index()
+
+
+@dataclass(frozen=True)
+class CheckInputs:
+    """What the checks look at: frames with the feature columns and the target, and the model."""
+
+    task: str
+    target: str
+    categorical: list[str]
+    whole: pd.DataFrame
+    train: pd.DataFrame
+    test: pd.DataFrame
+    model: Any
+
+    @property
+    def features(self) -> list[str]:
+        """Feature columns in model input order."""
+        return [c for c in self.whole.columns if c != self.target]
+
+
+@dataclass
+class ChecksResult:
+    """Gates, skipped gates with reasons, and the deepchecks suite results behind them."""
+
+    gates: list[Gate]
+    skipped: dict[str, str]
+    suite_results: list[Any] = field(repr=False)
+    rows: dict[str, int]
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        """True if every gate that ran passed."""
+        return all(gate.passed for gate in self.gates)
+
+    @property
+    def failed(self) -> list[str]:
+        """Names of the failed gates."""
+        return [gate.name for gate in self.gates if not gate.passed]
+
+    def gate(self, name: str) -> Gate | None:
+        """The gate called ``name``, or None if it did not run (see :attr:`skipped`)."""
+        return next((gate for gate in self.gates if gate.name == name), None)
+
+    def table(self) -> str:
+        """The readable verdict table."""
+        return verdict_table(self.gates, self.skipped)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The machine-readable summary (checks.json without the run's provenance)."""
+        return {
+            "passed": self.passed,
+            "failed": self.failed,
+            "gates": [gate.to_dict() for gate in self.gates],
+            "skipped": [{"name": n, "reason": r} for n, r in self.skipped.items()],
+            "rows": self.rows,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def _main_metric(task: str) -> str:
+    return "roc_auc" if task == "classification" else "r2"
+
+
+def _scorers(task: str, n_classes: int) -> dict[str, str]:
+    """Deepchecks scorers by the metric names of metrics.json."""
+    if task == "classification":
+        return {"roc_auc": "roc_auc" if n_classes <= 2 else "roc_auc_ovr", "accuracy": "accuracy"}
+    return {"r2": "r2", "rmse": "neg_rmse"}
+
+
+def build_suites(
+    inputs: CheckInputs, settings: CheckSettings, seed: int
+) -> dict[str, Any]:  # values: deepchecks Suite
+    """Return the three curated suites by name (see :data:`SUITES`)."""
+    dc = import_deepchecks()
+    checks = dc.checks
+    classification = inputs.task == "classification"
+    n_classes = inputs.whole[inputs.target].nunique() if classification else 0
+    scorers = _scorers(inputs.task, n_classes)
+
+    integrity = [checks.PercentOfNulls(), checks.DataDuplicates(), checks.IsSingleValue()]
+    if classification:
+        integrity.append(checks.ConflictingLabels())
+    integrity.append(checks.FeatureLabelCorrelation(random_state=seed))
+
+    train_test = [checks.TrainTestSamplesMix()]
+    if inputs.categorical:
+        train_test.append(checks.NewCategoryTrainTest())
+    if classification:
+        train_test.append(checks.NewLabelTrainTest())
+    train_test += [checks.FeatureDrift(), checks.LabelDrift()]
+    if settings.multivariate_drift:
+        train_test.append(checks.MultivariateDrift())
+
+    model = [
+        checks.TrainTestPerformance(scorers=scorers),
+        checks.SimpleModelComparison(
+            scorers={_main_metric(inputs.task): scorers[_main_metric(inputs.task)]},
+            strategy=settings.simple_model,
+            random_state=seed,
+        ),
+        checks.PredictionDrift(),
+    ]
+    if classification:
+        model.append(checks.CalibrationScore())
+        if settings.weak_segments:
+            model.append(checks.WeakSegmentsPerformance(random_state=seed))
+    else:
+        model.append(checks.RegressionErrorDistribution())
+    return {
+        "data_integrity": dc.Suite("Data integrity (whole dataset)", *integrity),
+        "train_test_validation": dc.Suite("Train-test validation", *train_test),
+        "model_evaluation": dc.Suite("Model evaluation", *model),
+    }
+
+
+def label_type(task: str, n_classes: int) -> str:
+    """Deepchecks' label type: ``regression``, ``binary`` or ``multiclass``."""
+    if task == "regression":
+        return "regression"
+    return "binary" if n_classes <= 2 else "multiclass"
+
+
+def build_dataset(
+    frame: pd.DataFrame,
+    features: list[str],
+    categorical: list[str],
+    kind: str,
+    label: str | None = None,
+) -> Any:  # noqa: ANN401 - a deepchecks Dataset
+    """Return a deepchecks Dataset of the feature columns, and of ``label`` when given.
+
+    Args:
+        frame: the rows; columns besides the features (and the label) are left out.
+        features: feature columns in model input order.
+        categorical: the categorical ones among them.
+        kind: the label type (see :func:`label_type`), also needed without a label.
+        label: the target column, or None for unlabelled data (e.g. a batch of new data).
+    """
+    dc = import_deepchecks()
+    return dc.Dataset(
+        frame[[*features, label]] if label else frame[features],
+        label=label,
+        features=features,
+        cat_features=list(categorical),
+        label_type=kind,
+    )
+
+
+def _dataset(inputs: CheckInputs, frame: pd.DataFrame) -> Any:  # noqa: ANN401 - deepchecks Dataset
+    n_classes = inputs.whole[inputs.target].nunique() if inputs.task == "classification" else 0
+    kind = label_type(inputs.task, n_classes)
+    return build_dataset(frame, inputs.features, inputs.categorical, kind, inputs.target)
+
+
+def run_suites(
+    inputs: CheckInputs, settings: CheckSettings, seed: int, suites: tuple[str, ...] = SUITES
+) -> list[Any]:
+    """Run the named suites and return their deepchecks ``SuiteResult`` objects."""
+    import logging
+
+    built = build_suites(inputs, settings, seed)  # imports deepchecks quietly, telemetry off
+    from deepchecks.utils.logger import get_verbosity, set_verbosity
+
+    verbosity = get_verbosity()
+    set_verbosity(logging.WARNING)  # no progress bars: make and CI logs are not terminals
+    try:
+        with quiet_stack():
+            train, test = _dataset(inputs, inputs.train), _dataset(inputs, inputs.test)
+            results = []
+            if "data_integrity" in suites:
+                whole = _dataset(inputs, inputs.whole)
+                results.append(built["data_integrity"].run(train_dataset=whole))
+            if "train_test_validation" in suites:
+                results.append(
+                    built["train_test_validation"].run(train_dataset=train, test_dataset=test)
+                )
+            if "model_evaluation" in suites:
+                results.append(
+                    built["model_evaluation"].run(
+                        train_dataset=train,
+                        test_dataset=test,
+                        model=inputs.model,
+                        run_single_dataset="Test",
+                    )
+                )
+            return results
+    finally:
+        set_verbosity(verbosity)
+
+
+def _results_by_check(suite_results: list[Any]) -> dict[str, Any]:
+    """Map check class name -> its CheckResult (or CheckFailure) across the suites."""
+    found: dict[str, Any] = {}
+    for suite_result in suite_results:
+        for result in suite_result.results:
+            found.setdefault(type(result.check).__name__, result)
+    return found
+
+
+def _largest(values: dict[Any, float]) -> tuple[float, str]:
+    """Return the largest value and which key holds it (0.0 for nothing to measure)."""
+    clean = {k: float(v) for k, v in values.items() if v is not None and v == v}
+    if not clean:
+        return 0.0, ""
+    key = max(clean, key=lambda k: clean[k])
+    return clean[key], str(key)
+
+
+def _measure(name: str, value: Any, task: str) -> tuple[float | None, str]:  # noqa: ANN401 - one branch per gate reads one check's value
+    """Read gate ``name``'s measurement out of its check's ``CheckResult.value``."""
+    main = _main_metric(task)
+    if name == "max_missing_share":
+        share, column = _largest(value.iloc[:, 0].to_dict())
+        return share, f"column {column!r}" if share else "no missing values"
+    if name == "max_duplicate_share":
+        return float(value), ""
+    if name == "max_conflicting_labels_share":
+        return float(value["percent_of_conflicting_samples"]), ""
+    if name == "max_feature_label_pps":
+        pps, column = _largest(value)
+        return pps, f"feature {column!r}"
+    if name == "max_train_test_duplicates_share":
+        return float(value["ratio"]), ""
+    if name == "max_new_category_share":
+        ratios = value["Ratio of New Categories"].to_dict() if len(value) else {}
+        share, column = _largest(ratios)
+        return share, f"column {column!r}" if share else "no new categories"
+    if name == "max_new_label_share":
+        new = value["n_new_labels_samples"]
+        return new / value["n_samples"], f"new labels: {value['new_labels']}" if new else ""
+    if name == "max_feature_drift":
+        score, column = _largest({k: v["Drift score"] for k, v in value.items()})
+        return score, f"feature {column!r}"
+    if name in ("max_label_drift", "max_prediction_drift"):
+        return float(value["Drift score"]), value["Method"]
+    if name.startswith("min_test_") or name == "max_test_rmse" or name == "max_train_test_gap":
+        scores = {
+            (row["Dataset"], row["Metric"]): float(row["Value"]) for _, row in value.iterrows()
+        }
+        if name == "max_train_test_gap":
+            gap = scores[("Train", main)] - scores[("Test", main)]
+            return (
+                gap,
+                f"{main}: train {scores[('Train', main)]:.4f}, test {scores[('Test', main)]:.4f}",
+            )
+        metric = name.removeprefix("min_test_").removeprefix("max_test_")
+        measured = scores[("Test", metric)]
+        return (-measured if metric == "rmse" else measured), ""  # deepchecks negates errors
+    if name == "min_gain_over_simple_model":
+        from deepchecks.utils.metrics import get_gain
+
+        model, simple = value["scores"][main]["Origin"], value["scores"][main]["Simple"]
+        perfect = value["scorers_perfect"][main]
+        scores = f"{main}: model {model:.4f}, simple model {simple:.4f}"
+        if model == perfect:  # deepchecks' condition computes no gain for a perfect model
+            return None, f"{scores}; perfect score, no gain to measure"
+        return float(get_gain(simple, model, perfect, max_gain=1.0)), scores
+    if name == "max_brier_score":
+        brier, label = _largest(value)
+        return brier, f"class {label}"
+    if name == "max_systematic_error_ratio":
+        mean_error, rmse = value["Mean Prediction Error"], value["RMSE"]
+        ratio = abs(mean_error) / rmse if rmse else 0.0
+        return ratio, f"mean error {mean_error:.4g}, RMSE {rmse:.4g}"
+    raise KeyError(name)  # pragma: no cover - every gate of GATES has a branch above
+
+
+def evaluate_gates(
+    suite_results: list[Any],
+    inputs: CheckInputs,
+    thresholds: GateThresholds,
+    suites: tuple[str, ...] = SUITES,
+) -> tuple[list[Gate], dict[str, str]]:
+    """Turn deepchecks results into gates; return (gates that ran, skipped gate -> reason)."""
+    results = _results_by_check(suite_results)
+    gates: list[Gate] = []
+    skipped: dict[str, str] = {}
+    for name, spec in GATES.items():
+        threshold = getattr(thresholds, name)
+        check_class = spec.check.replace(" ", "")
+        if spec.task not in (None, inputs.task) or spec.suite not in suites:
+            continue  # a gate of the other task or of a suite not run: not listed at all
+        if threshold is None:
+            skipped[name] = "off (null in params.yaml)"
+            continue
+        if name == "max_new_category_share" and not inputs.categorical:
+            skipped[name] = "no categorical features"
+            continue
+        result = results.get(check_class)
+        if result is None:
+            skipped[name] = f"{spec.check} did not run"
+            continue
+        if not hasattr(result, "value"):  # a CheckFailure: the check raised
+            error = " ".join(str(getattr(result, "exception", result)).split())
+            gates.append(judge(name, None, threshold, f"{spec.check} failed: {error}"))
+            continue
+        value, detail = _measure(name, result.value, inputs.task)
+        if value is None:  # nothing to measure, by deepchecks' own rule (see _measure)
+            gates.append(Gate(name, spec.suite, None, threshold, True, detail))
+        else:
+            gates.append(judge(name, value, threshold, detail))
+    return gates, skipped
+
+
+def run_checks(
+    inputs: CheckInputs,
+    thresholds: GateThresholds,
+    settings: CheckSettings,
+    seed: int,
+    suites: tuple[str, ...] = SUITES,
+) -> ChecksResult:
+    """Sample the inputs, run the suites and evaluate their gates (no files written).
+
+    Args:
+        inputs: data and model; the model may be None when ``suites`` leaves out
+            ``model_evaluation``.
+        thresholds: gate thresholds (``gates:`` in params.yaml).
+        settings: sample size and opt-in checks (``checks:`` in params.yaml).
+        seed: random seed of the sampling and of the checks that draw at random.
+        suites: which of :data:`SUITES` to run.
+    """
+    started = time.perf_counter()
+    stratify = inputs.target if inputs.task == "classification" else None
+    size = settings.sample_size
+    sampled = CheckInputs(
+        task=inputs.task,
+        target=inputs.target,
+        categorical=inputs.categorical,
+        whole=sample(inputs.whole, size, seed, stratify),
+        train=sample(inputs.train, size, seed, stratify),
+        test=sample(inputs.test, size, seed, stratify),
+        model=inputs.model,
+    )
+    suite_results = run_suites(sampled, settings, seed, suites)
+    with quiet_stack():
+        gates, skipped = evaluate_gates(suite_results, sampled, thresholds, suites)
+    rows = {"whole": len(sampled.whole), "train": len(sampled.train), "test": len(sampled.test)}
+    return ChecksResult(gates, skipped, suite_results, rows, time.perf_counter() - started)
+
+
+def write_html(result: ChecksResult, path: Path, connected: bool = True) -> Path:
+    """Write the deepchecks report of every suite as one HTML page, replacing ``path``.
+
+    See :func:`save_html` for ``connected``.
+    """
+    from deepchecks.core import SuiteResult
+
+    combined = SuiteResult(
+        "Quality gates",
+        [check for suite in result.suite_results for check in suite.results],
+        extra_info=[line for line in result.table().splitlines() if line.startswith("PASS")]
+        + [line for line in result.table().splitlines() if line.startswith("FAIL")],
+    )
+    return save_html(combined, path, connected)
+
+
+def save_html(suite_result: Any, path: Path, connected: bool = True) -> Path:  # noqa: ANN401 - a deepchecks SuiteResult
+    """Write a deepchecks result as an HTML page that atomically replaces ``path``.
+
+    ``connected=True`` writes deepchecks' widget page that loads its JavaScript from a CDN
+    (about 0.25 MB; viewing needs internet); ``False`` a self-contained page with plotly
+    embedded (about 5 MB). The page is rendered in memory and written with
+    :func:`~.artifacts.atomic_write_text` (``save_as_html`` given a file name never overwrites:
+    it writes "name (1).html").
+    """
+    import io
+
+    from .artifacts import atomic_write_text
+
+    buffer = io.StringIO()
+    with quiet_stack():
+        suite_result.save_as_html(buffer, as_widget=connected, connected=connected)
+    return atomic_write_text(path, buffer.getvalue())
+
+
+def load_model(artifacts_dir: Path) -> Any:  # noqa: ANN401 - a fitted Pipeline
+    """Load ``model.joblib`` from ``artifacts_dir``; ArtifactError if it is missing.
+
+    Whether the model is current is :func:`~.lineage.ensure_current`'s job (callers run it).
+    """
+    import joblib
+
+    model_path = artifacts_dir / "model.joblib"
+    if not model_path.is_file():
+        raise ArtifactError(f"{model_path}: not found; run `make train` first")
+    return joblib.load(model_path)
+
+
+def _quiet(_: str) -> None:
+    """Discard progress messages."""
+
+
+def project_inputs(
+    params: Params, root: Path, artifacts_dir: Path, with_model: bool = True
+) -> CheckInputs:
+    """Load the configured data, split it exactly as training did, and load the model.
+
+    ``with_model=False`` leaves the model out (data checks need none: no training first).
+    """
+    from .data import load_dataset, split
+    from .lineage import ensure_current
+
+    dataset = load_dataset(params, root)
+    if with_model:  # refuse a model trained with other params or data
+        ensure_current(params, root, artifacts_dir)
+    classification = params.task == "classification"
+    x_train, x_test, y_train, y_test = split(
+        dataset, params.data.test_size, params.seed, stratify=classification
+    )
+    return CheckInputs(
+        task=params.task,
+        target=dataset.target,
+        categorical=list(dataset.categorical),
+        whole=dataset.frame,
+        train=x_train.assign(**{dataset.target: y_train}),
+        test=x_test.assign(**{dataset.target: y_test}),
+        model=load_model(artifacts_dir) if with_model else None,
+    )
+
+
+def run_project_checks(
+    params: Params,
+    root: Path = Path(),
+    artifacts_dir: Path | None = None,
+    progress: Progress = _quiet,
+) -> ChecksResult:
+    """Run the checks on the project's data and model; write checks.html, then checks.json.
+
+    Raises:
+        DataError: if the data is invalid.
+        ArtifactError: if the model is missing or was trained on other data.
+    """
+    artifacts = artifacts_dir if artifacts_dir is not None else root / "artifacts"
+    with quiet_stack():
+        return _run_project_checks(params, root, artifacts, progress)
+
+
+def _run_project_checks(
+    params: Params, root: Path, artifacts: Path, progress: Progress
+) -> ChecksResult:
+    from .artifacts import atomic_write_json, sha256_file
+
+    inputs = project_inputs(params, root, artifacts)
+    progress(
+        f"running deepchecks on up to {params.checks.sample_size} rows per dataset "
+        f"({len(inputs.whole)} rows, {len(inputs.train)} train, {len(inputs.test)} test)"
+    )
+    result = run_checks(inputs, params.gates, params.checks, params.seed)
+    progress(f"checks ran in {result.seconds:.1f} s")
+    html = write_html(result, artifacts / CHECKS_HTML, connected=params.checks.html_connected)
+    summary = result.to_dict()
+    summary |= {
+        "task": params.task,
+        "thresholds": params.gates.model_dump(mode="json"),
+        "sample_size": params.checks.sample_size,
+        "model_sha256": sha256_file(artifacts / "model.joblib"),
+        "data_sha256": sha256_file(root / params.data.path),
+        "html": CHECKS_HTML,
+        "html_sha256": sha256_file(html),
+    }
+    atomic_write_json(artifacts / CHECKS_JSON, summary)
+    return result

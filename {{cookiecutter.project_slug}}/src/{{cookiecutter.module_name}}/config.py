@@ -1,0 +1,268 @@
+"""Typed loading and validation of ``params.yaml``.
+
+Every problem is reported as one :class:`~.errors.ConfigError` whose message names the file,
+the key path and the rule, e.g. ``params.yaml: data.test_size: must be > 0 and < 1 (got 1.5)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+from .gates import Behaviour, CheckSettings, GateThresholds
+
+Task = Literal["classification", "regression"]
+
+#: Model types per task: params.yaml name -> "module:Class" of the scikit-learn estimator.
+#: Add a model by adding one line here (and, if it needs one, a default in DEFAULT_HYPERPARAMS).
+MODELS: dict[str, dict[str, str]] = {
+    "classification": {
+        "logistic_regression": "sklearn.linear_model:LogisticRegression",
+        "random_forest": "sklearn.ensemble:RandomForestClassifier",
+        "gradient_boosting": "sklearn.ensemble:HistGradientBoostingClassifier",
+    },
+    "regression": {
+        "ridge": "sklearn.linear_model:Ridge",
+        "elastic_net": "sklearn.linear_model:ElasticNet",
+        "random_forest": "sklearn.ensemble:RandomForestRegressor",
+        "gradient_boosting": "sklearn.ensemble:HistGradientBoostingRegressor",
+    },
+}
+
+DEFAULT_PARAMS_PATH = Path("params.yaml")
+
+
+class _Section(BaseModel):
+    """Base of every section: unknown keys are errors, values are not silently coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class DataParams(_Section):
+    """Where the data is and which columns the model uses."""
+
+    path: str = Field(min_length=1)
+    target: str = Field(default="target", min_length=1)
+    numeric_features: list[str] | None = None
+    categorical_features: list[str] | None = None
+    exclude: list[str] = Field(default_factory=list)
+    test_size: float = 0.2
+
+    @field_validator("test_size")
+    @classmethod
+    def _test_size_is_a_fraction(cls, value: float) -> float:
+        if not 0 < value < 1:
+            raise ValueError("must be > 0 and < 1")
+        return value
+
+    @model_validator(mode="after")
+    def _columns_are_disjoint(self) -> DataParams:
+        lists = {
+            "numeric_features": self.numeric_features or [],
+            "categorical_features": self.categorical_features or [],
+            "exclude": self.exclude,
+        }
+        for name, columns in lists.items():
+            duplicates = sorted({c for c in columns if columns.count(c) > 1})
+            if duplicates:
+                raise ValueError(f"{name}: column(s) listed twice: {', '.join(duplicates)}")
+            if self.target in columns:
+                raise ValueError(f"{name}: must not contain the target column {self.target!r}")
+        both = set(lists["numeric_features"]) & set(lists["categorical_features"])
+        if both:
+            raise ValueError(
+                "numeric_features and categorical_features overlap: " + ", ".join(sorted(both))
+            )
+        return self
+
+
+class ModelParams(_Section):
+    """Which estimator to train and its hyperparameters (passed to ``set_params``)."""
+
+    type: str = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class MonitorThresholds(_Section):
+    """Drift monitoring thresholds: a check fails when its value is above its threshold."""
+
+    feature_drift: float = Field(default=0.2, ge=0, le=1)
+    label_drift: float = Field(default=0.15, ge=0, le=1)
+    prediction_drift: float = Field(default=0.15, ge=0, le=1)
+    new_category_ratio: float = Field(default=0.0, ge=0, le=1)
+    null_ratio: float = Field(default=0.05, ge=0, le=1)
+    duplicate_ratio: float = Field(default=0.1, ge=0, le=1)
+
+
+class MonitorParams(_Section):
+    """Where new data comes from, how retraining uses it, and the drift thresholds."""
+
+    source: str = Field(default="data/batches/stable.csv", min_length=1)
+    retrain: Literal["append", "replace"] = "append"
+    min_rows: int = Field(default=50, ge=10)
+    sample_size: int = Field(default=50_000, ge=100)
+    thresholds: MonitorThresholds = Field(default_factory=MonitorThresholds)
+
+
+class Params(_Section):
+    """The whole of ``params.yaml``."""
+
+    task: Task
+    seed: int = Field(default=42, ge=0, le=2**32 - 1)
+    data: DataParams
+    model: ModelParams
+    gates: GateThresholds = Field(default_factory=GateThresholds)
+    checks: CheckSettings = Field(default_factory=CheckSettings)
+    behaviour: Behaviour = Field(default_factory=Behaviour)
+    monitor: MonitorParams = Field(default_factory=MonitorParams)
+
+    @model_validator(mode="after")
+    def _model_fits_task(self) -> Params:
+        allowed = MODELS[self.task]
+        if self.model.type not in allowed:
+            raise _KeyedValueError(
+                ("model", "type"),
+                f"must be one of {', '.join(sorted(allowed))} for task {self.task} "
+                f"(got {self.model.type!r})",
+            )
+        for name, message in self.gates.misapplied(self.task):
+            raise _KeyedValueError(("gates", name), message)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the validated parameters as plain JSON-compatible data."""
+        return self.model_dump(mode="json")
+
+
+class _KeyedValueError(ValueError):
+    """A ValueError raised by a model validator that knows the exact key path at fault."""
+
+    def __init__(self, loc: tuple[str, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+        self.message = message
+
+
+def _describe(error: dict[str, Any]) -> tuple[str, str]:
+    """Turn one pydantic error into (key path, rule) in this project's wording."""
+    loc = ".".join(str(part) for part in error["loc"]) or "<top level>"
+    kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
+    original = ctx.get("error")
+    if isinstance(original, _KeyedValueError):
+        return ".".join(original.loc), original.message
+    if kind == "extra_forbidden":
+        return loc, "unknown key"
+    if kind == "missing":
+        return loc, "required key is missing"
+    if kind == "value_error":
+        message = str(original) if original is not None else error["msg"]
+        # A message "sub.key: rule" from a section validator names a sub-key of loc.
+        match = re.fullmatch(r"(\w+): (.*)", message, flags=re.DOTALL)
+        if match and kind == "value_error" and match.group(1).isidentifier():
+            sub, message = match.groups()
+            loc = f"{loc}.{sub}" if loc != "<top level>" else sub
+            return loc, message
+        return loc, f"{message} (got {value!r})" if not isinstance(value, dict) else message
+    bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<"}
+    bounds["less_than_equal"] = "<="
+    if kind in bounds:
+        limit = next(iter(ctx.values()))
+        return loc, f"must be {bounds[kind]} {limit} (got {value!r})"
+    if kind == "literal_error":
+        return loc, f"must be one of {ctx.get('expected')} (got {value!r})"
+    if kind == "string_too_short":
+        return loc, "must not be empty"
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        expected = kind.removesuffix("_type").removesuffix("_parsing")
+        names = {"int": "an integer", "float": "a number", "string": "a string"}
+        names |= {"list": "a list", "dict": "a mapping", "bool": "true or false"}
+        return loc, f"must be {names.get(expected, expected)} (got {value!r})"
+    return loc, f"{error['msg'][0].lower()}{error['msg'][1:]} (got {value!r})"
+
+
+def _format_validation_error(source: str, exc: ValidationError) -> str:
+    parts = [f"{loc}: {rule}" for loc, rule in (_describe(e) for e in exc.errors())]
+    return f"{source}: " + f"; {source}: ".join(parts)
+
+
+def estimator_class(task: str, model_type: str) -> type:
+    """Import and return the scikit-learn estimator class for a model type of a task."""
+    module_name, class_name = MODELS[task][model_type].split(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def check_hyperparameters(params: Params, source: str = "params.yaml") -> None:
+    """Validate ``model.params`` against the chosen estimator's ``get_params``/``set_params``.
+
+    Raises:
+        ConfigError: naming ``model.params.<key>`` and the estimator's rule.
+    """
+    cls = estimator_class(params.task, params.model.type)
+    estimator = cls()
+    valid = estimator.get_params(deep=False)
+    for key in params.model.params:
+        if key not in valid:
+            raise ConfigError(
+                f"{source}: model.params.{key}: not a hyperparameter of {cls.__name__} "
+                f"(valid: {', '.join(sorted(valid))})"
+            )
+    estimator.set_params(**params.model.params)
+    validate = getattr(estimator, "_validate_params", None)  # scikit-learn >= 1.2
+    if validate is None:
+        return
+    try:
+        validate()
+    except (ValueError, TypeError) as exc:
+        text = str(exc)
+        match = re.match(r"The '(\w+)' parameter of \w+ (must be .*?)\.? Got (.*) instead\.", text)
+        if match:
+            key, rule, got = match.groups()
+            raise ConfigError(f"{source}: model.params.{key}: {rule} (got {got})") from exc
+        raise ConfigError(f"{source}: model.params: {text}") from exc
+
+
+def parse_params(raw: Any, source: str = "params.yaml") -> Params:  # noqa: ANN401 - YAML value
+    """Validate already-parsed YAML data; return typed :class:`Params`.
+
+    Raises:
+        ConfigError: on the first group of problems, all listed in one message.
+    """
+    if not isinstance(raw, dict):
+        kind = "empty" if raw is None else f"a {type(raw).__name__}"
+        raise ConfigError(f"{source}: must be a mapping of keys to values (the file is {kind})")
+    try:
+        params = Params.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(source, exc)) from None
+    check_hyperparameters(params, source)
+    return params
+
+
+def load_params(path: str | Path = DEFAULT_PARAMS_PATH) -> Params:
+    """Read and validate a params file.
+
+    Raises:
+        ConfigError: if the file is missing, is not valid YAML or holds invalid values.
+    """
+    import yaml
+
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{source}: cannot be read: {exc}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{source}: invalid YAML{where}: {problem}") from None
+    return parse_params(raw, source)

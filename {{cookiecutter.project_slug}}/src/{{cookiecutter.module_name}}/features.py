@@ -1,0 +1,43 @@
+"""Feature preprocessing: one scikit-learn ColumnTransformer for numeric and categorical data."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sklearn.compose import ColumnTransformer
+
+#: Placeholder category for missing values of categorical columns.
+MISSING = "__missing__"
+
+
+def build_preprocessor(numeric: list[str], categorical: list[str]) -> ColumnTransformer:
+    """Return an unfitted preprocessor for the given columns.
+
+    Numeric columns: median imputation, then standard scaling. Categorical columns (strings):
+    missing values become their own category, then one-hot encoding that ignores categories
+    unseen in training (they encode as all zeros). Output is a dense float array.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    transformers = []
+    if numeric:
+        numeric_steps = Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+                ("scale", StandardScaler()),
+            ]
+        )
+        transformers.append(("numeric", numeric_steps, list(numeric)))
+    if categorical:
+        categorical_steps = Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="constant", fill_value=MISSING)),
+                ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+            ]
+        )
+        transformers.append(("categorical", categorical_steps, list(categorical)))
+    return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)

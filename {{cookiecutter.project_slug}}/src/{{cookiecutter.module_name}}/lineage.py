@@ -1,0 +1,189 @@
+"""Lineage: a record of what produced the model (code, data, parameters, environment, result)."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import __version__, distribution_name
+from .errors import ArtifactError, DataError
+
+if TYPE_CHECKING:
+    from .config import Params
+    from .data import Dataset
+
+#: Distributions whose versions are recorded (those that shape the model and its metrics).
+PACKAGES = ("scikit-learn", "pandas", "numpy", "joblib", "matplotlib", "pydantic", "pyyaml")
+#: Categorical columns with more distinct values than this are recorded without the list.
+MAX_CATEGORIES = 100
+#: The params sections that shape the trained model. The other sections (gates, checks,
+#: behaviour, monitor) are read by later stages and can change without retraining.
+TRAINING_PARAMS = ("task", "seed", "data", "model")
+LINEAGE_FILE = "lineage.json"
+
+
+def git_state(root: Path) -> dict[str, Any]:
+    """Return ``{"commit": sha, "dirty": bool}``, or nulls outside a git repository."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--verify", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=normal"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": bool(status.strip())}
+
+
+def package_versions() -> dict[str, str | None]:
+    """Versions of Python, this project and the libraries in :data:`PACKAGES`."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    versions[distribution_name()] = __version__
+    for name in PACKAGES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _number(value: Any) -> float | None:  # noqa: ANN401 - numpy or Python scalar
+    number = float(value)
+    return None if number != number else number  # NaN (an all-missing column) -> null
+
+
+def feature_schema(dataset: Dataset) -> list[dict[str, Any]]:
+    """Describe each feature column: kind, dtype, range or categories, missing fraction."""
+    frame = dataset.frame
+    schema = []
+    for name in dataset.features:
+        column = frame[name]
+        entry: dict[str, Any] = {"name": name, "dtype": str(column.dtype)}
+        if name in dataset.numeric:
+            entry |= {"kind": "numeric", "min": _number(column.min()), "max": _number(column.max())}
+        else:
+            categories = sorted(column.dropna().unique().tolist())
+            entry |= {"kind": "categorical", "n_categories": len(categories)}
+            entry["categories"] = categories if len(categories) <= MAX_CATEGORIES else None
+        entry["missing"] = float(column.isna().mean())
+        schema.append(entry)
+    return schema
+
+
+def build_lineage(
+    *,
+    params: Params,
+    dataset: Dataset,
+    split_rows: tuple[int, int],
+    metrics: dict[str, Any],
+    model_sha256: str,
+    model_path: str,
+    started_at: str,
+    finished_at: str,
+    root: Path,
+) -> dict[str, Any]:
+    """Assemble the lineage record (see the artifact contract for the layout)."""
+    project = distribution_name()
+    return {
+        "project": project,
+        "model_name": project,
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "git": git_state(root),
+        "task": params.task,
+        "seed": params.seed,
+        "params": params.to_dict(),
+        "data": {
+            "path": params.data.path,
+            "sha256": dataset.sha256,
+            "rows": len(dataset.frame),
+            "columns": len(dataset.frame.columns),
+            "train_rows": split_rows[0],
+            "test_rows": split_rows[1],
+            "target": dataset.target,
+            "features": feature_schema(dataset),
+            "classes": dataset.classes,
+        },
+        "metrics": metrics,
+        "packages": package_versions(),
+        "model": {"path": model_path, "type": params.model.type, "sha256": model_sha256},
+    }
+
+
+def read_lineage(artifacts_dir: Path) -> str:
+    """Return the text of ``lineage.json`` in ``artifacts_dir``.
+
+    Raises:
+        ArtifactError: if there is no lineage record (no training run yet).
+    """
+    path = artifacts_dir / LINEAGE_FILE
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: not found; run `make train` first") from None
+
+
+def stale_reasons(params: Params, root: Path, lineage: dict[str, Any]) -> list[str]:
+    """Return what differs between a lineage record and the current params and data file.
+
+    Params are compared in the form training writes them (``Params.to_dict``), restricted to
+    :data:`TRAINING_PARAMS`; the data by the SHA-256 of the file the params point to.
+    """
+    from .artifacts import sha256_file
+    from .compare import diff_params
+
+    current = params.to_dict()
+    recorded = lineage.get("params") or {}
+    changed = diff_params(
+        {k: current.get(k) for k in TRAINING_PARAMS},
+        {k: recorded.get(k) for k in TRAINING_PARAMS},
+    )
+    reasons = []
+    if changed:
+        keys = [c.key for c in changed]
+        more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
+        reasons.append(f"params {', '.join(keys[:3])}{more}")
+    data_path = root / params.data.path
+    if not data_path.is_file():
+        raise DataError(f"{params.data.path}: file not found (`make data` writes the sample there)")
+    if sha256_file(data_path) != (lineage.get("data") or {}).get("sha256"):
+        reasons.append(f"data {params.data.path}")
+    return reasons
+
+
+def ensure_current(params: Params, root: Path, artifacts_dir: Path) -> dict[str, Any]:
+    """Return the lineage record; refuse artifacts trained with other params or data.
+
+    The one staleness guard of every command that consumes a trained model (check, bento,
+    report, monitor, release register).
+
+    Raises:
+        ArtifactError: there is no lineage record, or it was written for other training params
+            or another data file than the current ones.
+    """
+    from .artifacts import display_path, read_json
+
+    lineage = read_json(artifacts_dir / LINEAGE_FILE, "run `make train` first")
+    if not isinstance(lineage, dict):
+        raise ArtifactError(f"{artifacts_dir / LINEAGE_FILE} must hold a JSON object")
+    reasons = stale_reasons(params, root, lineage)
+    if reasons:
+        raise ArtifactError(
+            f"{display_path(artifacts_dir, root)}/ were trained with other params or data "
+            f"({'; '.join(reasons)} changed): run `make train`"
+        )
+    return lineage

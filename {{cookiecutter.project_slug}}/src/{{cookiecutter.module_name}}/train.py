@@ -1,0 +1,142 @@
+"""The training stage: fit one Pipeline (preprocess -> estimator) and write every artifact.
+
+A run stages all of its artifacts in a temporary directory under ``artifacts/`` and moves them
+into place only once everything succeeded, so a failed run leaves the previous ones untouched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .artifacts import (
+    StagingDir,
+    atomic_dump_joblib,
+    atomic_write_json,
+    display_path,
+    sha256_file,
+)
+from .config import Params, estimator_class
+from .data import load_dataset, split
+from .features import build_preprocessor
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+    from .data import Dataset
+
+MODEL_FILE = "model.joblib"
+METRICS_FILE = "metrics.json"
+LINEAGE_FILE = "lineage.json"
+PLOTS_DIR = "plots"
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training run produced."""
+
+    artifacts_dir: Path
+    metrics: dict[str, Any]
+    lineage: dict[str, Any]
+    seconds: float
+
+
+def build_estimator(params: Params) -> Any:  # noqa: ANN401 - any scikit-learn estimator
+    """Instantiate the configured estimator with its hyperparameters and the seed."""
+    estimator = estimator_class(params.task, params.model.type)()
+    hyper = dict(params.model.params)
+    if "random_state" in estimator.get_params() and "random_state" not in hyper:
+        hyper["random_state"] = params.seed
+    return estimator.set_params(**hyper)
+
+
+def build_pipeline(params: Params, dataset: Dataset) -> Pipeline:
+    """Return the unfitted Pipeline: ColumnTransformer preprocessing, then the estimator."""
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline(
+        [
+            ("preprocess", build_preprocessor(dataset.numeric, dataset.categorical)),
+            ("model", build_estimator(params)),
+        ]
+    )
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _quiet(_: str) -> None:
+    """Discard progress messages."""
+
+
+def run_training(
+    params: Params,
+    root: Path = Path(),
+    artifacts_dir: Path | None = None,
+    progress: Progress = _quiet,
+) -> TrainResult:
+    """Load and split the data, fit, evaluate, and write model, metrics, plots and lineage.
+
+    Args:
+        params: validated parameters.
+        root: project directory; ``params.data.path`` is relative to it.
+        artifacts_dir: where artifacts go (default ``root / "artifacts"``).
+        progress: called with one line per step.
+
+    Raises:
+        DataError: if the data is invalid; no artifact is written or changed then.
+    """
+    from .evaluate import compute_metrics, write_plots
+    from .lineage import build_lineage
+
+    started, clock = _now(), time.perf_counter()
+    artifacts = artifacts_dir if artifacts_dir is not None else root / "artifacts"
+    progress(f"loading {params.data.path}")
+    dataset = load_dataset(params, root)
+    progress(
+        f"validated {len(dataset.frame)} rows: {len(dataset.numeric)} numeric and "
+        f"{len(dataset.categorical)} categorical features, target {dataset.target!r}"
+    )
+    classification = params.task == "classification"
+    x_train, x_test, y_train, y_test = split(
+        dataset, params.data.test_size, params.seed, stratify=classification
+    )
+    progress(f"split {len(x_train)} train / {len(x_test)} test rows (seed {params.seed})")
+    pipeline = build_pipeline(params, dataset)
+    progress(f"fitting {params.model.type}")
+    pipeline.fit(x_train, y_train)
+    progress("evaluating on train and test")
+    metrics = {
+        "task": params.task,
+        "train": compute_metrics(params.task, pipeline, x_train, y_train),
+        "test": compute_metrics(params.task, pipeline, x_test, y_test),
+    }
+    with StagingDir(artifacts) as stage:
+        progress("writing plots")
+        write_plots(params.task, pipeline, x_test, y_test, stage.path / PLOTS_DIR, params.seed)
+        model_path = atomic_dump_joblib(stage.path / MODEL_FILE, pipeline)
+        atomic_write_json(stage.path / METRICS_FILE, metrics)
+        lineage = build_lineage(
+            params=params,
+            dataset=dataset,
+            split_rows=(len(x_train), len(x_test)),
+            metrics=metrics,
+            model_sha256=sha256_file(model_path),
+            model_path=display_path(artifacts / MODEL_FILE, root),
+            started_at=started,
+            finished_at=_now(),
+            root=root,
+        )
+        atomic_write_json(stage.path / LINEAGE_FILE, lineage)
+        stage.commit(order=[METRICS_FILE, LINEAGE_FILE])
+    progress(
+        f"wrote {display_path(artifacts, root)}/: {MODEL_FILE}, {METRICS_FILE}, {LINEAGE_FILE}"
+    )
+    return TrainResult(artifacts, metrics, lineage, time.perf_counter() - clock)

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from {{ cookiecutter.module_name }}.config import MODELS, Params, load_params, parse_params
+from {{ cookiecutter.module_name }}.errors import ConfigError
+
+pytestmark = pytest.mark.code
+
+
+def _error(raw: object) -> str:
+    with pytest.raises(ConfigError) as info:
+        parse_params(raw)
+    return str(info.value)
+
+
+def test_project_params_file_is_valid(project_params_file: Path) -> None:
+    params = load_params(project_params_file)
+    assert params.task in MODELS
+    assert params.model.type in MODELS[params.task]
+    assert 0 < params.data.test_size < 1
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_minimal_params_parse(base_params, task: str) -> None:
+    params = parse_params(base_params(task))
+    assert isinstance(params, Params)
+    assert params.to_dict()["task"] == task
+    assert params.data.numeric_features is None  # inferred from the data later
+
+
+def test_gates_accept_thresholds_by_gate_name(base_params) -> None:
+    params = parse_params(base_params(gates={"min_test_accuracy": 0.9, "max_feature_drift": 1}))
+    assert params.gates.min_test_accuracy == 0.9
+    assert params.gates.max_feature_drift == 1.0
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"data": {"test_size": 1.5}},
+            "params.yaml: data.test_size: must be > 0 and < 1 (got 1.5)",
+        ),
+        ({"data": {"test_size": 0}}, "params.yaml: data.test_size: must be > 0 and < 1 (got 0)"),
+        ({"data": {"test_size": "0.2"}}, "params.yaml: data.test_size: must be a number"),
+        ({"data": {"colour": "red"}}, "params.yaml: data.colour: unknown key"),
+        ({"extra": 1}, "params.yaml: extra: unknown key"),
+        ({"seed": -1}, "params.yaml: seed: must be >= 0 (got -1)"),
+        ({"seed": "abc"}, "params.yaml: seed: must be an integer (got 'abc')"),
+        ({"task": "clustering"}, "params.yaml: task: must be one of"),
+        (
+            {"gates": {"min_test_accuracy": "high"}},
+            "params.yaml: gates.min_test_accuracy: must be a number",
+        ),
+        ({"data": {"path": ""}}, "params.yaml: data.path: must not be empty"),
+        (
+            {"data": {"numeric_features": "age"}},
+            "params.yaml: data.numeric_features: must be a list",
+        ),
+        (
+            {"data": {"numeric_features": ["a", "a"]}},
+            "params.yaml: data.numeric_features: column(s) listed twice: a",
+        ),
+        (
+            {"data": {"numeric_features": ["a"], "categorical_features": ["a"]}},
+            "numeric_features and categorical_features overlap: a",
+        ),
+        (
+            {"data": {"categorical_features": ["target"]}},
+            "data.categorical_features: must not contain the target column 'target'",
+        ),
+        (
+            {"model": {"type": "ridge"}},
+            "params.yaml: model.type: must be one of gradient_boosting, logistic_regression, "
+            "random_forest for task classification (got 'ridge')",
+        ),
+        (
+            {"model": {"type": "logistic_regression", "params": {"depth": 3}}},
+            "params.yaml: model.params.depth: not a hyperparameter of LogisticRegression "
+            "(valid: C,",
+        ),
+        (
+            {"model": {"type": "logistic_regression", "params": {"C": -1.0}}},
+            "params.yaml: model.params.C: must be a float in the range (0.0, inf] (got -1.0)",
+        ),
+        (
+            {"model": {"type": "random_forest", "params": {"n_estimators": "many"}}},
+            "params.yaml: model.params.n_estimators: must be an int in the range [1, inf) "
+            "(got 'many')",
+        ),
+    ],
+)
+def test_invalid_values_name_the_key_and_the_rule(base_params, change, message: str) -> None:
+    assert message in _error(base_params(**change))
+
+
+def test_missing_section_is_reported(base_params) -> None:
+    raw = base_params()
+    del raw["model"]
+    assert "params.yaml: model: required key is missing" in _error(raw)
+
+
+def test_every_problem_is_listed_on_one_line(base_params) -> None:
+    message = _error(base_params(seed="x", data={"test_size": 2}))
+    assert "seed: must be an integer" in message
+    assert "data.test_size: must be > 0 and < 1" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "must be a mapping of keys to values (the file is empty)"),
+        ("- a\n- b\n", "must be a mapping of keys to values (the file is a list)"),
+        ("task: [unclosed\n", "invalid YAML at line 2"),
+    ],
+)
+def test_malformed_files(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"params\.yaml: ") as info:
+        load_params(path)
+    assert message in str(info.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nope\.yaml: file not found"):
+        load_params(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("task", "model"),
+    [(task, model) for task, models in MODELS.items() for model in models],
+)
+def test_every_model_type_has_a_valid_estimator(base_params, task: str, model: str) -> None:
+    params = parse_params(base_params(task, model={"type": model, "params": {}}))
+    assert params.model.type == model
+
+
+def test_round_trip_through_yaml(tmp_path: Path, base_params) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(base_params("regression")), encoding="utf-8")
+    assert load_params(path).to_dict() == parse_params(base_params("regression")).to_dict()

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from {{ cookiecutter.module_name }}.config import parse_params
+from {{ cookiecutter.module_name }}.data import (
+    load_dataset,
+    sample_frame,
+    split,
+    split_sizes,
+    validate_frame,
+    write_sample,
+)
+from {{ cookiecutter.module_name }}.errors import DataError
+
+pytestmark = pytest.mark.code
+
+
+@pytest.mark.parametrize(
+    ("task", "rows", "columns"), [("classification", 569, 31), ("regression", 442, 11)]
+)
+def test_write_sample_writes_the_bundled_dataset(tmp_path: Path, base_params, task, rows, columns):
+    params = parse_params(base_params(task, data={"path": "data/sample.csv"}))
+    path, written = write_sample(params, tmp_path)
+    assert written
+    assert path == tmp_path / "data" / "sample.csv"
+    frame = pd.read_csv(path)
+    assert frame.shape == (rows, columns)
+    assert "target" in frame.columns
+    assert not list(path.parent.glob(".*.tmp")), "no temporary file left behind"
+    dataset = load_dataset(params, tmp_path)
+    assert len(dataset.frame) == rows
+    assert len(dataset.sha256) == 64
+
+
+def test_write_sample_never_overwrites_a_users_file(tmp_path: Path, base_params) -> None:
+    params = parse_params(base_params(data={"path": "mine.csv"}))
+    (tmp_path / "mine.csv").write_text("a,target\n1,0\n", encoding="utf-8")
+    path, written = write_sample(params, tmp_path)
+    assert not written
+    assert path.read_text(encoding="utf-8") == "a,target\n1,0\n"
+
+
+def test_sample_uses_the_configured_target_name() -> None:
+    frame = sample_frame("regression", target="progression")
+    assert "progression" in frame.columns
+    assert "target" not in frame.columns
+
+
+def test_features_are_inferred_from_dtypes(tmp_path: Path, base_params, make_frame) -> None:
+    params = parse_params(base_params(data={"path": "d.csv", "exclude": ["visits"]}))
+    make_frame().to_csv(tmp_path / "d.csv", index=False)
+    dataset = load_dataset(params, tmp_path)
+    assert dataset.numeric == ["age", "income"]
+    assert dataset.categorical == ["city", "plan"]
+    assert dataset.classes == ["no", "yes"]
+
+
+def test_explicit_feature_lists_win(tmp_path: Path, base_params, make_frame) -> None:
+    data = {"path": "d.csv", "numeric_features": ["age"], "categorical_features": ["visits"]}
+    params = parse_params(base_params(data=data))
+    make_frame().to_csv(tmp_path / "d.csv", index=False)
+    dataset = load_dataset(params, tmp_path)
+    assert dataset.features == ["age", "visits"]
+    assert set(dataset.frame["visits"].dropna().map(type)) == {str}
+
+
+def test_split_is_seeded_and_stratified(base_params, make_frame) -> None:
+    params = parse_params(base_params())
+    dataset = validate_frame(make_frame(rows=100), params, "d.csv")
+    first = split(dataset, 0.25, 7, stratify=True)
+    again = split(dataset, 0.25, 7, stratify=True)
+    other = split(dataset, 0.25, 8, stratify=True)
+    assert first[0].index.equals(again[0].index)
+    assert not first[0].index.equals(other[0].index)
+    assert len(first[1]) == 25
+
+
+# --- property tests ------------------------------------------------------------------------
+
+labels = st.lists(st.sampled_from(["a", "b", "c"]), min_size=12, max_size=80).filter(
+    lambda ys: min(pd.Series(ys).value_counts()) >= 4 and len(set(ys)) >= 2
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(ys=labels, test_size=st.floats(0.2, 0.5), seed=st.integers(0, 2**16))
+def test_split_keeps_every_row_once_and_the_class_ratios(ys, test_size, seed) -> None:
+    frame = pd.DataFrame({"x": np.arange(len(ys), dtype=float), "target": ys})
+    params = parse_params(
+        {
+            "task": "classification",
+            "data": {"path": "d.csv", "test_size": test_size},
+            "model": {"type": "logistic_regression"},
+        }
+    )
+    train_rows, test_rows = split_sizes(len(frame), test_size)
+    if min(train_rows, test_rows) < frame["target"].nunique():
+        # too few rows for this test size: rejected with a clear rule
+        with pytest.raises(DataError, match="too few rows to split"):
+            validate_frame(frame, params, "d.csv")
+        return
+    dataset = validate_frame(frame, params, "d.csv")
+    x_train, x_test, y_train, y_test = split(dataset, test_size, seed, stratify=True)
+    rows = sorted([*x_train["x"], *x_test["x"]])
+    assert rows == list(frame["x"])
+    assert (len(x_train), len(x_test)) == split_sizes(len(frame), test_size)
+    overall = frame["target"].value_counts(normalize=True)
+    for part in (y_train, y_test):
+        ratio = part.value_counts(normalize=True).reindex(overall.index, fill_value=0)
+        # stratification: each side within one row of the overall class share
+        assert ((ratio - overall).abs() <= 1 / len(part) + 1e-9).all()
+
+
+corruptions = st.sampled_from(["text_in_numeric", "missing_target", "drop_target", "drop_feature"])
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    kind=corruptions,
+    row=st.integers(0, 39),
+    word=st.text(string.ascii_letters, min_size=1, max_size=8),
+)
+def test_schema_validation_rejects_corruptions(base_params, make_frame, kind, row, word) -> None:
+    params = parse_params(
+        base_params(data={"numeric_features": ["age", "income"], "categorical_features": ["city"]})
+    )
+    frame = make_frame(rows=40).astype({"age": object})
+    if kind == "text_in_numeric":
+        frame.loc[row, "age"] = word
+        expected = f"d.csv: column 'age': non-numeric value {word!r} at line {row + 2}"
+    elif kind == "missing_target":
+        frame.loc[row, "target"] = None
+        expected = f"d.csv: column 'target': 1 missing target value(s), first at line {row + 2}"
+    elif kind == "drop_target":
+        frame = frame.drop(columns="target")
+        expected = "d.csv: target column 'target' (data.target in params) not found"
+    else:
+        frame = frame.drop(columns="income")
+        expected = "d.csv: column 'income' (data.numeric_features in params) not found"
+    with pytest.raises(DataError) as info:
+        validate_frame(frame, params, "d.csv")
+    assert expected in str(info.value)
