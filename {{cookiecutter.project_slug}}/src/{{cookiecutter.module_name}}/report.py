@@ -1,0 +1,595 @@
+"""The pull-request report: ``report.md`` and its images, compared with the base branch.
+
+Reads a run's artifacts (``metrics.json``, ``lineage.json``, ``plots/``, and ``checks.json`` /
+``checks.html`` once the gates ran) and writes a self-contained directory, by default
+``artifacts/report/``: ``report.md``, copies of the plots, the full gate report and
+``images.txt`` (how the comment workflow must treat the images: ``artifact`` or ``publish``).
+
+The base branch's numbers come from retraining it: :func:`build_base` checks out the merge base
+of ``HEAD`` and the base ref in a temporary ``git worktree``, runs its own ``make install train``
+there and keeps its ``metrics.json`` and ``lineage.json`` (in ``artifacts/base/``). Training is
+reproducible, so this equals what the base branch produced. ``--base-artifacts DIR`` reads a
+base run from a directory instead (e.g. metrics committed on the main branch).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .artifacts import read_json
+from .compare import (
+    BETTER,
+    MISSING,
+    NEW,
+    REMOVED,
+    UNCHANGED,
+    WORSE,
+    MetricChange,
+    compare_metrics,
+    diff_params,
+    direction,
+)
+from .errors import ArtifactError, ProjectError
+
+if TYPE_CHECKING:
+    from .config import Params
+
+REPORT_FILE = "report.md"
+IMAGES_FILE = "images.txt"
+CHECKS_HTML = "checks.html"
+PLOTS_DIR = "plots"
+BASE_DIR = "base"
+#: Name of the workflow artifact that carries the report (pr-report.yml uploads it).
+ARTIFACT_NAME = "pr-report"
+#: ``artifact``: plots stay in the workflow artifact; ``publish``: CML uploads them (inline).
+IMAGE_MODES = ("artifact", "publish")
+#: Make targets that produce a base run in the base worktree.
+BASE_TARGETS = ("install", "train")
+BASE_TIMEOUT = 3600
+#: Environment variables of this run that must not leak into the base's own make/uv.
+_ISOLATED_ENV = (
+    "VIRTUAL_ENV",
+    "UV_PROJECT_ENVIRONMENT",
+    "MAKEFLAGS",
+    "MFLAGS",
+    "MAKELEVEL",
+    "MAKEOVERRIDES",
+)
+
+MARKS = {
+    BETTER: "✅ better",
+    WORSE: "❌ worse",
+    UNCHANGED: "unchanged",
+    NEW: "new",
+    REMOVED: "removed",
+}
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    """Discard progress messages."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """The artifacts of one training run (and its gates, when they ran)."""
+
+    metrics: dict[str, Any]
+    lineage: dict[str, Any]
+    checks: dict[str, Any] | None = None
+    plots: tuple[Path, ...] = ()
+    checks_html: Path | None = None
+
+
+def load_run(artifacts: Path) -> Run:
+    """Read a run from an artifacts directory.
+
+    Raises:
+        ArtifactError: ``metrics.json`` or ``lineage.json`` is missing or unreadable, or
+            ``checks.json`` exists but is unreadable. A missing ``checks.json`` means the gates
+            were not run, which the report says.
+    """
+    hint = "run `make train` first"
+    metrics = read_json(artifacts / "metrics.json", hint)
+    lineage = read_json(artifacts / "lineage.json", hint)
+    for name, doc in (("metrics.json", metrics), ("lineage.json", lineage)):
+        if not isinstance(doc, dict):
+            raise ArtifactError(f"{artifacts / name} must hold a JSON object")
+    if not isinstance(metrics.get("test"), dict):
+        raise ArtifactError(f"{artifacts / 'metrics.json'} has no 'test' metrics")
+    checks_path = artifacts / "checks.json"
+    checks = read_json(checks_path, "") if checks_path.exists() else None
+    if checks is not None and not isinstance(checks.get("gates"), list):
+        raise ArtifactError(f"{checks_path} has no 'gates' list")
+    plots = tuple(sorted((artifacts / PLOTS_DIR).glob("*.png")))
+    html = artifacts / CHECKS_HTML
+    return Run(metrics, lineage, checks, plots, html if html.is_file() else None)
+
+
+@dataclass(frozen=True)
+class Base:
+    """The base branch's run, or why there is none (``run`` None and ``note`` says why)."""
+
+    run: Run | None = None
+    ref: str | None = None
+    commit: str | None = None
+    note: str = ""
+
+
+def load_base(artifacts: Path, ref: str | None = None) -> Base:
+    """Read a base run's ``metrics.json`` and ``lineage.json`` from a directory."""
+    if not (artifacts / "metrics.json").is_file():
+        return Base(ref=ref, note=f"no base metrics in {artifacts}")
+    run = load_run(artifacts)
+    base = Run(run.metrics, run.lineage)  # the base's gates and plots are not compared
+    commit = (run.lineage.get("git") or {}).get("commit")
+    return Base(run=base, ref=ref, commit=commit)
+
+
+# --- the base branch, retrained in a git worktree ---------------------------------------------
+
+
+def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=300
+    )
+
+
+def _base_env(uv: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _ISOLATED_ENV}
+    if uv:
+        env["PATH"] = f"{Path(uv).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def _external_data(project: Path, base_project: Path) -> list[str]:
+    """Copy the data file into the base checkout when git does not version it there.
+
+    Data in ``.gitignore`` (the default ``data/``) is not in the worktree; the base then trains
+    on the same file as the PR (``make data`` would otherwise write the bundled sample).
+    Returns the copied paths, relative to the project.
+    """
+    import yaml
+
+    try:
+        params = yaml.safe_load((base_project / "params.yaml").read_text(encoding="utf-8"))
+        relative = Path(params["data"]["path"])
+    except (OSError, TypeError, KeyError, yaml.YAMLError):
+        return []
+    if relative.is_absolute() or ".." in relative.parts:
+        return []
+    source, target = project / relative, base_project / relative
+    if target.exists() or not source.is_file():
+        return []
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, target)
+    return [relative.as_posix()]
+
+
+def build_base(
+    ref: str,
+    project: Path,
+    dest: Path,
+    *,
+    uv: str | None = None,
+    progress: Progress = _quiet,
+) -> Base:
+    """Retrain the merge base of ``HEAD`` and ``ref`` and copy its run into ``dest``.
+
+    Never raises for a missing base: a ref that does not exist, a base without the pipeline or a
+    base that fails to train gives a :class:`Base` whose ``note`` says so (the report shows it).
+    The build log is kept as ``dest/build.log``.
+    """
+    if shutil.which("git") is None:
+        return Base(ref=ref, note="git is not installed")
+    prefix = _git(project, "rev-parse", "--show-prefix")
+    if prefix.returncode != 0:
+        return Base(ref=ref, note=f"{project} is not in a git repository")
+    if _git(project, "rev-parse", "--verify", "--quiet", ref + "^{commit}").returncode != 0:
+        return Base(ref=ref, note=f"the base ref `{ref}` does not exist here (fetch it first)")
+    merge_base = _git(project, "merge-base", "HEAD", ref)
+    if merge_base.returncode != 0:
+        return Base(ref=ref, note=f"`HEAD` and `{ref}` have no common commit")
+    commit = merge_base.stdout.strip()
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    with tempfile.TemporaryDirectory(prefix="report-base-") as tmp:
+        worktree = Path(tmp) / "base"
+        added = _git(project, "worktree", "add", "--detach", "--quiet", str(worktree), commit)
+        if added.returncode != 0:
+            return Base(ref=ref, commit=commit, note=f"git worktree failed: {added.stderr.strip()}")
+        try:
+            base_project = worktree / prefix.stdout.strip()
+            return _train_base(ref, commit, project, base_project, dest, uv, progress)
+        finally:
+            _git(project, "worktree", "remove", "--force", str(worktree))
+            _git(project, "worktree", "prune")
+
+
+def _train_base(
+    ref: str,
+    commit: str,
+    project: Path,
+    base_project: Path,
+    dest: Path,
+    uv: str | None,
+    progress: Progress,
+) -> Base:
+    short = commit[:7]
+    if not (base_project / "Makefile").is_file():
+        return Base(ref=ref, commit=commit, note=f"the base commit {short} has no Makefile here")
+    copied = _external_data(project, base_project)
+    if copied:
+        progress(f"base: using this checkout's unversioned data {', '.join(copied)}")
+    progress(f"base: make {' '.join(BASE_TARGETS)} in a worktree of {ref} at {short}")
+    log = dest / "build.log"
+    with log.open("w", encoding="utf-8") as handle:
+        result = subprocess.run(
+            ["make", "-C", str(base_project), *BASE_TARGETS],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env=_base_env(uv),
+            check=False,
+            timeout=BASE_TIMEOUT,
+        )
+    if result.returncode != 0:
+        tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
+        progress("base: build failed; last lines:\n  " + "\n  ".join(tail))
+        return Base(
+            ref=ref,
+            commit=commit,
+            note=f"training the base commit {short} failed (`make {' '.join(BASE_TARGETS)}` "
+            f"exited {result.returncode}; the base may predate the pipeline)",
+        )
+    for name in ("metrics.json", "lineage.json"):
+        source = base_project / "artifacts" / name
+        if not source.is_file():
+            return Base(ref=ref, commit=commit, note=f"the base commit {short} wrote no {name}")
+        shutil.copy2(source, dest / name)
+    base = load_base(dest, ref)
+    return Base(run=base.run, ref=ref, commit=commit)
+
+
+# --- markdown ---------------------------------------------------------------------------------
+
+
+def _cell(value: object) -> str:
+    """Render a value for a table cell: one line, pipes escaped."""
+    if value is MISSING:
+        text = "(absent)"
+    elif value is None:
+        text = "n/a"
+    elif isinstance(value, float):
+        text = f"{value:.4g}" if abs(value) >= 1e4 or 0 < abs(value) < 1e-3 else f"{value:.4f}"
+    elif isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(value)
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _code(value: object) -> str:
+    return f"`{_cell(value)}`"
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else _cell(float(value))
+
+
+def _delta(change: MetricChange) -> str:
+    if change.delta is None:
+        return "-"
+    if change.verdict == UNCHANGED:
+        return "0"
+    if 1e-4 <= abs(change.delta) < 1e4:  # as precise as the values (4 decimals)
+        return f"{change.delta:+.4f}"
+    return f"{change.delta:+.2e}"
+
+
+def _param(value: object) -> str:
+    """Render a parameter value as written in YAML/JSON (no rounding), in backticks."""
+    text = "(absent)" if value is MISSING else json.dumps(value)
+    return f"`{_cell(text)}`"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> list[str]:
+    """A GitHub table; ``align`` holds one of ``l``/``r``/``c`` per column (default left)."""
+    marks = {"l": "---", "r": "---:", "c": ":---:"}
+    line = [marks[align[i]] if i < len(align) else "---" for i in range(len(header))]
+    out = ["| " + " | ".join(header) + " |", "| " + " | ".join(line) + " |"]
+    out += ["| " + " | ".join(row) + " |" for row in rows]
+    return out
+
+
+def _details(summary: str, body: list[str], *, open_: bool = False) -> list[str]:
+    tag = "<details open>" if open_ else "<details>"
+    return [tag, f"<summary>{summary}</summary>", "", *body, "", "</details>"]
+
+
+def _failed_gates(checks: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [g for g in checks.get("gates", []) if not g.get("passed")]
+
+
+def verdict(checks: Mapping[str, Any] | None) -> str:
+    """The one-line verdict: all gates passed, N gates failed, or gates not run."""
+    if checks is None:
+        return "⚠️ **Gates were not run** (no `checks.json`): run `make check` before the report."
+    gates = checks.get("gates", [])
+    failed = _failed_gates(checks)
+    if failed:
+        names = ", ".join(f"`{_cell(g.get('name'))}`" for g in failed)
+        noun = "gate" if len(gates) == 1 else "gates"
+        return f"❌ **{len(failed)} of {len(gates)} {noun} failed**: {names}"
+    if not checks.get("passed", True):
+        return "❌ **The gates failed** (see the full gate report)."
+    if not gates:
+        return "✅ **No gates failed** (no gates are configured in params.yaml)."
+    return "✅ **The gate passed**" if len(gates) == 1 else f"✅ **All {len(gates)} gates passed**"
+
+
+def _gates_section(checks: Mapping[str, Any] | None) -> list[str]:
+    out = ["### Gates", ""]
+    if checks is None:
+        return [*out, "Gates were not run for this report.", ""]
+    gates = checks.get("gates", [])
+    if not gates:
+        return [*out, "No gates are configured (`gates:` in params.yaml).", ""]
+    # Failing gates first; a table of passing gates only is collapsed.
+    ordered = sorted(gates, key=lambda g: bool(g.get("passed")))
+    rows = [
+        [
+            _cell(g.get("name")),
+            _cell(g.get("suite", "")),
+            _cell(g.get("value")),
+            _cell(g.get("threshold")),
+            "✅ pass" if g.get("passed") else "❌ **fail**",
+            _cell(g.get("detail", "")),
+        ]
+        for g in ordered
+    ]
+    header = ["Gate", "Suite", "Value", "Threshold", "Result", "Detail"]
+    table = _table(header, rows, "llrrcl")
+    if _failed_gates(checks):
+        return [*out, *table, ""]
+    return [*out, *_details("Every gate passed: values and thresholds", table), ""]
+
+
+def _metric_rows(changes: list[MetricChange], with_base: bool) -> list[list[str]]:
+    rows = []
+    for c in changes:
+        arrow = {"higher": " ↑", "lower": " ↓"}.get(direction(c.name) or "", "")
+        row = [f"{c.name}{arrow}", _number(c.pr)]
+        if with_base:
+            row += [_number(c.base), _delta(c), MARKS.get(c.verdict, c.verdict)]
+        rows.append(row)
+    return rows
+
+
+def _metrics_section(run: Run, base: Base) -> list[str]:
+    base_metrics = base.run.metrics if base.run else None
+    label = f"Base ({base.ref})" if base.ref else "Base"
+    header = ["Metric", "This PR"] + ([label, "Change", ""] if base_metrics else [])
+    align = "lrrrl" if base_metrics else "lr"
+    out = ["### Metrics", "", "Test set (↑ higher is better, ↓ lower is better):", ""]
+    for split in ("test", "train"):
+        pr_split = run.metrics.get(split)
+        if not isinstance(pr_split, dict):
+            continue
+        changes = compare_metrics(pr_split, base_metrics.get(split) if base_metrics else None)
+        table = _table(header, _metric_rows(changes, bool(base_metrics)), align)
+        out += table if split == "test" else ["", *_details("Training-set metrics", table)]
+    return [*out, ""]
+
+
+def _params_section(run: Run, base: Base) -> list[str]:
+    out = ["### Parameters changed from the base", ""]
+    if base.run is None:
+        return [*out, "No base run to compare with.", ""]
+    changes = diff_params(run.lineage.get("params") or {}, base.run.lineage.get("params") or {})
+    if not changes:
+        return [*out, "None: params.yaml is the same as on the base.", ""]
+    rows = [[_code(c.key), _param(c.base), _param(c.pr)] for c in changes]
+    return [*out, *_table(["Parameter", "Base", "This PR"], rows), ""]
+
+
+def _feature_kinds(data: Mapping[str, Any]) -> str:
+    kinds = [f.get("kind") for f in data.get("features") or [] if isinstance(f, dict)]
+    return f"{kinds.count('numeric')} numeric, {kinds.count('categorical')} categorical"
+
+
+def _data_section(run: Run, base: Base) -> list[str]:
+    data = run.lineage.get("data") or {}
+    base_data = (base.run.lineage.get("data") or {}) if base.run else None
+    out = ["### Data", ""]
+    fingerprint = data.get("sha256") or ""
+    if base_data is None:
+        out.append(f"Fingerprint `{fingerprint[:12]}` (no base run to compare with).")
+    elif fingerprint == base_data.get("sha256"):
+        out.append(f"Data unchanged: same fingerprint `{fingerprint[:12]}` as the base.")
+    else:
+        old = (base_data.get("sha256") or "none")[:12]
+        out.append(f"**Data changed**: fingerprint `{old}` on the base, `{fingerprint[:12]}` here.")
+    keys = [
+        ("File", "path"),
+        ("Rows", "rows"),
+        ("Columns", "columns"),
+        ("Train rows", "train_rows"),
+        ("Test rows", "test_rows"),
+        ("Target", "target"),
+    ]
+    header = ["", "This PR"] + (["Base"] if base_data is not None else [])
+    rows = []
+    for label, key in keys:
+        row = [label, _cell(data.get(key, MISSING))]
+        if base_data is not None:
+            row.append(_cell(base_data.get(key, MISSING)))
+        rows.append(row)
+    rows.append(
+        ["Features", _feature_kinds(data)]
+        + ([_feature_kinds(base_data)] if base_data is not None else [])
+    )
+    return [*out, "", *_table(header, rows, "lrr"), ""]
+
+
+def _plots_section(plots: Sequence[str], images: str) -> list[str]:
+    out = ["### Plots", ""]
+    if not plots:
+        return [*out, "This run wrote no plots.", ""]
+    if images == "publish":
+        for rel in plots:
+            title = Path(rel).stem.replace("_", " ")
+            out += [f"**{title}**", "", f"![{title}]({rel})", ""]
+        return out
+    names = ", ".join(f"`{rel}`" for rel in plots)
+    return [
+        *out,
+        f"Attached to this workflow run as the `{ARTIFACT_NAME}` artifact (not published "
+        f"anywhere else): {names}.",
+        "",
+    ]
+
+
+def _lineage_section(run: Run) -> list[str]:
+    lineage = run.lineage
+    git = lineage.get("git") or {}
+    model = lineage.get("model") or {}
+    data = lineage.get("data") or {}
+    commit = git.get("commit") or "unknown"
+    dirty = {True: " (uncommitted changes)", False: "", None: ""}.get(git.get("dirty"), "")
+    rows = [
+        ["Commit", f"`{_cell(commit)}`{dirty}"],
+        ["Data sha256", _code(data.get("sha256", "unknown"))],
+        ["Model", f"{_cell(model.get('type', 'unknown'))}, sha256 {_code(model.get('sha256'))}"],
+        ["Seed", _cell(lineage.get("seed", MISSING))],
+        ["Trained", f"{_cell(lineage.get('started_at'))} → {_cell(lineage.get('finished_at'))}"],
+    ]
+    packages = lineage.get("packages") or {}
+    body = _table(["", ""], rows)
+    if packages:
+        versions = [[_cell(k), _cell(v)] for k, v in packages.items()]
+        body += ["", *_table(["Package", "Version"], versions)]
+    summary = (
+        f"Lineage: commit {str(commit)[:7]}, data {str(data.get('sha256', ''))[:8]}, "
+        f"model {str(model.get('sha256', ''))[:8]}"
+    )
+    return ["### Lineage", "", *_details(summary, body), ""]
+
+
+def render(run: Run, base: Base, *, plots: Sequence[str] = (), images: str = "artifact") -> str:
+    """Render the report's markdown.
+
+    Args:
+        run: this PR's run.
+        base: the base run, or a note saying why there is none.
+        plots: plot paths relative to the report file (as copied next to it).
+        images: ``artifact`` lists the plots by name, ``publish`` embeds them as images.
+    """
+    if images not in IMAGE_MODES:
+        raise ProjectError(f"images must be one of {', '.join(IMAGE_MODES)}, not {images!r}")
+    project = run.lineage.get("project") or run.lineage.get("model_name") or "model"
+    if base.run is not None:
+        against = f"Compared with `{base.ref or 'base'}`" + (
+            f" at {str(base.commit)[:7]} (merge base)." if base.commit else "."
+        )
+    else:
+        against = f"No base-branch comparison: {base.note or 'no base given'}."
+    task = run.metrics.get("task") or run.lineage.get("task") or ""
+    lines = [
+        f"## Model report: {project}",
+        "",
+        verdict(run.checks),
+        "",
+        f"{task.capitalize()} model. {against}".strip(),
+        "",
+        *_gates_section(run.checks),
+        *_metrics_section(run, base),
+        *_params_section(run, base),
+        *_data_section(run, base),
+        *_plots_section(plots, images),
+        *_lineage_section(run),
+        "### Full gate report",
+        "",
+    ]
+    if run.checks_html is not None:
+        lines.append(
+            f"The full deepchecks report (`{CHECKS_HTML}`) is in this workflow run's "
+            f"`{ARTIFACT_NAME}` artifact: download it and open it in a browser."
+        )
+    else:
+        lines.append("No deepchecks report: the gates were not run.")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_report(run: Run, base: Base, out_dir: Path, *, images: str = "artifact") -> Path:
+    """Write ``report.md``, the plots, the gate report and ``images.txt`` into ``out_dir``.
+
+    The directory is built next to ``out_dir`` and swapped in at the end: a failure leaves the
+    previous report untouched. Returns the path of ``report.md``.
+    """
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    mask = os.umask(0o022)
+    os.umask(mask)
+    stage.chmod(0o777 & ~mask)  # mkdtemp creates 0700; give the usual directory permissions
+    try:
+        plots = []
+        if run.plots:
+            (stage / PLOTS_DIR).mkdir()
+        for plot in run.plots:
+            shutil.copy2(plot, stage / PLOTS_DIR / plot.name)
+            plots.append(f"{PLOTS_DIR}/{plot.name}")
+        if run.checks_html is not None:
+            shutil.copy2(run.checks_html, stage / CHECKS_HTML)
+        (stage / REPORT_FILE).write_text(render(run, base, plots=plots, images=images), "utf-8")
+        (stage / IMAGES_FILE).write_text(images + "\n", encoding="utf-8")
+        old = out_dir.with_name(f".{out_dir.name}-old")
+        shutil.rmtree(old, ignore_errors=True)
+        if out_dir.exists():
+            out_dir.replace(old)
+        stage.replace(out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return out_dir / REPORT_FILE
+
+
+def run_report(
+    root: Path,
+    artifacts: Path,
+    *,
+    out: Path | None = None,
+    base_ref: str | None = None,
+    base_artifacts: Path | None = None,
+    images: str = "artifact",
+    uv: str | None = None,
+    progress: Progress = _quiet,
+    params: Params | None = None,
+) -> Path:
+    """Build the report of the run in ``artifacts``; return the path of ``report.md``.
+
+    With ``params`` the run must be current (:func:`~.lineage.ensure_current`): trained with
+    these params and the data file they name.
+    """
+    run = load_run(artifacts)
+    if params is not None:
+        from .lineage import ensure_current
+
+        ensure_current(params, root, artifacts)
+    if base_ref:
+        base = build_base(base_ref, root, artifacts / BASE_DIR, uv=uv, progress=progress)
+    elif base_artifacts is not None:
+        base = load_base(base_artifacts, ref=str(base_artifacts))
+    else:
+        base = Base(note="no base given (`make report BASE=origin/main` compares with main)")
+    if base.run is None:
+        progress(f"no base comparison: {base.note}")
+    return write_report(run, base, out or artifacts / "report", images=images)

@@ -1,0 +1,411 @@
+"""The pull-request report, built from real training runs of the project's own pipeline."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from {{ cookiecutter.module_name }}.cli import main as cli_main
+from {{ cookiecutter.module_name }}.compare import (
+    BETTER,
+    HIGHER_IS_BETTER,
+    LOWER_IS_BETTER,
+    MISSING,
+    NEW,
+    REMOVED,
+    UNCHANGED,
+    UNKNOWN,
+    WORSE,
+    compare_metric,
+    compare_metrics,
+    diff_params,
+    direction,
+    flatten,
+)
+from {{ cookiecutter.module_name }}.errors import ArtifactError
+from {{ cookiecutter.module_name }}.report import (
+    Base,
+    build_base,
+    load_base,
+    load_run,
+    render,
+    run_report,
+    write_report,
+)
+
+pytestmark = pytest.mark.code
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def _train(root: Path, **changes: object) -> Path:
+    """Train the project's own params.yaml (with ``changes``) and sample data into ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    params = yaml.safe_load((PROJECT / "params.yaml").read_text(encoding="utf-8"))
+    params.update(changes)
+    (root / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    for command in ("data", "train"):
+        assert cli_main([command, "--params", str(root / "params.yaml")]) == 0
+    return root / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two real runs: the base (params.yaml as shipped) and a PR that changes the seed."""
+    root = tmp_path_factory.mktemp("report-runs")
+    return _train(root / "pr", seed=7), _train(root / "base")
+
+
+@pytest.fixture
+def pr_artifacts(runs: tuple[Path, Path], tmp_path: Path) -> Path:
+    """A private copy of the PR run's artifacts (tests add gate results to it)."""
+    return Path(shutil.copytree(runs[0], tmp_path / "artifacts"))
+
+
+def _checks(artifacts: Path, failing: tuple[str, ...] = ()) -> dict:
+    """Write a checks.json (gates contract) whose gates read the run's real test metrics."""
+    test = json.loads((artifacts / "metrics.json").read_text())["test"]
+    gates = []
+    for name, value in test.items():
+        failed = name in failing
+        threshold = value + 0.01 if failed == (direction(name) == "higher") else value - 0.01
+        gates.append(
+            {
+                "name": f"min_{name}" if direction(name) == "higher" else f"max_{name}",
+                "suite": "model",
+                "value": value,
+                "threshold": threshold,
+                "passed": not failed,
+                "detail": f"test {name}",
+            }
+        )
+    checks = {"passed": not failing, "gates": gates}
+    (artifacts / "checks.json").write_text(json.dumps(checks))
+    (artifacts / "checks.html").write_text("<html>deepchecks</html>")
+    return checks
+
+
+def _section(markdown: str, title: str) -> str:
+    match = re.search(rf"^### {re.escape(title)}\n(.*?)(?=^### |\Z)", markdown, re.M | re.S)
+    assert match, f"no section {title!r}"
+    return match.group(1)
+
+
+def _rows(text: str) -> list[list[str]]:
+    """Table rows (header and separator excluded) of the first table in ``text``."""
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    split = [[c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]] for line in lines]
+    return [row for row in split[2:] if row] if len(split) > 2 else []
+
+
+def _first_table(text: str) -> str:
+    return text.split("<details>")[0]
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4f}"
+
+
+def test_metric_table_equals_both_runs_metrics_with_directions(
+    runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    pr, base_dir = runs
+    report = run_report(tmp_path, pr, out=tmp_path / "report", base_artifacts=base_dir)
+    markdown = report.read_text(encoding="utf-8")
+    pr_test = json.loads((pr / "metrics.json").read_text())["test"]
+    base_test = json.loads((base_dir / "metrics.json").read_text())["test"]
+    rows = {r[0].split()[0]: r for r in _rows(_first_table(_section(markdown, "Metrics")))}
+    assert set(rows) == set(pr_test)
+    for name, value in pr_test.items():
+        metric, pr_cell, base_cell, change_cell, verdict_cell = rows[name]
+        assert pr_cell == _fmt(value)
+        assert base_cell == _fmt(base_test[name])
+        change = compare_metric(name, value, base_test[name])
+        assert verdict_cell.endswith(change.verdict)
+        assert metric.endswith("↑" if direction(name) == "higher" else "↓")
+        if change.verdict != UNCHANGED:
+            assert math.isclose(float(change_cell), value - base_test[name], abs_tol=1e-4)
+    assert any(r[4].endswith((BETTER, WORSE)) for r in rows.values()), "the seed changes metrics"
+
+
+def test_parameter_and_data_sections_compare_with_the_base(
+    runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    pr, base_dir = runs
+    markdown = run_report(tmp_path, pr, out=tmp_path / "r", base_artifacts=base_dir).read_text()
+    assert _rows(_section(markdown, "Parameters changed from the base")) == [
+        ["`seed`", "`42`", "`7`"]
+    ]
+    data = _section(markdown, "Data")
+    assert "Data unchanged" in data
+    lineage = json.loads((pr / "lineage.json").read_text())
+    rows = {r[0]: r[1:] for r in _rows(data)}
+    assert rows["Rows"] == [str(lineage["data"]["rows"])] * 2
+    assert rows["Columns"] == [str(lineage["data"]["columns"])] * 2
+
+    changed = tmp_path / "base-changed"
+    shutil.copytree(base_dir, changed)
+    base_lineage = json.loads((changed / "lineage.json").read_text())
+    base_lineage["data"]["sha256"] = "0" * 64
+    (changed / "lineage.json").write_text(json.dumps(base_lineage))
+    markdown = run_report(tmp_path, pr, out=tmp_path / "r2", base_artifacts=changed).read_text()
+    assert "**Data changed**" in _section(markdown, "Data")
+
+
+def test_every_failing_gate_is_in_the_verdict_and_the_gate_table(
+    pr_artifacts: Path, tmp_path: Path
+) -> None:
+    failing = tuple(json.loads((pr_artifacts / "metrics.json").read_text())["test"])[:2]
+    checks = _checks(pr_artifacts, failing)
+    markdown = run_report(tmp_path, pr_artifacts, out=tmp_path / "r").read_text()
+    first_line = next(line for line in markdown.splitlines()[1:] if line)
+    assert f"{len(failing)} of {len(checks['gates'])} gates failed" in first_line
+    rows = {r[0]: r for r in _rows(_section(markdown, "Gates"))}
+    assert set(rows) == {g["name"] for g in checks["gates"]}
+    for gate in checks["gates"]:
+        row = rows[gate["name"]]
+        assert row[2] == _fmt(gate["value"])
+        assert row[3] == _fmt(gate["threshold"])
+        assert ("fail" in row[4]) is (not gate["passed"])
+        if not gate["passed"]:
+            assert f"`{gate['name']}`" in first_line
+
+
+def test_all_gates_passed_and_the_gate_report_is_copied(pr_artifacts: Path, tmp_path: Path) -> None:
+    checks = _checks(pr_artifacts)
+    report = run_report(tmp_path, pr_artifacts, out=tmp_path / "r")
+    markdown = report.read_text()
+    assert f"All {len(checks['gates'])} gates passed" in markdown
+    assert (report.parent / "checks.html").read_text() == "<html>deepchecks</html>"
+    assert "`checks.html`" in _section(markdown, "Full gate report")
+
+
+def test_missing_checks_says_gates_were_not_run(pr_artifacts: Path, tmp_path: Path) -> None:
+    markdown = run_report(tmp_path, pr_artifacts, out=tmp_path / "r").read_text()
+    assert "Gates were not run" in markdown
+    assert "No base-branch comparison" in markdown
+    assert "No base run to compare with" in markdown
+
+
+@pytest.mark.parametrize("missing", ["metrics.json", "lineage.json"])
+def test_missing_metrics_or_lineage_is_a_clear_error(
+    pr_artifacts: Path, tmp_path: Path, missing: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (pr_artifacts / missing).unlink()
+    with pytest.raises(ArtifactError, match=missing):
+        load_run(pr_artifacts)
+    argv = ["--params", str(PROJECT / "params.yaml"), "--artifacts", str(pr_artifacts)]
+    assert cli_main(["report", *argv, "--out", str(tmp_path / "r")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ")
+    assert missing in error
+    assert "make train" in error
+    assert not (tmp_path / "r").exists()
+
+
+def test_artifact_mode_lists_plots_that_exist_and_embeds_none(
+    pr_artifacts: Path, tmp_path: Path
+) -> None:
+    report = run_report(tmp_path, pr_artifacts, out=tmp_path / "r", images="artifact")
+    markdown = report.read_text()
+    plots = sorted(p.name for p in (pr_artifacts / "plots").glob("*.png"))
+    assert plots, "the pipeline writes plots"
+    assert "![" not in markdown
+    for name in plots:
+        assert f"`plots/{name}`" in _section(markdown, "Plots")
+        assert (report.parent / "plots" / name).read_bytes() == (
+            pr_artifacts / "plots" / name
+        ).read_bytes()
+    assert (report.parent / "images.txt").read_text() == "artifact\n"
+
+
+def test_publish_mode_embeds_every_plot_with_a_path_that_exists(
+    pr_artifacts: Path, tmp_path: Path
+) -> None:
+    report = run_report(tmp_path, pr_artifacts, out=tmp_path / "r", images="publish")
+    markdown = report.read_text()
+    targets = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
+    assert sorted(Path(t).name for t in targets) == sorted(
+        p.name for p in (pr_artifacts / "plots").glob("*.png")
+    )
+    for target in targets:
+        assert re.fullmatch(r"plots/[A-Za-z0-9_.-]+\.png", target)
+        assert (report.parent / target).is_file()
+    assert (report.parent / "images.txt").read_text() == "publish\n"
+
+
+def test_markdown_tables_are_rectangular_and_details_balanced(
+    runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    pr, base_dir = runs
+    artifacts = Path(shutil.copytree(pr, tmp_path / "a"))
+    checks = _checks(artifacts, ("accuracy",) if "accuracy" in _test_metrics(pr) else ())
+    checks["gates"][0]["name"] = "odd | name\nwith newline"
+    (artifacts / "checks.json").write_text(json.dumps(checks))
+    markdown = run_report(tmp_path, artifacts, out=tmp_path / "r", base_artifacts=base_dir)
+    text = markdown.read_text()
+    assert text.count("<details>") == text.count("</details>") >= 2
+    table: list[int] = []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("|"):
+            table.append(len(re.split(r"(?<!\\)\|", line)))
+        elif table:
+            assert len(set(table)) == 1, f"ragged table near {line!r}"
+            table = []
+    assert "odd \\| name with newline" in text
+
+
+def _test_metrics(artifacts: Path) -> dict:
+    return json.loads((artifacts / "metrics.json").read_text())["test"]
+
+
+def test_a_new_report_replaces_the_old_one_and_leaves_no_temporary_files(
+    pr_artifacts: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out" / "report"
+    run = load_run(pr_artifacts)
+    write_report(run, Base(note="none"), out, images="publish")
+    write_report(run, Base(note="none"), out, images="artifact")
+    assert (out / "images.txt").read_text() == "artifact\n"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["report"]
+
+
+def test_render_refuses_an_unknown_image_mode(pr_artifacts: Path) -> None:
+    with pytest.raises(Exception, match="images must be one of"):
+        render(load_run(pr_artifacts), Base(), images="inline")
+
+
+def test_load_base_without_metrics_gives_a_note(tmp_path: Path) -> None:
+    base = load_base(tmp_path, ref="origin/main")
+    assert base.run is None
+    assert "no base metrics" in base.note
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@e.x", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+def test_build_base_explains_a_missing_ref_or_pipeline(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "--quiet", "--initial-branch=main")
+    (repo / "README.md").write_text("no pipeline here\n")
+    _git(repo, "add", "README.md")
+    _git(repo, "commit", "--quiet", "-m", "first")
+    missing = build_base("origin/nope", repo, tmp_path / "b1")
+    assert missing.run is None
+    assert "does not exist" in missing.note
+    bare = build_base("main", repo, tmp_path / "b2")
+    assert bare.run is None
+    assert "no Makefile" in bare.note
+    assert bare.commit == _git(repo, "rev-parse", "HEAD")
+    assert _git(repo, "worktree", "list").count("\n") == 0, "the worktree is removed"
+    outside = build_base("main", tmp_path / "b2", tmp_path / "b3")
+    assert outside.run is None
+
+
+# --- properties of the comparison logic ----------------------------------------------------
+
+# Shared CI machines can be slow to generate the first examples: time is not what is tested.
+PROPERTY = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
+known = st.sampled_from(sorted(HIGHER_IS_BETTER | LOWER_IS_BETTER))
+
+
+@PROPERTY
+@given(name=known, pr=finite, base=finite)
+def test_delta_is_pr_minus_base_and_verdict_follows_the_direction(
+    name: str, pr: float, base: float
+) -> None:
+    change = compare_metric(name, pr, base)
+    assert change.delta == pr - base
+    if math.isclose(pr, base, rel_tol=1e-9, abs_tol=1e-12):
+        assert change.verdict == UNCHANGED
+    elif (pr > base) == (name in HIGHER_IS_BETTER):
+        assert change.verdict == BETTER
+    else:
+        assert change.verdict == WORSE
+
+
+@PROPERTY
+@given(name=known, pr=finite, base=finite)
+def test_swapping_pr_and_base_swaps_better_and_worse(name: str, pr: float, base: float) -> None:
+    forward, backward = compare_metric(name, pr, base), compare_metric(name, base, pr)
+    swap = {BETTER: WORSE, WORSE: BETTER, UNCHANGED: UNCHANGED}
+    assert backward.verdict == swap[forward.verdict]
+
+
+@PROPERTY
+@given(pr=finite, base=finite)
+def test_lower_is_better_for_errors_and_higher_for_scores(pr: float, base: float) -> None:
+    if not math.isclose(pr, base, rel_tol=1e-9, abs_tol=1e-12):
+        for error in ("rmse", "mae"):
+            assert (compare_metric(error, pr, base).verdict == BETTER) is (pr < base)
+        for score in ("accuracy", "f1", "roc_auc", "r2"):
+            assert (compare_metric(score, pr, base).verdict == BETTER) is (pr > base)
+
+
+@PROPERTY
+@given(pr=finite, base=finite)
+def test_unknown_metrics_get_no_verdict(pr: float, base: float) -> None:
+    verdict = compare_metric("custom_score", pr, base).verdict
+    assert verdict in {UNKNOWN, UNCHANGED}
+
+
+@PROPERTY
+@given(name=known, value=finite)
+def test_missing_sides_and_non_finite_values(name: str, value: float) -> None:
+    assert compare_metric(name, value, None).verdict == NEW
+    assert compare_metric(name, None, value).verdict == REMOVED
+    assert compare_metric(name, math.nan, value).verdict == UNKNOWN
+    assert compare_metric(name, value, math.inf).delta is None
+
+
+@PROPERTY
+@given(
+    pr=st.dictionaries(known, finite, max_size=6), base=st.dictionaries(known, finite, max_size=6)
+)
+def test_compare_metrics_covers_both_sides_once(pr: dict, base: dict) -> None:
+    names = [c.name for c in compare_metrics(pr, base)]
+    assert sorted(names) == sorted(set(pr) | set(base))
+    assert names[: len(pr)] == list(pr)
+
+
+params_values = st.one_of(st.none(), st.booleans(), st.integers(), finite, st.text(max_size=5))
+keys = st.sampled_from(["seed", "model", "params", "C", "alpha", "data", "path"])
+leaves = st.dictionaries(keys, params_values, max_size=3)
+params_trees = st.dictionaries(keys, st.one_of(params_values, leaves), max_size=4)
+
+
+@PROPERTY
+@given(pr=params_trees, base=params_trees)
+def test_diff_params_lists_exactly_the_differing_dotted_keys(pr: dict, base: dict) -> None:
+    assert diff_params(pr, pr) == []
+    flat_pr, flat_base = flatten(pr), flatten(base)
+    changes = diff_params(pr, base)
+    keys = [c.key for c in changes]
+    assert keys == sorted(keys)
+    expected = {
+        k
+        for k in set(flat_pr) | set(flat_base)
+        if flat_pr.get(k, MISSING) != flat_base.get(k, MISSING)
+    }
+    assert set(keys) == expected
+    for change in changes:
+        assert change.pr == flat_pr.get(change.key, MISSING)
+        assert change.base == flat_base.get(change.key, MISSING)
