@@ -1,0 +1,185 @@
+"""Save the trained pipeline to the BentoML model store and build the bento.
+
+``save_model`` stores ``artifacts/model.joblib`` with the lineage record: the whole record as
+metadata (``lineage_json``, JSON text; the service derives its request schema from it) and the
+facts one filters on as labels (version, task, data hash, git commit, test metrics).
+``build_bento`` then builds the bento from ``bentofile.yaml`` with the serving libraries pinned
+to the versions installed here, which are the versions the model was trained with (checked
+against the lineage record).
+
+BentoML is imported inside the functions: it is slow to import and most commands never need it.
+Where the store lives is BentoML's ``BENTOML_HOME`` (the Makefile points it at ``bentoml_home/``).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Mapping, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from .artifacts import read_json, sha256_file
+from .errors import ArtifactError
+
+MODEL_NAME = __package__
+"""Name of the model (and of the bento) in the BentoML store: the package's import name, known
+without configuration both here and inside a bento. The service loads ``MODEL_NAME:latest``."""
+
+SERVING_PACKAGES = ("scikit-learn", "numpy", "pandas", "scipy", "joblib", "pydantic")
+"""Libraries that unpickle and run the model: pinned in the bento to the installed versions."""
+
+
+def model_labels(lineage: Mapping[str, Any], project_version: str) -> dict[str, str]:
+    """Return the BentoML labels (string to string) summarising a lineage record.
+
+    Args:
+        lineage: The lineage record written by ``train``.
+        project_version: Version of this project's code.
+
+    Returns:
+        Labels: version, task, model type, data and model hashes, git commit, test metrics.
+    """
+    data = lineage.get("data") or {}
+    git = lineage.get("git") or {}
+    labels = {
+        "version": project_version,
+        "project": str(lineage.get("project", "")),
+        "model_name": str(lineage.get("model_name", "")),
+        "task": str(lineage.get("task", "")),
+        "model_type": str((lineage.get("model") or {}).get("type", "")),
+        "model_sha256": str((lineage.get("model") or {}).get("sha256", "")),
+        "data_sha256": str(data.get("sha256", "")),
+        "git_commit": str(git.get("commit") or "unknown"),
+        "git_dirty": {True: "true", False: "false"}.get(git.get("dirty"), "unknown"),
+    }
+    test_metrics = ((lineage.get("metrics") or {}).get("test")) or {}
+    for name, value in test_metrics.items():
+        if isinstance(value, (int, float)):
+            labels[f"test_{name}"] = f"{value:.4f}"
+    return labels
+
+
+def _project_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def save_model(artifacts_dir: Path, name: str = MODEL_NAME) -> str:
+    """Save ``model.joblib`` and its lineage record to the BentoML model store.
+
+    Args:
+        artifacts_dir: Directory holding ``model.joblib`` and ``lineage.json`` from ``train``.
+        name: Model name in the store.
+
+    Returns:
+        The tag of the saved model (``name:version``).
+
+    Raises:
+        ArtifactError: If an artifact is missing or unreadable, or the model file does not match
+            the hash in the lineage record.
+    """
+    import bentoml
+    import joblib
+
+    lineage = read_json(artifacts_dir / "lineage.json", "run `make train` first")
+    model_path = artifacts_dir / "model.joblib"
+    if not model_path.is_file():
+        msg = f"{model_path} not found: run `make train` first"
+        raise ArtifactError(msg)
+    expected = (lineage.get("model") or {}).get("sha256")
+    actual = sha256_file(model_path)
+    if expected and expected != actual:
+        msg = (
+            f"{model_path} does not match the lineage record (sha256 differs): re-run `make train`"
+        )
+        raise ArtifactError(msg)
+    pipeline = joblib.load(model_path)
+    metadata = {  # BentoML metadata cannot hold None (JSON null): the record goes in as JSON text
+        "lineage_json": json.dumps(lineage, sort_keys=True),
+        "metrics": lineage.get("metrics") or {},
+        "version": _project_version(),
+    }
+    saved = bentoml.sklearn.save_model(
+        name,
+        pipeline,
+        signatures={name: {"batchable": True} for name in ("predict", "predict_proba")},
+        labels=model_labels(lineage, _project_version()),
+        metadata=metadata,
+    )
+    return str(saved.tag)
+
+
+def pinned_requirements(
+    packages: Sequence[str], trained_with: Mapping[str, Any] | None = None
+) -> list[str]:
+    """Pin each package to the installed version, checking it against the training run.
+
+    Args:
+        packages: Distribution names to pin.
+        trained_with: The lineage record's ``packages`` (name to version) of the training run.
+
+    Returns:
+        Requirement strings ``name==version``.
+
+    Raises:
+        ArtifactError: If a package is not installed, or its version differs from the one the
+            model was trained with (retrain, or reinstall from ``uv.lock``).
+    """
+    trained_with = trained_with or {}
+    pins = []
+    for package in packages:
+        try:
+            installed = version(package)
+        except PackageNotFoundError:
+            msg = f"{package} is not installed: run `make install`"
+            raise ArtifactError(msg) from None
+        trained = trained_with.get(package)
+        if trained and trained != installed:
+            msg = (
+                f"the model was trained with {package} {trained} but {installed} is installed:"
+                " retrain (`make train`) or reinstall the locked environment (`make install`)"
+            )
+            raise ArtifactError(msg)
+        pins.append(f"{package}=={installed}")
+    return pins
+
+
+def build_bento(bentofile: Path, build_ctx: Path, lineage: Mapping[str, Any] | None = None) -> str:
+    """Build the bento described by ``bentofile`` with pinned serving libraries.
+
+    The ``python.packages`` listed in the bentofile are pinned to the installed versions
+    (``bentoml`` included), so the bento runs the model with the libraries it was trained with.
+
+    Args:
+        bentofile: Path of ``bentofile.yaml``.
+        build_ctx: Directory the bentofile's ``include`` patterns are relative to (``src``).
+        lineage: The lineage record; its packages are checked and its summary added as labels.
+
+    Returns:
+        The tag of the built bento.
+
+    Raises:
+        ArtifactError: If the bentofile is missing or a pinned package is not installed.
+    """
+    import bentoml
+    import yaml
+
+    if not bentofile.is_file():
+        msg = f"{bentofile} not found"
+        raise ArtifactError(msg)
+    config = yaml.safe_load(bentofile.read_text(encoding="utf-8")) or {}
+    python = config.setdefault("python", {})
+    names = [p for p in python.get("packages") or [] if "=" not in p and "<" not in p]
+    pinned = [p for p in python.get("packages") or [] if p not in names]
+    trained_with = (lineage or {}).get("packages") or {}
+    python["packages"] = pinned + pinned_requirements(names, trained_with)
+    if lineage:
+        config.setdefault("labels", {}).update(model_labels(lineage, _project_version()))
+    with tempfile.TemporaryDirectory(prefix="bentofile-") as tmp:
+        effective = Path(tmp) / "bentofile.yaml"
+        effective.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        bento = bentoml.bentos.build_bentofile(str(effective), build_ctx=str(build_ctx))
+    return str(bento.tag)

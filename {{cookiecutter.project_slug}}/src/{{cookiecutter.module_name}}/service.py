@@ -1,0 +1,117 @@
+"""BentoML service: batch predictions and model metadata for the trained pipeline.
+
+The model comes from the BentoML store (``make bento`` puts it there): ``MODEL_TAG`` if set,
+else the latest version of :data:`~.bento.MODEL_NAME`. Its request schema is derived, when this
+module is imported, from the lineage record stored with the model (see :mod:`.schema` for the
+validation policy), so the same code serves either task and any dataset schema.
+
+Endpoints (all ``POST``, JSON): ``/predict`` (records in, one prediction per record out) and
+``/metadata``; BentoML adds ``/livez``, ``/readyz``, ``/metrics`` (Prometheus) and ``/docs``.
+
+Settings, tuned on a 2-core machine (``make bench-serve`` measures them):
+
+- ``workers=2``: one process per core; a scikit-learn pipeline holds the GIL, so processes,
+  not threads, are what scale.
+- Adaptive batching on ``predict``: concurrent requests in one worker are merged into one
+  pipeline call (a pandas/scikit-learn call costs ~1 ms whatever the row count, so merging
+  is nearly free throughput). ``max_latency_ms`` (5 s, half the timeout) bounds how long a
+  request may wait in the batching queue: beyond it the server sheds load with a 503.
+- ``traffic``: a 10 s timeout and a concurrency cap so overload queues boundedly and fails fast
+  instead of growing memory; ``resources``: one CPU per worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Annotated, Any
+
+import bentoml
+from pydantic import BaseModel, Field
+
+from .bento import MODEL_NAME
+from .schema import (
+    MAX_RECORDS,
+    example_record,
+    prediction_model,
+    predictions,
+    record_model,
+    records_to_frame,
+)
+
+MODEL_TAG = os.environ.get("MODEL_TAG") or f"{MODEL_NAME}:latest"
+"""The model served: ``MODEL_TAG`` from the environment, else the newest saved version."""
+
+WORKERS = int(os.environ.get("SERVICE_WORKERS") or 2)
+"""Worker processes (``SERVICE_WORKERS``; default 2, one per core of a 2-core machine)."""
+BATCHING = (os.environ.get("SERVICE_BATCHING") or "on").lower() not in {"off", "0", "false"}
+"""Adaptive batching of ``predict`` (``SERVICE_BATCHING=off`` disables it)."""
+MAX_BATCH_SIZE = 1000
+MAX_LATENCY_MS = 5000
+
+_model_ref = bentoml.models.BentoModel(MODEL_TAG)
+_stored = _model_ref.stored
+if _stored is None:  # fail with a hint instead of BentoML's attempt to reach BentoCloud
+    msg = f"model {MODEL_TAG} is not in the BentoML store: run `make bento` first"
+    raise bentoml.exceptions.NotFound(msg)
+LINEAGE: dict[str, Any] = json.loads(_stored.info.metadata["lineage_json"])
+FEATURES: list[dict[str, Any]] = list(LINEAGE["data"]["features"])
+TASK: str = LINEAGE["task"]
+
+Record = record_model(FEATURES)
+Prediction = prediction_model(TASK, LINEAGE["data"].get("classes"))
+EXAMPLE_RECORDS: list[dict[str, Any]] = [example_record(FEATURES)]
+"""A valid request body's ``records``: the API example, and the tests' input."""
+
+Records = Annotated[
+    list[Record],  # type: ignore[valid-type]  # a class built at import from the lineage record
+    Field(
+        min_length=1,
+        max_length=MAX_RECORDS,
+        examples=[EXAMPLE_RECORDS],
+        description=f"1 to {MAX_RECORDS} records, one per row to predict",
+    ),
+]
+
+
+class Metadata(BaseModel):
+    """What the ``/metadata`` endpoint returns."""
+
+    model_tag: str
+    version: str
+    task: str
+    metrics: dict[str, Any]
+    lineage: dict[str, Any]
+
+
+@bentoml.service(
+    workers=WORKERS,
+    traffic={"timeout": 10, "max_concurrency": 256},
+    resources={"cpu": "1"},
+)
+class Predictor:
+    """Serve the trained scikit-learn pipeline."""
+
+    model_ref = _model_ref
+
+    def __init__(self) -> None:
+        self.pipeline = bentoml.sklearn.load_model(self.model_ref)
+        self.model_tag = str(self.model_ref.tag)
+
+    @bentoml.api(batchable=BATCHING, max_batch_size=MAX_BATCH_SIZE, max_latency_ms=MAX_LATENCY_MS)
+    def predict(self, records: Records) -> list[Prediction]:  # type: ignore[valid-type]
+        """Predict one value per record (classification: the label and class probabilities)."""
+        frame = records_to_frame(records, FEATURES)
+        return predictions(self.pipeline, frame, TASK)
+
+    @bentoml.api
+    def metadata(self) -> Metadata:
+        """Return the model's tag, version, task, metrics and full lineage record."""
+        info = self.model_ref.info.metadata
+        return Metadata(
+            model_tag=self.model_tag,
+            version=str(info.get("version", "")),
+            task=TASK,
+            metrics=dict(info.get("metrics") or {}),
+            lineage=LINEAGE,
+        )
