@@ -1,0 +1,113 @@
+"""The model card of a version: rendered from its lineage record and gate results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .artifacts import atomic_write_text, read_json
+from .release import CHECKS, LINEAGE, ReleaseError, project_metadata, read_state
+
+
+def _fmt(value: Any) -> str:  # noqa: ANN401 - formats any JSON value
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (dict, list)):
+        return "`" + json.dumps(value, sort_keys=True) + "`"
+    return "-" if value is None else str(value)
+
+
+def render_model_card(repo: Path, version: str | None = None, image: str | None = None) -> str:
+    """Render the model card (markdown) from artifacts/lineage.json and checks.json."""
+    lineage = read_json(repo / LINEAGE, "run `make train` first")
+    checks = read_json(repo / CHECKS) if (repo / CHECKS).is_file() else None
+    meta = project_metadata(repo)
+    name = lineage.get("model_name") or meta.get("name", "model")
+    data, model = lineage.get("data") or {}, lineage.get("model") or {}
+    git = lineage.get("git") or {}
+    out = [f"# Model card: {name} {version or '(unregistered)'}", ""]
+    out += [
+        "| | |",
+        "| --- | --- |",
+        f"| Task | {_fmt(lineage.get('task'))} |",
+        f"| Model | {_fmt(model.get('type'))} (sha256 `{_fmt(model.get('sha256'))}`) |",
+        f"| Commit | `{_fmt(git.get('commit'))}` (dirty: {_fmt(git.get('dirty'))}) |",
+        f"| Trained | {_fmt(lineage.get('started_at'))} to {_fmt(lineage.get('finished_at'))} |",
+        f"| Seed | {_fmt(lineage.get('seed'))} |",
+    ]
+    if image:
+        out.append(f"| Image | `{image}` |")
+    out += ["", "## Intended use", "", meta.get("description") or "(no description)", ""]
+    out += [
+        "## Data",
+        "",
+        f"- Source: `{_fmt(data.get('path'))}`, sha256 `{_fmt(data.get('sha256'))}`",
+        f"- Rows: {_fmt(data.get('rows'))} (train {_fmt(data.get('train_rows'))}, "
+        f"test {_fmt(data.get('test_rows'))}), columns: {_fmt(data.get('columns'))}",
+        f"- Target: `{_fmt(data.get('target'))}`, classes: {_fmt(data.get('classes'))}",
+        "",
+        "| feature | kind | dtype | range or categories | missing |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for feat in data.get("features", []):
+        span = (
+            ", ".join(str(c) for c in feat.get("categories") or [])
+            if feat.get("kind") == "categorical"
+            else f"{_fmt(feat.get('min'))} to {_fmt(feat.get('max'))}"
+        )
+        out.append(
+            f"| {feat.get('name')} | {feat.get('kind')} | {feat.get('dtype')} | {span} "
+            f"| {_fmt(feat.get('missing'))} |"
+        )
+    metrics = lineage.get("metrics") or {}
+    keys = sorted({k for split in ("train", "test") for k in (metrics.get(split) or {})})
+    out += ["", "## Metrics", "", "| metric | train | test |", "| --- | --- | --- |"]
+    for key in keys:
+        train, test = (metrics.get(s, {}).get(key) for s in ("train", "test"))
+        out.append(f"| {key} | {_fmt(train)} | {_fmt(test)} |")
+    out += ["", "## Gates", ""]
+    if checks is None:
+        out.append("No gate results (artifacts/checks.json) were found for this card.")
+    else:
+        verdict = "passed" if checks.get("passed") else "FAILED"
+        out += [f"Overall: **{verdict}**", "", "| gate | suite | value | threshold | result |"]
+        out.append("| --- | --- | --- | --- | --- |")
+        for gate in checks.get("gates", []):
+            result = "pass" if gate.get("passed") else "FAIL"
+            out.append(
+                f"| {gate.get('name')} | {gate.get('suite')} | {_fmt(gate.get('value'))} "
+                f"| {_fmt(gate.get('threshold'))} | {result} |"
+            )
+    params = lineage.get("params") or {}
+    out += ["", "## Training parameters", "", "```json"]
+    out += [json.dumps(params, indent=2, sort_keys=True), "```", ""]
+    out += ["## Package versions", "", "| package | version |", "| --- | --- |"]
+    out += [f"| {pkg} | {ver} |" for pkg, ver in sorted((lineage.get("packages") or {}).items())]
+    out += [
+        "",
+        "## Limitations",
+        "",
+        f"- Trained and evaluated on {_fmt(data.get('rows'))} rows of one dataset "
+        f"(`{_fmt(data.get('path'))}`); inputs outside the feature ranges above are "
+        "extrapolation and have not been evaluated.",
+        "- The metrics are measured on a held-out split of the same data, not on production "
+        "traffic; monitor drift after deployment.",
+        "- The gates check the thresholds set in params.yaml and nothing else: they are not a "
+        "fairness, robustness or safety review.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def write_model_card(repo: Path, output: Path, version: str | None = None) -> Path:
+    """Render the model card of ``version`` (image from its registration tag) to ``output``."""
+    image = None
+    if version:
+        state = read_state(repo)
+        if version not in state.versions:
+            raise ReleaseError(f"version {version} is not registered")
+        image = state.versions[version].image
+    path = output if output.is_absolute() else repo / output
+    atomic_write_text(path, render_model_card(repo, version, image))
+    return path
