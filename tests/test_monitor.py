@@ -1,0 +1,137 @@
+"""Drift monitoring end to end, in a baked project that is a real git repository.
+
+The monitor workflow's drift job is run step by step (its `run:` steps in order, with the env the
+workflow gives them; only GitHub's own `uses:` actions are skipped, and their list is asserted).
+The scheduled run checks the default source, the stable example batch; then `make monitor` on the
+drifted example batch and on a broken one, and `make retrain`, whose new model's lineage must
+record the new training data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from test_workflows import evaluate
+
+from conftest import Baked, bake
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("monitor")]
+
+WORKFLOW = ".github/workflows/monitor.yml"
+#: `uses:` steps of the drift job that only exist on GitHub (the runner provides uv and git).
+DRIFT_JOB_GITHUB_ONLY = ["actions/checkout", "astral-sh/setup-uv", "actions/upload-artifact"]
+#: What `make batches` shifts in the drifted example batch of the classification sample.
+SHIFTED = ["mean radius", "mean texture", "mean perimeter"]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Baked:
+    """The default (classification) project, baked with git, installed, example batches written.
+
+    Every test can then run on its own, in any order.
+    """
+    project = bake(tmp_path_factory.mktemp("monitor"), git_init=True)
+    project.run("make", "install", "batches")
+    return project
+
+
+def run_job_steps(project: Baked, job: str, context: dict[str, str], tmp: Path) -> dict:
+    """Run a job's `run:` steps in order like a runner; return its outputs and skipped actions."""
+    doc = yaml.safe_load((project.path / WORKFLOW).read_text())
+    job_doc = doc["jobs"][job]
+    skipped, step_outputs = [], {}
+    for index, step in enumerate(job_doc["steps"]):
+        if "uses" in step:
+            skipped.append(step["uses"].split("@")[0])
+            continue
+        assert "${{" not in step["run"], f"{step['name']}: expressions in run: (use env)"
+        env = {**os.environ, "CI": "true", "GITHUB_ACTIONS": "true"}
+        for scope in (doc.get("env"), job_doc.get("env"), step.get("env")):
+            env.update({k: evaluate(v, context) for k, v in (scope or {}).items()})
+        output = tmp / f"output-{index}"
+        output.write_text("")
+        env["GITHUB_OUTPUT"] = str(output)
+        env["GITHUB_STEP_SUMMARY"] = str(tmp / "step-summary.md")
+        result = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+            cwd=project.path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        assert result.returncode == 0, (
+            f"{step['name']}\n{result.stdout[-4000:]}{result.stderr[-4000:]}"
+        )
+        if "id" in step:
+            lines = output.read_text().splitlines()
+            step_outputs[step["id"]] = dict(line.split("=", 1) for line in lines)
+    values = {
+        f"steps.{s}.outputs.{k}": v for s, out in step_outputs.items() for k, v in out.items()
+    }
+    outputs = {name: evaluate(v, values) for name, v in job_doc.get("outputs", {}).items()}
+    return {"skipped": skipped, "outputs": outputs}
+
+
+def test_the_scheduled_drift_job_finds_the_default_source_stable(project: Baked, tmp_path: Path):
+    """A scheduled run (no batch input: monitor.source in params): every run: step, in order."""
+    job = run_job_steps(project, "drift", {"inputs.batch": ""}, tmp_path)
+    assert job["skipped"] == DRIFT_JOB_GITHUB_ONLY
+    assert job["outputs"] == {"verdict": "stable", "retrain": "false"}
+    summary = json.loads((project.path / "artifacts/monitor.json").read_text())
+    assert summary["batch"]["source"] == "data/batches/stable.csv"
+    assert summary["drifted_features"] == []
+    assert (tmp_path / "step-summary.md").read_text().startswith("## Drift monitoring: ✅ stable")
+    assert (project.path / "artifacts/monitor.html").stat().st_size < 2_000_000
+
+
+def test_only_the_retrain_job_may_write_and_only_after_drift(project: Baked):
+    doc = yaml.safe_load((project.path / WORKFLOW).read_text())
+    drift, retrain = doc["jobs"]["drift"], doc["jobs"]["retrain"]
+    assert doc["permissions"] == {}
+    assert drift["permissions"] == {"contents": "read"}
+    assert retrain["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert retrain["if"] == "needs.drift.outputs.retrain == 'true'"
+    triggers = doc.get("on", doc.get(True))  # YAML 1.1 reads the key `on` as true
+    assert set(triggers) == {"schedule", "workflow_dispatch"}
+    uses = [s["uses"].split("@")[0] for s in retrain["steps"] if "uses" in s]
+    assert uses[-1] == "peter-evans/create-pull-request"
+    pr = retrain["steps"][-1]["with"]
+    assert pr["body-path"] == "monitor-report/monitor.md"
+    assert pr["branch"] != "main"
+    runs = [s["run"] for s in retrain["steps"] if "run" in s]
+    assert runs == ["make install", "make batches", "make retrain"]
+
+
+def test_make_monitor_flags_the_drifted_batch_and_refuses_a_broken_one(project: Baked):
+    drifted = project.run("make", "monitor", "CURRENT=data/batches/drifted.csv", check=False)
+    assert "Error 3" in drifted.stderr, "the monitor's exit status 3 (drift), as make reports it"
+    assert "verdict: drift" in drifted.stdout
+    summary = json.loads((project.path / "artifacts/monitor.json").read_text())
+    assert sorted(summary["drifted_features"]) == sorted(SHIFTED)
+    assert f"drifted features: {', '.join(summary['drifted_features'])}" in drifted.stdout
+    source = (project.path / "data/batches/stable.csv").read_text().splitlines()
+    broken = project.path / "broken.csv"
+    broken.write_text("\n".join(line.split(",", 1)[1] for line in source) + "\n")
+    bad = project.run("make", "monitor", "CURRENT=broken.csv", check=False)
+    assert "error: broken.csv: missing column(s) the model was trained on: 'mean" in bad.stderr
+    assert "Error 2" in bad.stderr, "unusable input: the CLI's exit status 2"
+
+
+def test_make_retrain_adds_the_batch_and_the_new_model_records_it(project: Baked):
+    lineage_file = project.path / "artifacts/lineage.json"
+    before = json.loads(lineage_file.read_text())
+    project.run("make", "retrain", "CURRENT=data/batches/drifted.csv", "GIT_ADD=1")
+    after = json.loads(lineage_file.read_text())
+    assert after["data"]["rows"] == before["data"]["rows"] + 200
+    assert after["data"]["sha256"] != before["data"]["sha256"]
+    assert after["model"]["sha256"] != before["model"]["sha256"]
+    staged = project.run("git", "diff", "--cached", "--name-only").stdout.split()
+    assert staged == [before["data"]["path"]], "the ignored training data is staged for the PR"
+    assert (project.path / "artifacts/checks.json").exists(), "the gates ran again"

@@ -1,0 +1,339 @@
+"""Fast tests of the monitoring code: batch sources and validation, example batches, the
+training-data update, the verdict and its renderings, the command line (no deepchecks run)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.module_name }} import cli, monitor
+from {{ cookiecutter.module_name }}.config import load_params
+from {{ cookiecutter.module_name }}.data import load_dataset
+from {{ cookiecutter.module_name }}.errors import DataError
+
+pytestmark = pytest.mark.code
+
+
+@pytest.fixture
+def project(make_project, base_params, make_frame) -> Path:
+    """A project with 200 rows of mixed training data; returns its params file."""
+    return make_project(base_params(), frame=make_frame(rows=200, seed=1))
+
+
+def _setup(params_file: Path):
+    params = load_params(params_file)
+    return params, load_dataset(params, params_file.parent)
+
+
+def _write(root: Path, name: str, frame: pd.DataFrame) -> str:
+    (root / name).parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(root / name, index=False)
+    return name
+
+
+def test_resolve_source_reads_a_glob_in_name_order_and_names_a_pattern_without_match(tmp_path):
+    for name in ("b.csv", "a.csv", "c.txt"):
+        (tmp_path / "in" / name).parent.mkdir(exist_ok=True)
+        (tmp_path / "in" / name).write_text("x,y\n1,2\n")
+    paths = monitor.resolve_source("in/*.csv", tmp_path)
+    assert [p.name for p in paths] == ["a.csv", "b.csv"]
+    assert monitor.resolve_source("in/b.csv", tmp_path) == [tmp_path / "in" / "b.csv"]
+    with pytest.raises(DataError, match=r"nothing/\*\.csv: no file matches"):
+        monitor.resolve_source("nothing/*.csv", tmp_path)
+
+
+def test_a_labelled_and_an_unlabelled_batch_are_validated_like_training_data(project, make_frame):
+    params, reference = _setup(project)
+    root = project.parent
+    frame = make_frame(rows=60, seed=2)
+    batch = monitor.load_batch(_write(root, "b.csv", frame), params, reference, root, min_rows=50)
+    assert batch.labelled
+    assert list(batch.frame.columns) == [*reference.features, "target"]
+    assert batch.files[0]["rows"] == 60
+    assert len(batch.files[0]["sha256"]) == 64
+    unlabelled = frame.drop(columns=["target"])
+    batch = monitor.load_batch(
+        _write(root, "u.csv", unlabelled), params, reference, root, min_rows=50
+    )
+    assert not batch.labelled
+    assert list(batch.frame.columns) == reference.features
+
+
+def test_a_labelled_batch_of_a_single_class_is_accepted(project, make_frame):
+    """A batch is not split: the training data's class-count rule does not apply to it."""
+    params, reference = _setup(project)
+    root = project.parent
+    frame = make_frame(rows=60, seed=2)
+    one_class = frame.assign(target=frame["target"].iloc[0])
+    name = _write(root, "one.csv", one_class)
+    batch = monitor.load_batch(name, params, reference, root, min_rows=50)
+    assert batch.labelled
+    assert set(batch.frame["target"]) == {frame["target"].iloc[0]}
+
+
+def test_a_glob_batch_concatenates_its_files(project, make_frame):
+    params, reference = _setup(project)
+    root = project.parent
+    _write(root, "in/1.csv", make_frame(rows=30, seed=3))
+    _write(root, "in/2.csv", make_frame(rows=30, seed=4))
+    batch = monitor.load_batch("in/*.csv", params, reference, root, min_rows=50)
+    assert len(batch.frame) == 60
+    assert [f["path"] for f in batch.files] == ["in/1.csv", "in/2.csv"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda f: f.drop(columns=["age", "city"]), r"missing column\(s\) .*'age', 'city'"),
+        (
+            lambda f: f.astype({"income": object}).assign(
+                income=lambda d: d["income"].where(d.index != 3, "abc")
+            ),
+            r"column 'income': non-numeric value 'abc' at line 5",
+        ),
+        (lambda f: f.head(10), r"10 row\(s\); monitoring needs at least 50"),
+        (
+            lambda f: f.assign(target=lambda d: d["target"].where(d.index != 0)),
+            r"column 'target': 1 missing target value",
+        ),
+    ],
+    ids=["missing-columns", "non-numeric", "too-few-rows", "missing-label"],
+)
+def test_malformed_batches_get_clear_errors(project, make_frame, change, message):
+    params, reference = _setup(project)
+    root = project.parent
+    name = _write(root, "bad.csv", change(make_frame(rows=60, seed=5)))
+    with pytest.raises(DataError, match=message) as caught:
+        monitor.load_batch(name, params, reference, root, min_rows=50)
+    assert str(caught.value).startswith("bad.csv: ")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "bad.csv: file is empty"),
+        (b"age,income,visits,city,plan,target\n", "bad.csv: has a header but no data rows"),
+        (b'{"age": 1}', r"bad.csv: not a CSV file \(it looks like JSON\)"),
+    ],
+    ids=["empty", "header-only", "json"],
+)
+def test_unreadable_batches_get_the_training_data_reader_errors(project, content, message):
+    params, reference = _setup(project)
+    (project.parent / "bad.csv").write_bytes(content)
+    with pytest.raises(DataError, match=message):
+        monitor.load_batch("bad.csv", params, reference, project.parent, min_rows=50)
+
+
+def test_a_missing_batch_file_names_where_batches_come_from(project):
+    params, reference = _setup(project)
+    with pytest.raises(DataError, match=r"nope.csv: file not found .*CURRENT or monitor.source"):
+        monitor.load_batch("nope.csv", params, reference, project.parent, min_rows=50)
+
+
+def test_labelled_and_unlabelled_files_are_not_mixed(project, make_frame):
+    params, reference = _setup(project)
+    root = project.parent
+    _write(root, "in/1.csv", make_frame(rows=30, seed=3))
+    _write(root, "in/2.csv", make_frame(rows=30, seed=4).drop(columns=["target"]))
+    with pytest.raises(DataError, match=r"some batch files have the target column .*in/1.csv"):
+        monitor.load_batch("in/*.csv", params, reference, root, min_rows=50)
+
+
+def test_example_batches_are_deterministic_and_only_the_drifted_one_is_shifted(project):
+    _, reference = _setup(project)
+    raw = pd.read_csv(reference.path)
+    stable, drifted, shifted = monitor.make_batches(raw, reference, seed=42, rows=100)
+    again = monitor.make_batches(raw, reference, seed=42, rows=100)
+    pd.testing.assert_frame_equal(stable, again[0])
+    pd.testing.assert_frame_equal(drifted, again[1])
+    assert list(stable.columns) == list(raw.columns) == list(drifted.columns)
+    assert len(stable) == len(drifted) == 100
+    # The first three numeric features with at least 10 distinct values.
+    assert shifted == ["age", "income", "visits"]
+    same = raw.sample(n=100, random_state=43).reset_index(drop=True)
+    pd.testing.assert_frame_equal(drifted.drop(columns=shifted), same.drop(columns=shifted))
+    for column in shifted:
+        moved = drifted[column].mean() - raw[column].mean()
+        assert moved == pytest.approx(raw[column].std(), rel=0.5)
+    assert stable.merge(raw).shape[0] == 100, "stable rows are rows of the training data"
+
+
+def test_write_batches_writes_both_files(project):
+    params, _ = _setup(project)
+    root = project.parent
+    result = monitor.write_batches(params, root, root / "data" / "batches", rows=50)
+    assert sorted(p.name for p in (root / "data" / "batches").iterdir()) == [
+        "drifted.csv",
+        "stable.csv",
+    ]
+    assert result["rows"] == 50
+
+
+def test_append_keeps_the_training_file_bytes_and_columns(project, make_frame):
+    params, _ = _setup(project)
+    root = project.parent
+    data = root / params.data.path
+    before = data.read_bytes()
+    batch = make_frame(rows=20, seed=9)
+    batch = batch[list(reversed(batch.columns))].assign(extra="x")
+    result = monitor.update_training_data(params, root, _write(root, "new.csv", batch))
+    after = data.read_bytes()
+    assert after.startswith(before)
+    combined = pd.read_csv(data)
+    assert list(combined.columns) == list(pd.read_csv(root / "new.csv").columns[::-1][1:])
+    assert len(combined) == 220
+    assert result["before"]["rows"] == 200
+    assert result["after"]["rows"] == 220
+    assert result["after"]["sha256"] != result["before"]["sha256"]
+    assert result["dropped_columns"] == ["extra"]
+    pd.testing.assert_frame_equal(
+        combined.tail(20).reset_index(drop=True),
+        make_frame(rows=20, seed=9),
+        check_dtype=False,
+    )
+
+
+def test_replace_mode_keeps_only_the_batch(project, make_frame):
+    params, _ = _setup(project)
+    root = project.parent
+    name = _write(root, "new.csv", make_frame(rows=40, seed=9))
+    result = monitor.update_training_data(params, root, name, mode="replace")
+    assert result["after"]["rows"] == 40
+    assert len(pd.read_csv(root / params.data.path)) == 40
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda f: f.drop(columns=["target"]),
+            "no target column 'target'; retraining needs labelled",
+        ),
+        (lambda f: f.assign(age="old"), "column 'age': non-numeric value 'old'"),
+    ],
+    ids=["unlabelled", "invalid"],
+)
+def test_a_batch_that_cannot_be_training_data_leaves_the_file_untouched(
+    project, make_frame, change, message
+):
+    params, _ = _setup(project)
+    root = project.parent
+    data = root / params.data.path
+    before = data.read_bytes()
+    name = _write(root, "new.csv", change(make_frame(rows=20, seed=9)))
+    with pytest.raises(DataError, match=message):
+        monitor.update_training_data(params, root, name)
+    assert data.read_bytes() == before
+
+
+def _summary(*failed: str, labelled: bool = True) -> dict:
+    names = [*monitor.DRIFT_GATES, *monitor.INTEGRITY_GATES]
+    gates = [
+        {
+            "name": n,
+            "suite": "s",
+            "value": 0.5 if n in failed else 0.0,
+            "threshold": 0.2,
+            "passed": n not in failed,
+            "detail": "",
+        }
+        for n in names
+    ]
+    verdict = monitor.verdict_of(gates)
+    return {
+        "verdict": verdict,
+        "gates": gates,
+        "skipped": [] if labelled else [{"name": "label_drift", "reason": "no target"}],
+        "drifted_features": ["age"] if "feature_drift" in failed else [],
+        "features": {"age": {"drift_score": 0.5, "method": "Kolmogorov-Smirnov"}},
+        "batch": {
+            "source": "b.csv",
+            "rows": 60,
+            "labelled": labelled,
+            "files": [{"path": "b.csv", "rows": 60, "sha256": "ab" * 32}],
+        },
+        "reference": {"path": "data/data.csv", "rows": 200, "model_trained_on_it": True},
+        "model": {"path": "artifacts/model.joblib", "sha256": "cd" * 32},
+    }
+
+
+def test_the_verdict_separates_drift_from_a_broken_batch():
+    assert monitor.verdict_of(_summary()["gates"]) == "stable"
+    assert monitor.verdict_of(_summary("feature_drift")["gates"]) == "drift"
+    assert monitor.verdict_of(_summary("feature_drift", "null_ratio")["gates"]) == "bad-batch"
+
+
+def test_the_verdict_table_and_the_markdown_name_the_failed_checks_and_features():
+    summary = _summary("feature_drift", labelled=False)
+    table = monitor.summary_table(summary)
+    assert "feature_drift" in table
+    assert "FAIL" in table
+    assert "drifted features: age" in table
+    assert table.splitlines()[-1] == "verdict: drift (batch b.csv, 60 rows)"
+    markdown = monitor.render_markdown(summary)
+    assert markdown.startswith("## Drift monitoring: ⚠️ drift")
+    assert "| feature_drift | 0.500 | 0.200 | **fail** |" in markdown
+    assert "| label_drift | - | - | skipped: no target |" in markdown
+    assert "- `age`: 0.500 (Kolmogorov-Smirnov)" in markdown
+
+
+def test_github_output_appends_step_outputs(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(out))
+    cli.write_github_output({"verdict": "drift", "retrain": "true"})
+    assert out.read_text() == "verdict=drift\nretrain=true\n"
+
+
+def test_cli_exits_2_with_one_error_line_for_a_bad_batch(project, make_frame, capsys):
+    _write(project.parent, "bad.csv", make_frame(rows=60).drop(columns=["plan"]))
+    code = cli.main(["monitor", "--params", str(project), "--current", "bad.csv"])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_ERROR == 2
+    assert err.startswith("error: bad.csv: missing column(s)")
+    assert err.count("\n") == 1
+    assert not (project.parent / "artifacts" / monitor.SUMMARY_FILE).exists()
+
+
+def test_cli_without_a_model_says_to_train_first(project, make_frame, capsys):
+    _write(project.parent, "b.csv", make_frame(rows=60))
+    code = cli.main(["monitor", "--params", str(project), "--current", "b.csv"])
+    assert code == 2
+    assert "run `make train` first" in capsys.readouterr().err
+
+
+def test_cli_update_data_refuses_an_unlabelled_batch(project, make_frame, capsys):
+    _write(project.parent, "u.csv", make_frame(rows=60).drop(columns=["target"]))
+    code = cli.main(["update-data", "--params", str(project), "--current", "u.csv"])
+    assert code == 2
+    assert "retraining needs labelled data" in capsys.readouterr().err
+
+
+def test_cli_batches_and_update_data_report_what_they_did(project, capsys, tmp_path, monkeypatch):
+    assert cli.main(["batches", "--params", str(project), "--rows", "60"]) == 0
+    assert "drifted.csv shifts: age, income, visits" in capsys.readouterr().out
+    out = tmp_path / "gh"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(out))
+    argv = ["update-data", "--params", str(project), "--current", "data/batches/stable.csv"]
+    assert cli.main([*argv, "--github-output"]) == 0
+    assert "200 -> 260 rows" in capsys.readouterr().out
+    assert out.read_text() == "data_path=data/data.csv\nrows=260\n"
+
+
+def test_the_commands_parse_their_arguments_and_import_no_heavy_library():
+    args = cli.build_parser().parse_args(["monitor", "--current", "b/*.csv", "--exit-zero"])
+    assert (args.run, args.current, args.exit_zero, args.params) == (
+        cli.cmd_monitor,
+        "b/*.csv",
+        True,
+        "params.yaml",
+    )
+    names = [command.name for command in cli.COMMANDS]
+    assert {"monitor", "batches", "update-data"} <= set(names)
+    heavy = "{'pandas', 'sklearn', 'deepchecks'}"
+    code = f"import sys, {monitor.__name__}; print(sorted({heavy} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
