@@ -11,7 +11,11 @@ UV_VERSION := $(shell python3 -c 'import json; print(json.load(open("cookiecutte
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 export PATH := $(dir $(UV)):$(PATH)
 RUN := $(UV) run --locked
+# Baked projects run many short Python processes: let them cache bytecode even where the
+# environment says not to (PYTHONDONTWRITEBYTECODE would make each one recompile pandas/sklearn).
+unexport PYTHONDONTWRITEBYTECODE
 DEMO_DIR := build/demo
+DEMO_PROJECT = $(DEMO_DIR)/my-ml-project
 PYTEST_WORKERS ?= 2
 
 .PHONY: help
@@ -30,8 +34,13 @@ install: $(UV) ## Install the template's development tools (uv.lock)
 demo: install ## Bake the default project into build/demo and run its whole local pipeline
 	rm -rf $(DEMO_DIR)
 	$(RUN) cookiecutter --no-input --output-dir $(DEMO_DIR) .
-	$(MAKE) -C $(DEMO_DIR)/my-ml-project install lint test
-	@echo "Demo project: $(DEMO_DIR)/my-ml-project (artifacts in its artifacts/ directory)"
+	$(MAKE) -C $(DEMO_PROJECT) install lint test check report bento batches
+	$(MAKE) -C $(DEMO_PROJECT) monitor CURRENT=data/batches/stable.csv
+	@echo
+	@echo "Demo project:  $(DEMO_PROJECT)"
+	@echo "PR report:     $(DEMO_PROJECT)/artifacts/report/report.md"
+	@echo "Gates:         $(DEMO_PROJECT)/artifacts/checks.html"
+	@echo "Serve it:      make -C $(DEMO_PROJECT) serve   # then open http://127.0.0.1:3000"
 
 .PHONY: test
 test: install ## Run the template's test suite (bakes projects and runs them for real)

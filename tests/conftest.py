@@ -115,7 +115,14 @@ def _hermetic_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         }
     )
     # Baked projects run their own make targets; outer CI settings must not leak into them.
-    for name in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "MAKEFLAGS", "MAKELEVEL"):
+    # PYTHONDONTWRITEBYTECODE would make every command of a baked project recompile its stack.
+    for name in (
+        "VIRTUAL_ENV",
+        "UV_PROJECT_ENVIRONMENT",
+        "MAKEFLAGS",
+        "MAKELEVEL",
+        "PYTHONDONTWRITEBYTECODE",
+    ):
         os.environ.pop(name, None)
     yield
     os.environ.clear()

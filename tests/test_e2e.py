@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -36,9 +37,17 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Baked:
 
 @pytest.mark.xdist_group("classification")
 def test_demo_runs_the_default_project_end_to_end(demo: Baked) -> None:
+    artifacts = demo.path / "artifacts"
     assert (demo.path / "uv.lock").exists()
     assert git(demo, "branch", "--show-current").stdout.strip() == "main"
-    assert (demo.path / "artifacts" / "model.joblib").exists()
+    assert (artifacts / "model.joblib").exists()
+    checks = json.loads((artifacts / "checks.json").read_text())
+    assert checks["passed"] is True
+    assert checks["gates"]
+    report = (artifacts / "report" / "report.md").read_text()
+    assert f"All {len(checks['gates'])} gates passed" in report
+    assert list((demo.path / "bentoml_home" / "bentos").glob("*/*/bento.yaml")), "no bento built"
+    assert json.loads((artifacts / "monitor.json").read_text())["verdict"] == "stable"
 
 
 @pytest.mark.xdist_group("classification")
