@@ -80,6 +80,23 @@ def test_pre_commit_passes_on_a_fresh_project_and_refuses_bad_commits(demo: Bake
     assert git(demo, "status", "--porcelain").stdout == before, "refused commits leave no trace"
 
 
+# Each benchmark on tiny sizes: the figures are `make bench-*`'s job; this proves the targets run.
+BENCHMARKS = {
+    "bench-pipeline": ("--rows 2000", "peak RSS MB"),
+    "bench-checks": ("--rows 2000 --sample-size 1000 --unsampled-max 0", "sampled s"),
+    "bench-monitor": ("--rows 2000 --sample-size 1000", "drift"),
+    "bench-serve": ("--seconds 0.5 --configs default,tuned --rows 1 --concurrency 2", "p99 ms"),
+}
+
+
+@pytest.mark.xdist_group("classification")
+@pytest.mark.parametrize("target", BENCHMARKS)
+def test_benchmarks_run(demo: Baked, target: str) -> None:
+    args, expected = BENCHMARKS[target]
+    result = demo.run("make", target, f"ARGS={args}")
+    assert expected in result.stdout
+
+
 @pytest.mark.xdist_group("regression")
 def test_regression_project_installs_lints_and_passes_its_tests(tmp_path: Path) -> None:
     project = bake(tmp_path, task="regression", git_init=True)

@@ -168,7 +168,7 @@ def main() -> int:
         env = dict(os.environ, BENTOML_HOME=home, BENTOML_DO_NOT_TRACK="true")
         env.pop("MODEL_TAG", None)
         subprocess.run(
-            [sys.executable, "-m", f"{package}.bento", "--artifacts", str(args.artifacts),
+            [sys.executable, "-m", package, "bento", "--artifacts", str(args.artifacts),
              "--no-build"],
             env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
         )  # fmt: skip
