@@ -10,15 +10,13 @@ record the new training data.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from test_workflows import evaluate
 
 from conftest import Baked, bake
+from workflow_runner import run_job
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("monitor")]
 
@@ -40,50 +38,12 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Baked:
     return project
 
 
-def run_job_steps(project: Baked, job: str, context: dict[str, str], tmp: Path) -> dict:
-    """Run a job's `run:` steps in order like a runner; return its outputs and skipped actions."""
-    doc = yaml.safe_load((project.path / WORKFLOW).read_text())
-    job_doc = doc["jobs"][job]
-    skipped, step_outputs = [], {}
-    for index, step in enumerate(job_doc["steps"]):
-        if "uses" in step:
-            skipped.append(step["uses"].split("@")[0])
-            continue
-        assert "${{" not in step["run"], f"{step['name']}: expressions in run: (use env)"
-        env = {**os.environ, "CI": "true", "GITHUB_ACTIONS": "true"}
-        for scope in (doc.get("env"), job_doc.get("env"), step.get("env")):
-            env.update({k: evaluate(v, context) for k, v in (scope or {}).items()})
-        output = tmp / f"output-{index}"
-        output.write_text("")
-        env["GITHUB_OUTPUT"] = str(output)
-        env["GITHUB_STEP_SUMMARY"] = str(tmp / "step-summary.md")
-        result = subprocess.run(
-            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
-            cwd=project.path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-        assert result.returncode == 0, (
-            f"{step['name']}\n{result.stdout[-4000:]}{result.stderr[-4000:]}"
-        )
-        if "id" in step:
-            lines = output.read_text().splitlines()
-            step_outputs[step["id"]] = dict(line.split("=", 1) for line in lines)
-    values = {
-        f"steps.{s}.outputs.{k}": v for s, out in step_outputs.items() for k, v in out.items()
-    }
-    outputs = {name: evaluate(v, values) for name, v in job_doc.get("outputs", {}).items()}
-    return {"skipped": skipped, "outputs": outputs}
-
-
 def test_the_scheduled_drift_job_finds_the_default_source_stable(project: Baked, tmp_path: Path):
     """A scheduled run (no batch input: monitor.source in params): every run: step, in order."""
-    job = run_job_steps(project, "drift", {"inputs.batch": ""}, tmp_path)
-    assert job["skipped"] == DRIFT_JOB_GITHUB_ONLY
-    assert job["outputs"] == {"verdict": "stable", "retrain": "false"}
+    job = run_job(project.path, project.path / WORKFLOW, {"inputs.batch": ""}, tmp_path, "drift")
+    assert job.failed_step is None, "\n".join(job.logs)
+    assert job.skipped == DRIFT_JOB_GITHUB_ONLY
+    assert job.outputs == {"verdict": "stable", "retrain": "false"}
     summary = json.loads((project.path / "artifacts/monitor.json").read_text())
     assert summary["batch"]["source"] == "data/batches/stable.csv"
     assert summary["drifted_features"] == []

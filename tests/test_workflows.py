@@ -16,88 +16,23 @@ import os
 import re
 import shutil
 import subprocess
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import yaml
 
 from conftest import Baked, bake
+from workflow_runner import Job, evaluate, run_job
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("workflows")]
 
 #: `uses:` steps of pr-report.yml that only exist on GitHub (the runner provides git and uv).
 PR_REPORT_GITHUB_ONLY = ["actions/checkout", "astral-sh/setup-uv", "actions/upload-artifact"]
 PR_NUMBER = "7"
-EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 
 def git(project: Baked, *args: str) -> str:
     return project.run("git", *args).stdout.strip()
-
-
-@dataclass
-class Job:
-    """What running a workflow job's steps gave: outcomes by step, the failed step, logs."""
-
-    outcomes: dict[str, str] = field(default_factory=dict)
-    failed_step: str | None = None
-    logs: list[str] = field(default_factory=list)
-
-
-def evaluate(text: str, context: dict[str, str]) -> str:
-    """Replace every ${{ expression }} with its value; an unknown expression fails the test."""
-
-    def value(match: re.Match[str]) -> str:
-        expression = match.group(1)
-        if expression not in context:
-            pytest.fail(f"the test does not know the value of ${{{{ {expression} }}}}")
-        return context[expression]
-
-    return EXPRESSION.sub(value, str(text))
-
-
-def run_job(project: Path, workflow: Path, context: dict[str, str], tmp: Path) -> Job:
-    """Run the `run:` steps of the workflow's only job like a GitHub runner would."""
-    doc = yaml.safe_load(workflow.read_text())
-    (job_doc,) = doc["jobs"].values()
-    job = Job()
-    context = dict(context)
-    for index, step in enumerate(job_doc["steps"]):
-        name = step.get("name") or step.get("uses") or step["run"]
-        if "uses" in step:  # GitHub-only steps: the caller asserts which ones
-            continue
-        assert "if" not in step, f"{name}: the test runs no conditional run: steps"
-        env = {**os.environ, "CI": "true", "GITHUB_ACTIONS": "true"}
-        for scope in (doc.get("env"), job_doc.get("env"), step.get("env")):
-            env.update({k: evaluate(v, context) for k, v in (scope or {}).items()})
-        output = tmp / f"output-{index}"
-        output.write_text("")
-        env["GITHUB_OUTPUT"] = str(output)
-        script = tmp / f"step-{index}.sh"
-        script.write_text(step["run"])
-        started = time.perf_counter()
-        assert "${{" not in step["run"], f"{name}: expressions in run: (use env)"
-        result = subprocess.run(
-            ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
-            cwd=project / step.get("working-directory", "."),
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-            check=False,
-        )
-        outcome = "success" if result.returncode == 0 else "failure"
-        print(f"{name}: {outcome} in {time.perf_counter() - started:.1f} s")
-        job.logs.append(f"--- {name}: {outcome}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-        if "id" in step:
-            context[f"steps.{step['id']}.outcome"] = outcome
-        job.outcomes[name] = outcome
-        if outcome == "failure" and not step.get("continue-on-error"):
-            job.failed_step = name
-            break
-    return job
 
 
 def _section(markdown: str, title: str) -> str:
