@@ -84,7 +84,16 @@ def test_make_monitor_flags_the_drifted_batch_and_refuses_a_broken_one(project: 
     assert "Error 2" in bad.stderr, "unusable input: the CLI's exit status 2"
 
 
-def test_make_retrain_adds_the_batch_and_the_new_model_records_it(project: Baked):
+@pytest.fixture
+def trained(tmp_path: Path) -> Baked:
+    """A project of its own: retraining changes the training data the other tests compare with."""
+    project = bake(tmp_path, git_init=True)
+    project.run("make", "install", "batches", "train")
+    return project
+
+
+def test_make_retrain_adds_the_batch_and_the_new_model_records_it(trained: Baked):
+    project = trained
     lineage_file = project.path / "artifacts/lineage.json"
     before = json.loads(lineage_file.read_text())
     project.run("make", "retrain", "CURRENT=data/batches/drifted.csv", "GIT_ADD=1")
