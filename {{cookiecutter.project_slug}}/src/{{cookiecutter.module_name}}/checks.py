@@ -136,7 +136,7 @@ class ChecksResult:
         return [gate.name for gate in self.gates if not gate.passed]
 
     def gate(self, name: str) -> Gate | None:
-        """The gate called ``name``, or None if it did not run (see :attr:`skipped`)."""
+        """The gate called ``name``, or None if it was skipped (see :attr:`skipped`)."""
         return next((gate for gate in self.gates if gate.name == name), None)
 
     def table(self) -> str:
@@ -386,8 +386,8 @@ def evaluate_gates(
             skipped[name] = "no categorical features"
             continue
         result = results.get(check_class)
-        if result is None:
-            skipped[name] = f"{spec.check} did not run"
+        if result is None:  # a check the suite should have run: never a silent pass
+            gates.append(judge(name, None, threshold, f"{spec.check} did not run"))
             continue
         if not hasattr(result, "value"):  # a CheckFailure: the check raised
             error = " ".join(str(getattr(result, "exception", result)).split())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.module_name }}.checks import sample
+from {{ cookiecutter.module_name }}.checks import SUITES, CheckInputs, evaluate_gates, sample
 from {{ cookiecutter.module_name }}.config import parse_params
 from {{ cookiecutter.module_name }}.errors import ConfigError
 from {{ cookiecutter.module_name }}.gates import GATES, GateThresholds, judge, verdict_table
@@ -33,6 +33,17 @@ def test_judge_compares_with_the_direction_of_the_gate_name(name, value, thresho
 def test_every_gate_is_a_threshold_field_and_a_max_or_min():
     assert set(GATES) == set(GateThresholds.model_fields)
     assert all(name.startswith(("max_", "min_")) for name in GATES)
+
+
+def test_a_check_that_did_not_run_fails_its_gate_rather_than_passing():
+    frame = pd.DataFrame({"x": [1.0, 2.0], "y": [0, 1]})
+    inputs = CheckInputs("classification", "y", [], frame, frame, frame, model=None)
+    gates, skipped = evaluate_gates([], inputs, GateThresholds(), SUITES)
+    # The only skips are declared ones: no categorical features, or a threshold set to null.
+    assert skipped["max_new_category_share"] == "no categorical features"
+    assert set(skipped.values()) == {"no categorical features", "off (null in params.yaml)"}
+    assert gates
+    assert all(not gate.passed and gate.detail.endswith("did not run") for gate in gates)
 
 
 def test_verdict_table_names_failed_and_skipped_gates():
