@@ -2,17 +2,21 @@
 
 Every problem is reported as one :class:`~.errors.ConfigError` whose message names the file,
 the key path and the rule, e.g. ``params.yaml: data.test_size: must be > 0 and < 1 (got 1.5)``.
+Paths in the file must resolve inside the project (or inside ``data.external_dir``), and
+hyperparameters that start workers are held to the CPUs of the machine.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .artifacts import ensure_inside, glob_base
 from .errors import ConfigError
 from .gates import Behaviour, CheckSettings, GateThresholds
 
@@ -35,6 +39,8 @@ MODELS: dict[str, dict[str, str]] = {
 }
 
 DEFAULT_PARAMS_PATH = Path("params.yaml")
+#: Hyperparameters that set how many processes or threads an estimator starts.
+PARALLELISM_PARAMS = ("n_jobs",)
 
 
 class _Section(BaseModel):
@@ -52,6 +58,9 @@ class DataParams(_Section):
     categorical_features: list[str] | None = None
     exclude: list[str] = Field(default_factory=list)
     test_size: float = 0.2
+    #: A folder outside the project that data.path and batches (monitor.source, CURRENT) may
+    #: resolve into, e.g. a mounted volume; relative paths are relative to the project.
+    external_dir: str | None = Field(default=None, min_length=1)
 
     @field_validator("test_size")
     @classmethod
@@ -196,6 +205,32 @@ def estimator_class(task: str, model_type: str) -> type:
     return getattr(importlib.import_module(module_name), class_name)
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS and Windows
+        return os.cpu_count() or 1
+
+
+def cap_parallelism(hyperparameters: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Hold worker counts (:data:`PARALLELISM_PARAMS`) to the CPUs of this machine.
+
+    params.yaml is shared by laptops and CI runners of different sizes, so a count above this
+    machine's CPUs is capped rather than refused (a process per worker on too few CPUs only
+    slows training down, or exhausts memory). Returns the hyperparameters to use and one note
+    per capped key.
+    """
+    cpus = available_cpus()
+    capped, notes = dict(hyperparameters), []
+    for key in PARALLELISM_PARAMS:
+        value = hyperparameters.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > cpus:
+            capped[key] = cpus
+            notes.append(f"model.params.{key}: {value} is more than the {cpus} CPUs here: {cpus}")
+    return capped, notes
+
+
 def check_hyperparameters(params: Params, source: str = "params.yaml") -> None:
     """Validate ``model.params`` against the chosen estimator's ``get_params``/``set_params``.
 
@@ -210,6 +245,12 @@ def check_hyperparameters(params: Params, source: str = "params.yaml") -> None:
             raise ConfigError(
                 f"{source}: model.params.{key}: not a hyperparameter of {cls.__name__} "
                 f"(valid: {', '.join(sorted(valid))})"
+            )
+    for key in PARALLELISM_PARAMS:
+        if params.model.params.get(key) == 0:
+            raise ConfigError(
+                f"{source}: model.params.{key}: 0 starts no worker "
+                "(use a count, or -1 for every CPU)"
             )
     estimator.set_params(**params.model.params)
     validate = getattr(estimator, "_validate_params", None)  # scikit-learn >= 1.2
@@ -243,11 +284,30 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:  # noqa: ANN4
     return params
 
 
+def data_folders(params: Params, root: Path) -> list[Path]:
+    """The folders data may resolve into: the project, and ``data.external_dir`` when set."""
+    external = params.data.external_dir
+    return [root] if external is None else [root, root / external]
+
+
+def check_paths(params: Params, root: Path, source: str = "params.yaml") -> None:
+    """Refuse data paths that resolve (symlinks followed) outside :func:`data_folders`.
+
+    Raises:
+        PathError: naming the key, the path and where it resolves to.
+    """
+    folders = data_folders(params, root)
+    data, batches = params.data.path, params.monitor.source
+    ensure_inside(root / data, folders, f"{source}: data.path {data!r}")
+    ensure_inside(root / glob_base(batches), folders, f"{source}: monitor.source {batches!r}")
+
+
 def load_params(path: str | Path = DEFAULT_PARAMS_PATH) -> Params:
-    """Read and validate a params file.
+    """Read and validate a params file; its paths are relative to its folder (the project).
 
     Raises:
         ConfigError: if the file is missing, is not valid YAML or holds invalid values.
+        PathError: if a data path resolves outside the project (see :func:`check_paths`).
     """
     import yaml
 
@@ -265,4 +325,6 @@ def load_params(path: str | Path = DEFAULT_PARAMS_PATH) -> Params:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{source}: invalid YAML{where}: {problem}") from None
-    return parse_params(raw, source)
+    params = parse_params(raw, source)
+    check_paths(params, Path(path).parent, source)
+    return params

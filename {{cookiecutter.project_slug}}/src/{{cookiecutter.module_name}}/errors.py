@@ -6,6 +6,8 @@ code 2; any other exception is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import re
+
 
 class ProjectError(Exception):
     """Base class of every error caused by the project's inputs rather than by a bug."""
@@ -21,3 +23,18 @@ class DataError(ProjectError):
 
 class ArtifactError(ProjectError):
     """An artifact another stage needs is missing or unreadable (run the earlier stage first)."""
+
+
+class PathError(ProjectError):
+    """A path from the params or the command line leads outside the project (or is malformed)."""
+
+
+class FormatError(ProjectError):
+    """A value from outside (a tag, an input, a name) does not have the format it must have."""
+
+
+def ensure_format(value: str, pattern: re.Pattern[str], what: str) -> str:
+    """Return ``value`` if all of it matches ``pattern``; refuse it naming ``what`` otherwise."""
+    if not pattern.fullmatch(value):
+        raise FormatError(f"{what} {value!r} is not valid (expected {pattern.pattern})")
+    return value

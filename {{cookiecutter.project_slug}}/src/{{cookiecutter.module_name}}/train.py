@@ -20,7 +20,7 @@ from .artifacts import (
     display_path,
     sha256_file,
 )
-from .config import Params, estimator_class
+from .config import Params, cap_parallelism, estimator_class
 from .data import load_dataset, split
 from .features import build_preprocessor
 
@@ -47,33 +47,39 @@ class TrainResult:
     seconds: float
 
 
-def build_estimator(params: Params) -> Any:  # noqa: ANN401 - any scikit-learn estimator
-    """Instantiate the configured estimator with its hyperparameters and the seed."""
+def _quiet(_: str) -> None:
+    """Discard progress messages."""
+
+
+def build_estimator(params: Params, progress: Progress = _quiet) -> Any:  # noqa: ANN401 - any scikit-learn estimator
+    """Instantiate the configured estimator with its hyperparameters and the seed.
+
+    Worker counts above this machine's CPUs are capped (:func:`~.config.cap_parallelism`),
+    with one progress line each.
+    """
     estimator = estimator_class(params.task, params.model.type)()
-    hyper = dict(params.model.params)
+    hyper, notes = cap_parallelism(params.model.params)
+    for note in notes:
+        progress(note)
     if "random_state" in estimator.get_params() and "random_state" not in hyper:
         hyper["random_state"] = params.seed
     return estimator.set_params(**hyper)
 
 
-def build_pipeline(params: Params, dataset: Dataset) -> Pipeline:
+def build_pipeline(params: Params, dataset: Dataset, progress: Progress = _quiet) -> Pipeline:
     """Return the unfitted Pipeline: ColumnTransformer preprocessing, then the estimator."""
     from sklearn.pipeline import Pipeline
 
     return Pipeline(
         [
             ("preprocess", build_preprocessor(dataset.numeric, dataset.categorical)),
-            ("model", build_estimator(params)),
+            ("model", build_estimator(params, progress)),
         ]
     )
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _quiet(_: str) -> None:
-    """Discard progress messages."""
 
 
 def run_training(
@@ -109,7 +115,7 @@ def run_training(
         dataset, params.data.test_size, params.seed, stratify=classification
     )
     progress(f"split {len(x_train)} train / {len(x_test)} test rows (seed {params.seed})")
-    pipeline = build_pipeline(params, dataset)
+    pipeline = build_pipeline(params, dataset, progress)
     progress(f"fitting {params.model.type}")
     pipeline.fit(x_train, y_train)
     progress("evaluating on train and test")

@@ -2,6 +2,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -11,10 +19,13 @@ from {{ cookiecutter.module_name }}.artifacts import (
     atomic_write_json,
     atomic_write_text,
     sha256_file,
+    sweep_stale,
     write_new_file,
 )
 
 pytestmark = pytest.mark.code
+
+PACKAGE = StagingDir.__module__.split(".")[0]
 
 
 def test_sha256_file(tmp_path: Path) -> None:
@@ -64,3 +75,102 @@ def test_staging_commits_everything_or_nothing(tmp_path: Path) -> None:
         stage.commit()
     assert sorted(p.name for p in artifacts.iterdir()) == ["a.txt", "plots"]
     assert [p.name for p in (artifacts / "plots").iterdir()] == ["q.png"]
+
+
+def _dead_pid() -> int:
+    """The id of a process that has exited."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def test_a_new_run_removes_what_killed_runs_left_and_only_that(tmp_path: Path) -> None:
+    artifacts = tmp_path / "artifacts"
+    dead, alive = _dead_pid(), os.getpid()
+    leftovers = [f".staging-{dead}-x1", f".report-{dead}-x2"]
+    for name in [*leftovers, f".staging-{alive}-mine"]:
+        (artifacts / name / "plots").mkdir(parents=True)
+    for name in (f".model.joblib.{dead}.ab_1.tmp", f".metrics.json.{alive}.cd2.tmp"):
+        (artifacts / name).write_text("partial")
+    (artifacts / "keep.tmp").write_text("not ours")
+    with StagingDir(artifacts) as stage:
+        remaining = sorted(p.name for p in artifacts.iterdir() if p != stage.path)
+    assert remaining == sorted(
+        [f".staging-{alive}-mine", f".metrics.json.{alive}.cd2.tmp", "keep.tmp"]
+    )
+    assert sweep_stale(tmp_path / "missing") == []
+
+
+def test_replacing_a_file_keeps_its_permissions_and_its_symlink(tmp_path: Path) -> None:
+    target = tmp_path / "real.csv"
+    target.write_text("old")
+    target.chmod(0o600)
+    link = tmp_path / "data.csv"
+    link.symlink_to("real.csv")
+    atomic_write_text(link, "new")
+    assert link.is_symlink()
+    assert target.read_text() == "new"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "real.csv"]
+
+
+def test_a_killed_training_leaves_nothing_the_next_run_keeps(
+    make_project, base_params, make_frame
+) -> None:
+    """SIGKILL while training writes its artifacts; the next run cleans up after it."""
+    params_file = make_project(base_params(), frame=make_frame(rows=200))
+    artifacts = params_file.parent / "artifacts"
+    command = [sys.executable, "-m", PACKAGE, "train", "--params", str(params_file)]
+    training = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list(artifacts.glob(".staging-*")) and training.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    training.send_signal(signal.SIGKILL)
+    training.wait()
+    assert list(artifacts.glob(".staging-*")), "killed while staging its artifacts"
+    from {{ cookiecutter.module_name }}.cli import main
+
+    assert main(["train", "--params", str(params_file)]) == 0
+    assert sorted(p.name for p in artifacts.iterdir()) == [
+        "lineage.json",
+        "metrics.json",
+        "model.joblib",
+        "plots",
+    ]
+
+
+UNSHARE = shutil.which("unshare")
+MOUNT_NAMESPACE = ["unshare", "--mount"] if os.geteuid() == 0 else ["unshare", "-rm"]
+
+
+def _can_mount() -> bool:
+    if UNSHARE is None:
+        return False
+    probe = [*MOUNT_NAMESPACE, "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"]
+    return subprocess.run(probe, capture_output=True, check=False).returncode == 0
+
+
+@pytest.mark.skipif(not _can_mount(), reason="needs a mount namespace for a small tmpfs")
+def test_a_full_disk_is_one_error_line_naming_the_path(make_project, base_params, make_frame):
+    """Training into a 64 KiB file system (a real full disk, in a private mount namespace)."""
+    params_file = make_project(base_params(), frame=make_frame(rows=100))
+    root = params_file.parent
+    (root / "artifacts").mkdir()
+    script = (
+        "mount -t tmpfs -o size=64k tmpfs artifacts && "
+        f"{sys.executable} -m {PACKAGE} train --params params.yaml; echo exit=$?; ls -A artifacts"
+    )
+    result = subprocess.run(
+        [*MOUNT_NAMESPACE, "sh", "-c", script],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    (error,) = result.stderr.splitlines()  # where the disk fills up depends on the file sizes
+    assert re.fullmatch(
+        r"error: artifacts(/[\w.]+)?: no space left on device: free some space and run again", error
+    )
+    assert result.stdout.splitlines()[-1] == "exit=2", "nothing left behind either (ls -A)"

@@ -5,8 +5,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from {{ cookiecutter.module_name }}.config import MODELS, Params, load_params, parse_params
-from {{ cookiecutter.module_name }}.errors import ConfigError
+from {{ cookiecutter.module_name }}.config import (
+    MODELS,
+    Params,
+    available_cpus,
+    cap_parallelism,
+    load_params,
+    parse_params,
+)
+from {{ cookiecutter.module_name }}.errors import ConfigError, PathError
 
 pytestmark = pytest.mark.code
 
@@ -145,3 +152,72 @@ def test_round_trip_through_yaml(tmp_path: Path, base_params) -> None:
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(base_params("regression")), encoding="utf-8")
     assert load_params(path).to_dict() == parse_params(base_params("regression")).to_dict()
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("data", {"path": "../../etc/passwd"}),
+        ("data", {"path": "/etc/passwd"}),
+        ("data", {"path": "data/../../outside.csv"}),
+        ("monitor", {"source": "/proc/self/environ"}),
+        ("monitor", {"source": "../*/exports/*.csv"}),
+    ],
+)
+def test_data_paths_must_resolve_inside_the_project(make_project, base_params, key, value):
+    params_file = make_project(base_params(), csv_text="a,target\n1,x\n")
+    raw = yaml.safe_load(params_file.read_text())
+    raw[key] = {**raw.get(key, {}), **value}
+    params_file.write_text(yaml.safe_dump(raw))
+    with pytest.raises(PathError) as info:
+        load_params(params_file)
+    message = str(info.value)
+    assert message.startswith(f"{params_file}: {key}.")
+    assert repr(next(iter(value.values()))) in message
+    assert "outside the project" in message
+    assert "data.external_dir" in message
+
+
+def test_a_symlink_out_of_the_project_is_outside_it(make_project, base_params, tmp_path) -> None:
+    root = tmp_path / "project"
+    params_file = make_project(base_params(data={"path": "data/link.csv"}), root=root)
+    (tmp_path / "elsewhere.csv").write_text("a,target\n1,x\n")
+    (root / "data" / "link.csv").symlink_to(tmp_path / "elsewhere.csv")
+    with pytest.raises(PathError, match=r"resolves to .*elsewhere\.csv, outside the project"):
+        load_params(params_file)
+    inside = root / "data" / "real.csv"
+    inside.write_text("a,target\n1,x\n")
+    (root / "data" / "link.csv").unlink()
+    (root / "data" / "link.csv").symlink_to("real.csv")  # a link inside the project is fine
+    assert load_params(params_file).data.path == "data/link.csv"
+
+
+def test_data_outside_the_project_is_an_opt_in(make_project, base_params, tmp_path) -> None:
+    mount = tmp_path / "mnt" / "exports"
+    mount.mkdir(parents=True)
+    params = base_params(
+        data={"path": str(mount / "train.csv"), "external_dir": str(mount)},
+        monitor={"source": str(mount / "batches" / "*.csv")},
+    )
+    params_file = make_project(params, root=tmp_path / "project")
+    loaded = load_params(params_file)
+    assert loaded.data.external_dir == str(mount)
+    raw = yaml.safe_load(params_file.read_text())
+    raw["data"]["path"] = str(tmp_path / "mnt" / "other.csv")  # next to it is still outside
+    params_file.write_text(yaml.safe_dump(raw))
+    with pytest.raises(PathError, match=r"data\.path"):
+        load_params(params_file)
+
+
+def test_worker_counts_are_held_to_the_cpus_of_the_machine() -> None:
+    cpus = available_cpus()
+    capped, notes = cap_parallelism({"n_jobs": 100_000, "C": 1.0})
+    assert capped == {"n_jobs": cpus, "C": 1.0}
+    assert notes == [f"model.params.n_jobs: 100000 is more than the {cpus} CPUs here: {cpus}"]
+    for fine in (None, -1, 1, cpus):
+        assert cap_parallelism({"n_jobs": fine}) == ({"n_jobs": fine}, [])
+
+
+def test_zero_workers_is_refused_naming_the_key(base_params) -> None:
+    raw = base_params(model={"type": "logistic_regression", "params": {"n_jobs": 0}})
+    assert "params.yaml: model.params.n_jobs: 0 starts no worker" in _error(raw)

@@ -273,3 +273,21 @@ def test_frame_with_no_features(make_project, base_params) -> None:
     params_file.write_text(json.dumps(raw), encoding="utf-8")
     with pytest.raises(DataError, match="no feature columns besides the target 'target'"):
         _train(params_file)
+
+
+def test_a_worker_count_beyond_the_machine_trains_with_its_cpus(
+    make_project, base_params, make_frame, capsys
+) -> None:
+    """n_jobs: 100000 once started a process per worker until memory ran out."""
+    from {{ cookiecutter.module_name }}.cli import main
+    from {{ cookiecutter.module_name }}.config import available_cpus
+
+    model = {"type": "random_forest", "params": {"n_estimators": 10, "n_jobs": 100_000}}
+    params_file = make_project(base_params(model=model), frame=make_frame(rows=100))
+    assert main(["train", "--params", str(params_file)]) == 0
+    cpus = available_cpus()
+    assert f"model.params.n_jobs: 100000 is more than the {cpus} CPUs here: {cpus}" in (
+        capsys.readouterr().out
+    )
+    fitted = joblib.load(params_file.parent / "artifacts" / "model.joblib")
+    assert fitted.named_steps["model"].n_jobs == cpus
