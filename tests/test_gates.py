@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,15 +50,19 @@ EXPECTED_GATES = {
 DATA_FILES = {"classification": "data/breast_cancer.csv", "regression": "data/diabetes.csv"}
 
 
-def installed(tmp_path_factory: pytest.TempPathFactory, task: str) -> Baked:
-    project = bake(tmp_path_factory.mktemp(f"gates-{task}"), task=task)
+def installed(tmp_path_factory: pytest.TempPathFactory, task: str, **options: object) -> Baked:
+    project = bake(tmp_path_factory.mktemp(f"gates-{task}"), task=task, **options)
     project.run("make", "install")
     return project
 
 
 @pytest.fixture(scope="module")
 def classification(tmp_path_factory: pytest.TempPathFactory) -> Baked:
-    return installed(tmp_path_factory, "classification")
+    """The classification project, a git repository (a version is a commit) with its lock."""
+    project = installed(tmp_path_factory, "classification", git_init=True)
+    project.run("git", "add", "uv.lock")
+    project.run("git", "commit", "--quiet", "-m", "Lock the environment")
+    return project
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +129,34 @@ def test_classification_bundled_data_passes_every_gate(classification: Baked) ->
     result = classification.run("make", "check")
     assert "PASSED: all 14 gates" in result.stdout
     assert_every_gate_passes(classification, "classification")
+
+
+def test_a_version_is_never_registered_with_the_gates_of_another_model(
+    classification: Baked,
+) -> None:
+    """Train and check, spoil the labels, train again, register: it was tagged `gates: passed`."""
+    project = classification
+    if not (project.path / "artifacts" / "checks.json").exists() or not summary(project)["passed"]:
+        project.run("make", "check")  # run alone
+    data = project.path / DATA_FILES["classification"]
+    header, rows = csv_rows(data)
+    target = header.index("target")
+    noise = random.Random(0)
+    spoiled = [
+        [*row[:target], str(1 - int(row[target])), *row[target + 1 :]]
+        if noise.random() < 0.3
+        else row
+        for row in rows
+    ]
+    with edited(data, csv_text(header, spoiled)):
+        project.run("make", "train")
+        result = project.run("make", "register", "PUSH=0", check=False)
+    assert result.returncode != 0
+    assert (
+        "error: artifacts/checks.json is not the gate record of the current model "
+        "(model, data differ): run `make check`"
+    ) in result.stderr
+    assert project.run("git", "tag", "--list").stdout == "", "no version was registered"
 
 
 def test_duplicated_rows_and_a_leaking_feature_fail_exactly_their_gates(

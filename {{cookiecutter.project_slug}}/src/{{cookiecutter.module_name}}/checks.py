@@ -523,7 +523,11 @@ def run_project_checks(
     artifacts_dir: Path | None = None,
     progress: Progress = _quiet,
 ) -> ChecksResult:
-    """Run the checks on the project's data and model; write checks.html, then checks.json.
+    """Run the checks on the project's data and model; write checks.html and checks.json.
+
+    The two files are one unit: written together into a staging folder, the old pair removed,
+    then both moved into place, the record last. A run killed on the way leaves both, or
+    neither, never one of each run.
 
     Raises:
         DataError: if the data is invalid.
@@ -537,8 +541,10 @@ def run_project_checks(
 def _run_project_checks(
     params: Params, root: Path, artifacts: Path, progress: Progress
 ) -> ChecksResult:
-    from .artifacts import atomic_write_json, sha256_file
+    from .artifacts import StagingDir, atomic_write_json, sha256_file
+    from .lineage import ensure_current
 
+    lineage = ensure_current(params, root, artifacts)
     inputs = project_inputs(params, root, artifacts)
     progress(
         f"running deepchecks on up to {params.checks.sample_size} rows per dataset "
@@ -546,16 +552,65 @@ def _run_project_checks(
     )
     result = run_checks(inputs, params.gates, params.checks, params.seed)
     progress(f"checks ran in {result.seconds:.1f} s")
-    html = write_html(result, artifacts / CHECKS_HTML, connected=params.checks.html_connected)
-    summary = result.to_dict()
-    summary |= {
-        "task": params.task,
-        "thresholds": params.gates.model_dump(mode="json"),
-        "sample_size": params.checks.sample_size,
-        "model_sha256": sha256_file(artifacts / "model.joblib"),
-        "data_sha256": sha256_file(root / params.data.path),
-        "html": CHECKS_HTML,
-        "html_sha256": sha256_file(html),
-    }
-    atomic_write_json(artifacts / CHECKS_JSON, summary)
+    with StagingDir(artifacts) as stage:
+        html = write_html(result, stage.path / CHECKS_HTML, connected=params.checks.html_connected)
+        record = (
+            result.to_dict()
+            | record_fields(lineage, params)
+            | {
+                "sample_size": params.checks.sample_size,
+                "html": CHECKS_HTML,
+                "html_sha256": sha256_file(html),
+            }
+        )
+        atomic_write_json(stage.path / CHECKS_JSON, record)
+        stage.remove(CHECKS_JSON, CHECKS_HTML)
+        stage.commit(order=[CHECKS_HTML, CHECKS_JSON])
     return result
+
+
+def record_fields(lineage: dict[str, Any], params: Params) -> dict[str, Any]:
+    """What ties a gate record to one model: its training run's fingerprints and the thresholds.
+
+    ``model_sha256``, ``data_sha256`` and ``params_sha256`` come from the lineage record of the
+    model the checks ran on; ``thresholds`` are the gates they were judged against.
+    """
+    return {
+        "task": params.task,
+        "model_sha256": (lineage.get("model") or {}).get("sha256"),
+        "data_sha256": (lineage.get("data") or {}).get("sha256"),
+        "params_sha256": lineage.get("params_sha256"),
+        "thresholds": params.gates.model_dump(mode="json"),
+    }
+
+
+def ensure_record_current(
+    record: dict[str, Any], lineage: dict[str, Any], params: Params, artifacts_dir: Path
+) -> None:
+    """Refuse a gate record (checks.json) that is not about the current model, or did not pass.
+
+    The record must carry the fingerprints of the model, data and training params of ``lineage``
+    (the current run: callers check it with :func:`~.lineage.ensure_current`), the thresholds
+    of ``params``, and the hash of the checks.html beside it; and every gate must have passed.
+
+    Raises:
+        ArtifactError: naming what differs, or the failed gates.
+    """
+    from .artifacts import sha256_file
+
+    expected = record_fields(lineage, params)
+    differs = [key.removesuffix("_sha256") for key in expected if record.get(key) != expected[key]]
+    html = artifacts_dir / CHECKS_HTML
+    if not html.is_file() or sha256_file(html) != record.get("html_sha256"):
+        differs.append(CHECKS_HTML)
+    if differs:
+        raise ArtifactError(
+            f"{artifacts_dir.name}/{CHECKS_JSON} is not the gate record of the current model "
+            f"({', '.join(differs)} differ): run `make check`"
+        )
+    if record.get("passed") is not True:
+        failed = [g.get("name", "?") for g in record.get("gates", []) if not g.get("passed")]
+        which = f": {', '.join(failed)}" if failed else ""
+        raise ArtifactError(
+            f"the gates did not pass{which} (see {artifacts_dir.name}/{CHECKS_HTML})"
+        )

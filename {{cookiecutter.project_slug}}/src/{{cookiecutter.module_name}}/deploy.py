@@ -11,17 +11,35 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from .artifacts import atomic_write_text
+from .errors import ensure_format
 from .model_card import write_model_card
-from .release import ARTIFACTS, IMAGE, ReleaseError, ensure_stage, model_name, read_state
+from .release import (
+    ARTIFACTS,
+    GITHUB_REPOSITORY,
+    IMAGE,
+    ReleaseError,
+    ensure_registered_with_gates,
+    ensure_stage,
+    model_name,
+    parse_semver,
+    read_state,
+)
 
 DEPLOY = Path("deploy")
 IMAGE_PLACEHOLDER = "model"  # the image name used in deploy/base, replaced per stage
+#: An image repository: registry host (optional port) and lower-case path components.
+_IMAGE_REPOSITORY = re.compile(
+    r"^[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$"
+)
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_BENTO_TAG = re.compile(r"^[a-z0-9_][a-z0-9_.-]*(?::[A-Za-z0-9_.-]+)?$")
 
 
 def deploy_target(repo: Path) -> str:
@@ -124,10 +142,13 @@ def deploy(
     later assignment superseded it, the current version is deployed instead and this says so.
     """
     ensure_stage(stage)
+    if version:
+        parse_semver(version)
     state = read_state(repo)
     current = state.current(stage)
     if current is None:
         raise ReleaseError(f"no version is assigned to {stage}: `make promote` one first")
+    ensure_registered_with_gates(state.versions[current.version])
     if version and version != current.version:
         print(
             f"note: {stage} now holds {current.version} ({current.tag}), deploying it instead "
@@ -155,7 +176,10 @@ def publish_image(repo: Path, image: str, tag: str, bento: str, dry_run: bool = 
 
     Returns the digest reference. Needs a Docker daemon and a registry login (the CD workflow).
     """
-    image = image.lower()  # registries reject upper case; GitHub owners may have it
+    # Registries refuse upper case, which GitHub owner names may have.
+    image = ensure_format(image.lower(), _IMAGE_REPOSITORY, "image")
+    ensure_format(tag, _IMAGE_TAG, "image tag")
+    ensure_format(bento, _BENTO_TAG, "bento tag")
     target = f"{image}:{tag}"
     commands = [
         ["bentoml", "containerize", bento, "--image-tag", target],
@@ -186,19 +210,38 @@ def publish_image(repo: Path, image: str, tag: str, bento: str, dry_run: bool = 
     return ref
 
 
+def export_bento(repo: Path, bento: str) -> Path:
+    """Export the bento ``bento`` (a tag of the BentoML store) as artifacts/<package>.bento."""
+    ensure_format(bento, _BENTO_TAG, "bento tag")
+    archive = ARTIFACTS / f"{__package__}.bento"
+    command = ["bentoml", "export", bento, str(archive)]
+    print("+ " + " ".join(command), file=sys.stderr)
+    if subprocess.run(command, cwd=repo, check=False).returncode != 0:
+        raise ReleaseError(f"bentoml export {bento} failed")
+    return archive
+
+
 def publish_release(
-    repo: Path, version: str, assets: list[Path], dry_run: bool = False
+    repo: Path,
+    version: str,
+    assets: list[Path],
+    dry_run: bool = False,
+    bento: str | None = None,
 ) -> list[str]:
     """Create the GitHub Release of ``version`` (gh) with the model card and ``assets``.
 
-    Does nothing when the release exists already (the CD workflow creates it in the run that
-    registers; the release workflow then only fills in for registrations pushed by hand).
+    ``bento`` (a bento tag) is exported and attached too. Does nothing when the release exists
+    already (the CD workflow creates it in the run that registers; the release workflow then
+    only fills in for registrations pushed by hand).
     """
+    parse_semver(version)
     state = read_state(repo)
     if version not in state.versions:
         raise ReleaseError(f"version {version} is not registered")
-    tag = state.versions[version].tag
+    tag = ensure_registered_with_gates(state.versions[version]).tag
     card = write_model_card(repo, ARTIFACTS / "model-card.md", version)
+    if bento is not None and not dry_run:
+        assets = [*assets, export_bento(repo, bento)]
     missing = [str(a) for a in assets if not (repo / a).is_file()]
     if missing:
         raise ReleaseError(f"release assets not found: {', '.join(missing)}")
@@ -226,3 +269,26 @@ def publish_release(
     if subprocess.run(command, cwd=repo, check=False).returncode != 0:
         raise ReleaseError(f"gh release create {tag} failed")
     return command
+
+
+def read_environment(repository: str, stage: str) -> tuple[bool, dict | None]:
+    """Read GitHub's record of the ``stage`` environment with ``gh api`` (GH_TOKEN).
+
+    Returns (read, document): (True, the JSON document), (True, None) when the environment does
+    not exist, or (False, None) when it could not be read (no gh, no token, no permission: the
+    token needs ``actions: read``).
+    """
+    ensure_format(repository, GITHUB_REPOSITORY, "repository")
+    ensure_stage(stage)
+    if shutil.which("gh") is None:
+        return False, None
+    proc = subprocess.run(
+        ["gh", "api", f"repos/{repository}/environments/{stage}"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if proc.returncode == 0:
+        return True, json.loads(proc.stdout)
+    return "HTTP 404" in proc.stderr, None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import platform
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
@@ -23,6 +25,17 @@ MAX_CATEGORIES = 100
 #: behaviour, monitor) are read by later stages and can change without retraining.
 TRAINING_PARAMS = ("task", "seed", "data", "model")
 LINEAGE_FILE = "lineage.json"
+
+
+def params_sha256(params: Params) -> str:
+    """The fingerprint of the training params (:data:`TRAINING_PARAMS`): canonical JSON, SHA-256.
+
+    Lineage and the gate record (checks.json) both carry it, so that a release can tell that
+    they are about the same training run.
+    """
+    training = {key: params.to_dict().get(key) for key in TRAINING_PARAMS}
+    canonical = json.dumps(training, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def git_state(root: Path) -> dict[str, Any]:
@@ -107,6 +120,7 @@ def build_lineage(
         "task": params.task,
         "seed": params.seed,
         "params": params.to_dict(),
+        "params_sha256": params_sha256(params),
         "data": {
             "path": params.data.path,
             "sha256": dataset.sha256,
@@ -172,14 +186,24 @@ def ensure_current(params: Params, root: Path, artifacts_dir: Path) -> dict[str,
     report, monitor, release register).
 
     Raises:
-        ArtifactError: there is no lineage record, or it was written for other training params
-            or another data file than the current ones.
+        ArtifactError: there is no lineage record, the model file is not the one it records,
+            or it was written for other training params or another data file than the current
+            ones.
     """
-    from .artifacts import display_path, read_json
+    from .artifacts import display_path, read_json, sha256_file
+    from .train import MODEL_FILE
 
     lineage = read_json(artifacts_dir / LINEAGE_FILE, "run `make train` first")
     if not isinstance(lineage, dict):
         raise ArtifactError(f"{artifacts_dir / LINEAGE_FILE} must hold a JSON object")
+    model = artifacts_dir / MODEL_FILE
+    if not model.is_file():
+        raise ArtifactError(f"{display_path(model, root)}: not found; run `make train`")
+    if sha256_file(model) != (lineage.get("model") or {}).get("sha256"):
+        raise ArtifactError(
+            f"{display_path(model, root)} is not the model {LINEAGE_FILE} records "
+            "(replaced after training): run `make train`"
+        )
     reasons = stale_reasons(params, root, lineage)
     if reasons:
         raise ArtifactError(

@@ -11,23 +11,30 @@ The state of the registry lives in git tags only, as GTO writes them:
 
 So ``git fetch --tags`` is enough to tell which image runs in which environment. GTO creates the
 tags (``gto.api``) and reads them (``gto show``, ``gto check-ref``); this module adds the guards
-(clean tree, passed gates, increasing semver, known stage, registered version). Every refusal
-raises ``ReleaseError`` before any tag is created. The model card is rendered by
-:mod:`.model_card`; deployment and publishing live in :mod:`.deploy`.
+(clean tree, a gate record that belongs to the model and passed, increasing semver, known
+stage, registered version, a commit of the default branch). Every refusal raises
+``ReleaseError`` before any tag is created. Values from outside (tag names, stages, versions,
+branch names) are checked against strict formats before they reach git. The model card is
+rendered by :mod:`.model_card`; deployment and publishing live in :mod:`.deploy`.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .artifacts import read_json
+from .artifacts import read_json, sha256_file
 from .errors import ProjectError
+
+if TYPE_CHECKING:
+    from .config import Params
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -35,12 +42,23 @@ else:  # pragma: no cover - Python 3.10 (tomli comes with bentoml there)
     import tomli as tomllib
 
 STAGES = ("staging", "prod")
+#: Stages whose GitHub environment must have required reviewers before a tag deploys there.
+REVIEWED_STAGES = ("prod",)
 ARTIFACTS = Path("artifacts")
 LINEAGE = ARTIFACTS / "lineage.json"
 CHECKS = ARTIFACTS / "checks.json"
 IMAGE = ARTIFACTS / "image.json"
 _SEMVER = re.compile(r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 BUMPS = ("major", "minor", "patch")
+#: Tag names this project reads: GTO's characters only (``NAME@vX.Y.Z``, ``NAME#STAGE#N``).
+_TAG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/=@#+-]{0,254}$")
+#: Branch and ref names this project accepts (a subset of git's rules; never an option).
+_REF_NAME = re.compile(r"^(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9._/-]{0,254}$")
+#: OWNER/NAME of a GitHub repository.
+GITHUB_REPOSITORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}")
+#: Fields of a registration tag that tie the version to a gate record that passed.
+RECORD_FIELDS = ("model-sha256", "data-sha256", "params-sha256", "checks-sha256")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class ReleaseError(ProjectError):
@@ -131,7 +149,7 @@ def model_name(repo: Path) -> str:
 
 def parse_semver(version: str) -> tuple[int, int, int]:
     """Return (major, minor, patch) of ``vX.Y.Z`` or ``X.Y.Z``; raise ReleaseError otherwise."""
-    match = _SEMVER.match(version)
+    match = _SEMVER.fullmatch(version)
     if not match:
         raise ReleaseError(f"version {version!r} is not semantic (expected vMAJOR.MINOR.PATCH)")
     major, minor, patch = (int(part) for part in match.groups())
@@ -215,11 +233,33 @@ def _tag_exists(repo: Path, tag: str) -> bool:
     return proc.returncode == 0
 
 
+def push_auth_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of ``git push``: in GitHub Actions, with GH_TOKEN as its credentials.
+
+    Workflows check out without persisting credentials; the token reaches git for the push
+    only, as configuration in the environment (``GIT_CONFIG_*``), never on a command line or
+    in ``.git/config``.
+    """
+    env = dict(os.environ if environ is None else environ)
+    token, server = env.get("GH_TOKEN"), env.get("GITHUB_SERVER_URL")
+    if env.get("GITHUB_ACTIONS") != "true" or not token or not server:
+        return env
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    index = int(env.get("GIT_CONFIG_COUNT") or 0)
+    env |= {
+        "GIT_CONFIG_COUNT": str(index + 1),
+        f"GIT_CONFIG_KEY_{index}": f"http.{server.rstrip('/')}/.extraheader",
+        f"GIT_CONFIG_VALUE_{index}": f"AUTHORIZATION: basic {basic}",
+    }
+    return env
+
+
 def _push(repo: Path, tag: str) -> None:
     """Push one tag to origin; delete the local tag if the push fails (nothing left behind)."""
     proc = subprocess.run(
         ["git", "push", "--quiet", "origin", f"refs/tags/{tag}"],
         cwd=repo,
+        env=push_auth_env(),
         capture_output=True,
         text=True,
         check=False,
@@ -262,14 +302,25 @@ def ensure_clean(repo: Path) -> str:
     return head
 
 
-def ensure_gates_passed(repo: Path, head: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Return (lineage, checks) of the artifacts; refuse unless they come from HEAD and passed."""
-    lineage_path, checks_path = repo / LINEAGE, repo / CHECKS
-    if not lineage_path.is_file():
+def ensure_gates_passed(
+    repo: Path, head: str, params: Params
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return (lineage, checks) of the artifacts; refuse unless they are HEAD's and passed.
+
+    The model, data and params must be the ones lineage.json records
+    (:func:`~.lineage.ensure_current`), trained on HEAD from a clean tree, and checks.json must
+    be the gate record of exactly that run, against the current thresholds, and have passed
+    (:func:`~.checks.ensure_record_current`).
+    """
+    from .checks import ensure_record_current
+    from .errors import ArtifactError
+    from .lineage import ensure_current
+
+    if not (repo / LINEAGE).is_file():
         raise ReleaseError(f"{LINEAGE} not found: run `make train` first")
-    if not checks_path.is_file():
+    if not (repo / CHECKS).is_file():
         raise ReleaseError(f"{CHECKS} not found: run `make check`; no version without gates")
-    lineage, checks = read_json(lineage_path), read_json(checks_path)
+    lineage, checks = ensure_current(params, repo, repo / ARTIFACTS), read_json(repo / CHECKS)
     trained_on = (lineage.get("git") or {}).get("commit")
     if trained_on != head:
         raise ReleaseError(
@@ -278,10 +329,10 @@ def ensure_gates_passed(repo: Path, head: str) -> tuple[dict[str, Any], dict[str
         )
     if (lineage.get("git") or {}).get("dirty"):
         raise ReleaseError("the artifacts were trained from a dirty tree: retrain from a commit")
-    if checks.get("passed") is not True:
-        failed = [g.get("name", "?") for g in checks.get("gates", []) if not g.get("passed")]
-        which = f": {', '.join(failed)}" if failed else ""
-        raise ReleaseError(f"the gates did not pass{which} (see artifacts/checks.html)")
+    try:
+        ensure_record_current(checks, lineage, params, repo / ARTIFACTS)
+    except ArtifactError as exc:
+        raise ReleaseError(str(exc)) from None
     return lineage, checks
 
 
@@ -292,11 +343,123 @@ def ensure_stage(stage: str) -> str:
     return stage
 
 
+def ensure_tag_name(ref: str) -> str:
+    """Return the tag name of ``ref`` (``refs/tags/`` removed); refuse characters GTO never uses.
+
+    A tag name reaches git and GTO as data, never a shell; this also keeps values such as
+    ``x`id`@v1`` (a valid git tag name) out of logs and step outputs.
+    """
+    name = ref.removeprefix("refs/tags/")
+    if not _TAG_NAME.fullmatch(name):
+        raise ReleaseError(
+            f"{ref!r} is not a tag name this project uses (letters, digits and . _ / = @ # + - "
+            "only, starting with a letter or digit)"
+        )
+    return name
+
+
+def ensure_ref_name(ref: str, what: str = "branch") -> str:
+    """Return ``ref`` if it is a plain branch or commit name; refuse options, ``..`` and the like.
+
+    Args:
+        ref: e.g. ``main``, ``origin/main`` or a commit sha.
+        what: how the message names it (``branch``, ``--base``).
+    """
+    if not _REF_NAME.fullmatch(ref):
+        raise ReleaseError(
+            f"{what} {ref!r} is not a branch or commit name this project accepts (letters, "
+            "digits and . _ / - only, no '..')"
+        )
+    return ref
+
+
+def ensure_registered_with_gates(version: Version) -> Version:
+    """Refuse a version whose registration tag does not record a passed, model-bound gate record.
+
+    ``make register`` writes these fields only after :func:`ensure_gates_passed`; a tag created
+    any other way (plain GTO, ``git tag``) lacks them and cannot be promoted or deployed.
+    """
+    fields = version.fields
+    if fields.get("gates") != "passed":
+        raise ReleaseError(
+            f"{version.tag} does not record passed gates (gates: {fields.get('gates', 'none')})"
+        )
+    if fields.get("commit") != version.commit:
+        raise ReleaseError(f"{version.tag} records commit {fields.get('commit')!r}, not its own")
+    missing = [key for key in RECORD_FIELDS if not _SHA256.fullmatch(fields.get(key, ""))]
+    if missing:
+        raise ReleaseError(
+            f"{version.tag} records no gate record of its model ({', '.join(missing)} missing): "
+            "register versions with `make register`"
+        )
+    return version
+
+
+def default_branch(repo: Path) -> str:
+    """The default branch: origin's HEAD when git knows it, else ``main``."""
+    proc = subprocess.run(
+        ["git", "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.stdout.strip().removeprefix("origin/") if proc.returncode == 0 else "main"
+
+
+def ensure_on_branch(repo: Path, commit: str, branch: str) -> None:
+    """Refuse ``commit`` unless it is reachable from ``branch`` (origin's copy when fetched)."""
+    ensure_ref_name(branch)
+    for ref in (f"refs/remotes/origin/{branch}", f"refs/heads/{branch}"):
+        if subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", ref], cwd=repo, capture_output=True
+        ).returncode:
+            continue
+        reachable = subprocess.run(
+            ["git", "merge-base", "--is-ancestor", commit, ref], cwd=repo, capture_output=True
+        )
+        if reachable.returncode == 0:
+            return
+        raise ReleaseError(
+            f"commit {commit[:12]} is not on the default branch {branch}: only versions "
+            f"registered from {branch} are released"
+        )
+    raise ReleaseError(f"the default branch {branch} is not known here (git fetch origin {branch})")
+
+
+def missing_reviewers(stage: str, environment: dict[str, Any] | None) -> str | None:
+    """Why a deployment to ``stage`` would not wait for a reviewer, or None when it would.
+
+    Args:
+        stage: the stage the tag assigns.
+        environment: GitHub's ``GET /repos/OWNER/REPO/environments/STAGE`` document, or None
+            when the environment does not exist (a job naming it would create it, unprotected).
+    """
+    if stage not in REVIEWED_STAGES:
+        return None
+    where = f"Settings > Environments > {stage}"
+    if environment is None:
+        return (
+            f"the {stage} environment does not exist: create it with required reviewers ({where})"
+        )
+    rules = environment.get("protection_rules") or []
+    reviewers = [
+        reviewer
+        for rule in rules
+        if rule.get("type") == "required_reviewers"
+        for reviewer in rule.get("reviewers") or []
+    ]
+    if not reviewers:
+        return f"the {stage} environment has no required reviewers: add them ({where})"
+    return None
+
+
 # --------------------------------------------------------------------------- commands
 
 
 def register(
     repo: Path,
+    params: Params,
     version: str | None = None,
     part: str = "patch",
     image: str | None = None,
@@ -304,15 +467,18 @@ def register(
 ) -> Version:
     """Register HEAD as a new version of the model (tag ``NAME@vX.Y.Z``).
 
-    Refuses a dirty tree, artifacts that are not from HEAD or whose gates failed, a version that
-    is not semver or not higher than every registered one, and an existing tag. The tag message
-    records the commit, model and data fingerprints, the metrics and the image (from ``image`` or
-    artifacts/image.json when it exists).
+    Refuses a dirty tree, artifacts that are not from HEAD and the current ``params`` and data,
+    a gate record that is not about that model or did not pass, a version that is not semver or
+    not higher than every registered one, and an existing tag. The tag message records the
+    commit, the model, data, params and gate record fingerprints, the metrics and the image
+    (from ``image`` or artifacts/image.json when it exists).
     """
     from gto import api
 
+    if version is not None:
+        parse_semver(version)
     head = ensure_clean(repo)
-    lineage, checks = ensure_gates_passed(repo, head)
+    lineage, checks = ensure_gates_passed(repo, head, params)
     state = read_state(repo)
     latest = state.latest()
     if version is None:
@@ -335,8 +501,10 @@ def register(
     fields = {
         "commit": head,
         "image": image or "none",
-        "model-sha256": (lineage.get("model") or {}).get("sha256", "unknown"),
-        "data-sha256": (lineage.get("data") or {}).get("sha256", "unknown"),
+        "model-sha256": checks["model_sha256"],
+        "data-sha256": checks["data_sha256"],
+        "params-sha256": checks["params_sha256"],
+        "checks-sha256": sha256_file(repo / CHECKS),
         "gates": "passed" if checks.get("passed") else "failed",
         "metrics": json.dumps((lineage.get("metrics") or {}).get("test", {}), sort_keys=True),
     }
@@ -362,6 +530,7 @@ def promote(repo: Path, version: str, stage: str, push: bool = False) -> Assignm
     if version not in state.versions:
         known = ", ".join(sorted(state.versions, key=parse_semver)) or "none"
         raise ReleaseError(f"version {version} is not registered (registered: {known})")
+    ensure_registered_with_gates(state.versions[version])
     current = state.current(stage)
     if current and current.version == version:
         raise ReleaseError(f"{version} is already in {stage} ({current.tag})")
@@ -405,33 +574,57 @@ def rollback(repo: Path, stage: str, push: bool = False) -> tuple[str, Assignmen
     return current, promote(repo, previous, stage, push=push)
 
 
-def check_ref(repo: Path, ref: str) -> dict[str, str]:
+def check_ref(repo: Path, ref: str, branch: str | None = None) -> dict[str, str]:
     """Decide what a pushed tag means for the release workflow, with ``gto check-ref``.
 
     Returns ``event`` (``registration``, ``assignment`` or ``none``), ``name``, ``version``,
-    ``stage`` and ``tag``, all strings (empty when not applicable). A ref that GTO does not
-    recognise, or a tag of another artifact, is ``none``: the workflow then does nothing.
+    ``stage``, ``tag`` and ``commit``, all strings (empty when not applicable). A ref that GTO
+    does not recognise, a tag of another artifact or of a stage this project does not deploy is
+    ``none``: the workflow then does nothing.
+
+    A registration or assignment of this model is refused unless the version it names was
+    registered by ``make register`` with passed gates (:func:`ensure_registered_with_gates`)
+    from a commit of ``branch`` (default: :func:`default_branch`). Tag names outside GTO's
+    characters are refused (:func:`ensure_tag_name`).
     """
     from gto import api
     from gto.exceptions import GTOException
 
-    ref = ref.removeprefix("refs/tags/")
-    decision = {"event": "none", "name": "", "version": "", "stage": "", "tag": ref}
+    tag = ensure_tag_name(ref)
+    branch = ensure_ref_name(branch) if branch else None
+    if subprocess.run(["git", "rev-parse", "--git-dir"], cwd=repo, capture_output=True).returncode:
+        raise ReleaseError(f"{repo} is not a git repository: there are no tags to check")
+    decision = {"event": "none", "name": "", "version": "", "stage": "", "tag": tag, "commit": ""}
     try:
-        events = api.check_ref(str(repo), ref)
+        events = api.check_ref(str(repo), tag)
     except GTOException:  # a ref GTO cannot read is simply not a release event
         return decision
     name = model_name(repo)
     for event in events:
-        if event.artifact != name:
-            continue
         kind = type(event).__name__.lower()
-        if kind in {"registration", "assignment"}:
-            decision.update(event=kind, name=name, version=event.version)
-            decision["stage"] = getattr(event, "stage", "") or ""
-            if decision["stage"] and decision["stage"] not in STAGES:
-                decision.update(event="none")  # a stage this project does not deploy
+        stage = getattr(event, "stage", "") or ""
+        if event.artifact == name and kind in {"registration", "assignment"}:
+            if stage and stage not in STAGES:
+                continue  # a stage this project does not deploy
+            decision.update(event=kind, name=name, stage=stage)
+    if decision["event"] == "none":
+        return decision
+    version = _released_version(read_state(repo, name), tag, decision["event"])
+    ensure_on_branch(repo, version.commit, branch or default_branch(repo))
+    decision.update(version=version.version, commit=version.commit)
     return decision
+
+
+def _released_version(state: State, tag: str, event: str) -> Version:
+    """The registered version a registration or assignment tag names, checked for release."""
+    if event == "registration":
+        version = next((v for v in state.versions.values() if v.tag == tag), None)
+    else:
+        assignment = next((a for a in state.assignments if a.tag == tag), None)
+        version = state.versions.get(assignment.version) if assignment else None
+    if version is None:
+        raise ReleaseError(f"{tag} does not name a registered version of {state.name}")
+    return ensure_registered_with_gates(version)
 
 
 def status(repo: Path) -> str:

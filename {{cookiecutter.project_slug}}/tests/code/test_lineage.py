@@ -11,7 +11,12 @@ import sklearn
 from {{ cookiecutter.module_name }}.artifacts import sha256_file
 from {{ cookiecutter.module_name }}.config import load_params
 from {{ cookiecutter.module_name }}.errors import ArtifactError
-from {{ cookiecutter.module_name }}.lineage import ensure_current, git_state, read_lineage
+from {{ cookiecutter.module_name }}.lineage import (
+    ensure_current,
+    git_state,
+    params_sha256,
+    read_lineage,
+)
 from {{ cookiecutter.module_name }}.train import run_training
 
 pytestmark = pytest.mark.code
@@ -25,6 +30,7 @@ TOP_KEYS = {
     "task",
     "seed",
     "params",
+    "params_sha256",
     "data",
     "metrics",
     "packages",
@@ -58,6 +64,7 @@ def test_lineage_follows_the_contract(make_project, base_params, make_frame) -> 
     assert lineage["task"] == "classification"
     assert lineage["seed"] == 42
     assert lineage["params"] == load_params(params_file).to_dict()
+    assert lineage["params_sha256"] == params_sha256(load_params(params_file))
     assert lineage["data"]["sha256"] == sha256_file(root / "data" / "data.csv")
     assert (lineage["data"]["rows"], lineage["data"]["columns"]) == (100, 6)
     assert lineage["data"]["train_rows"] + lineage["data"]["test_rows"] == 100
@@ -147,6 +154,24 @@ def test_ensure_current_refuses_changed_data(trained: Path, make_frame) -> None:
     root = trained.parent
     make_frame(rows=100, seed=5).to_csv(root / "data" / "data.csv", index=False)
     with pytest.raises(ArtifactError, match=r"\(data data/data\.csv changed\): run `make train`$"):
+        ensure_current(load_params(trained), root, root / "artifacts")
+
+
+def test_params_fingerprint_covers_the_training_sections_only(base_params) -> None:
+    from {{ cookiecutter.module_name }}.config import parse_params
+
+    base = params_sha256(parse_params(base_params()))
+    assert base == params_sha256(parse_params(base_params(gates={"min_test_accuracy": 0.5})))
+    assert base != params_sha256(parse_params(base_params(seed=7)))
+    assert base != params_sha256(parse_params(base_params(data={"test_size": 0.3})))
+
+
+def test_ensure_current_refuses_a_model_replaced_after_training(trained: Path) -> None:
+    root = trained.parent
+    (root / "artifacts" / "model.joblib").write_bytes(b"another model")
+    with pytest.raises(
+        ArtifactError, match=r"model\.joblib is not the model lineage\.json records"
+    ):
         ensure_current(load_params(trained), root, root / "artifacts")
 
 

@@ -1,8 +1,14 @@
-"""Release: GTO tags in a real git repository (with a bare origin), guards, deploy manifests."""
+"""Release: GTO tags in a real git repository (with a bare origin), guards, deploy manifests.
+
+The artifacts are written as training and the gates write them (the same fingerprints), without
+running them: what is tested is the guards around the tags.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -12,7 +18,11 @@ import pytest
 import yaml
 
 from {{ cookiecutter.module_name }} import deploy, model_card, release
+from {{ cookiecutter.module_name }}.artifacts import sha256_file
+from {{ cookiecutter.module_name }}.checks import record_fields
 from {{ cookiecutter.module_name }}.cli import main as cli_main
+from {{ cookiecutter.module_name }}.config import load_params
+from {{ cookiecutter.module_name }}.lineage import params_sha256
 
 pytestmark = pytest.mark.code
 
@@ -44,9 +54,18 @@ def next_second() -> None:
     time.sleep(1.02 - time.time() % 1)
 
 
-def write_artifacts(repo: Path, passed: bool = True, commit: str | None = None) -> None:
-    """Minimal lineage.json and checks.json per the artifact contract, for HEAD by default."""
+def write_artifacts(
+    repo: Path, passed: bool = True, commit: str | None = None, model: bytes | None = None
+) -> dict:
+    """A run as `make train check` writes it, for HEAD by default: model, lineage, gate record.
+
+    Every fingerprint matches the repository's params.yaml and data file; returns the record.
+    """
+    params = load_params(repo / "params.yaml")
     commit = commit or git(repo, "rev-parse", "HEAD")
+    artifacts = repo / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    (artifacts / "model.joblib").write_bytes(model or f"model trained at {commit}".encode())
     metrics = {"task": "classification", "train": {"accuracy": 0.99}, "test": {"accuracy": 0.95}}
     lineage = {
         "project": NAME,
@@ -56,10 +75,11 @@ def write_artifacts(repo: Path, passed: bool = True, commit: str | None = None) 
         "git": {"commit": commit, "dirty": False},
         "task": "classification",
         "seed": 42,
-        "params": {"model": {"type": "logistic_regression", "C": 1.0}},
+        "params": params.to_dict(),
+        "params_sha256": params_sha256(params),
         "data": {
-            "path": "data/x.csv",
-            "sha256": "d" * 64,
+            "path": params.data.path,
+            "sha256": sha256_file(repo / params.data.path),
             "rows": 100,
             "columns": 3,
             "train_rows": 80,
@@ -73,14 +93,21 @@ def write_artifacts(repo: Path, passed: bool = True, commit: str | None = None) 
         },
         "metrics": metrics,
         "packages": {"python": "3.11.7", "scikit-learn": "1.5.2"},
-        "model": {"path": "artifacts/model.joblib", "type": "logistic_regression", "sha256": "m"},
+        "model": {
+            "path": "artifacts/model.joblib",
+            "type": "logistic_regression",
+            "sha256": sha256_file(artifacts / "model.joblib"),
+        },
     }
     gates = [
         {"name": "accuracy", "suite": "model", "value": 0.95, "threshold": 0.9, "passed": passed}
     ]
-    (repo / "artifacts").mkdir(exist_ok=True)
-    (repo / "artifacts" / "lineage.json").write_text(json.dumps(lineage))
-    (repo / "artifacts" / "checks.json").write_text(json.dumps({"passed": passed, "gates": gates}))
+    (artifacts / "lineage.json").write_text(json.dumps(lineage))
+    (artifacts / "checks.html").write_text(f"<html>gates of {commit}</html>")
+    record = {"passed": passed, "gates": gates} | record_fields(lineage, params)
+    record["html_sha256"] = sha256_file(artifacts / "checks.html")
+    (artifacts / "checks.json").write_text(json.dumps(record))
+    return record
 
 
 def commit_change(repo: Path, text: str) -> str:
@@ -91,11 +118,11 @@ def commit_change(repo: Path, text: str) -> str:
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
+def repo(tmp_path: Path, make_project, base_params, make_frame) -> Path:
     """A project repository with one commit, trained artifacts and a bare origin."""
     origin, work = tmp_path / "origin.git", tmp_path / "work"
     subprocess.run(["git", "init", "--quiet", "--bare", str(origin)], check=True)
-    work.mkdir()
+    make_project(base_params(), frame=make_frame(rows=100), root=work)
     git(work, "init", "--quiet", "-b", "main")
     git(work, "config", "user.name", "Test")
     git(work, "config", "user.email", "test@example.com")
@@ -104,7 +131,7 @@ def repo(tmp_path: Path) -> Path:
         f'[project]\nname = "{NAME}"\nversion = "0.1.0"\n'
         'description = "Predicts whether a demo customer churns."\n'
     )
-    (work / ".gitignore").write_text("artifacts/\n")
+    (work / ".gitignore").write_text("artifacts/\ndata/\n")
     if HAS_DEPLOY:
         shutil.copytree(PROJECT / "deploy", work / "deploy", ignore=shutil.ignore_patterns("image"))
         for path in (work / "deploy").rglob("*.yaml"):  # the project's name -> this repo's name
@@ -114,6 +141,11 @@ def repo(tmp_path: Path) -> Path:
     git(work, "push", "--quiet", "origin", "main")
     write_artifacts(work)
     return work
+
+
+def register(repo: Path, **options: object) -> release.Version:
+    """Register HEAD with the repository's own params (what `make register` does)."""
+    return release.register(repo, load_params(repo / "params.yaml"), **options)
 
 
 def cli(repo: Path, *args: str) -> int:
@@ -208,22 +240,22 @@ def test_register_promote_rollback_lifecycle(repo: Path, capsys: pytest.CaptureF
 
 
 def test_register_defaults_to_next_patch_or_given_part(repo: Path):
-    assert release.register(repo).version == "v0.1.0"
+    assert register(repo).version == "v0.1.0"
     commit_change(repo, "two")
     write_artifacts(repo)
-    assert release.register(repo, part="minor").version == "v0.2.0"
+    assert register(repo, part="minor").version == "v0.2.0"
     commit_change(repo, "three")
     write_artifacts(repo)
-    assert release.register(repo, version="1.0.0").version == "v1.0.0"
+    assert register(repo, version="1.0.0").version == "v1.0.0"
     commit_change(repo, "four")
     write_artifacts(repo)
-    assert release.register(repo).version == "v1.0.1"
+    assert register(repo).version == "v1.0.1"
 
 
 def test_register_reads_the_image_recorded_by_publish_image(repo: Path):
     ref = f"{IMAGE}@{DIGESTS['c']}"
     (repo / "artifacts" / "image.json").write_text(json.dumps({"ref": ref}))
-    assert release.register(repo).image == ref
+    assert register(repo).image == ref
 
 
 @pytest.mark.parametrize(
@@ -288,7 +320,7 @@ def test_promote_and_rollback_guards(repo: Path, capsys):
     assert "version v0.1.0 is not registered (registered: none)" in refused(
         repo, capsys, "promote", "--version", "v0.1.0", "--stage", "staging"
     )
-    release.register(repo)
+    register(repo)
     assert "unknown stage 'production' (expected one of staging, prod)" in refused(
         repo, capsys, "promote", "--version", "v0.1.0", "--stage", "production"
     )
@@ -312,7 +344,7 @@ def test_deploy_guards_and_commands(repo: Path, capsys):
     assert "no version is assigned to staging" in refused(
         repo, capsys, "deploy", "--stage", "staging"
     )
-    release.register(repo)  # registered by hand, without an image
+    register(repo)  # registered by hand, without an image
     release.promote(repo, "v0.1.0", "staging")
     assert "v0.1.0 has no image in its registration tag" in refused(
         repo, capsys, "deploy", "--stage", "staging"
@@ -320,7 +352,7 @@ def test_deploy_guards_and_commands(repo: Path, capsys):
     commit_change(repo, "imaged")
     write_artifacts(repo)
     image = f"{IMAGE}@{DIGESTS['d']}"
-    release.register(repo, image=image)
+    register(repo, image=image)
     next_second()
     release.promote(repo, "v0.1.1", "staging")
     capsys.readouterr()
@@ -346,7 +378,7 @@ def test_deploy_guards_and_commands(repo: Path, capsys):
     [
         (f"{NAME}@v0.1.0", {"event": "registration", "version": "v0.1.0", "stage": ""}),
         (f"refs/tags/{NAME}#prod#2", {"event": "assignment", "version": "v0.1.0", "stage": "prod"}),
-        (f"{NAME}#qa#3", {"event": "none", "stage": "qa"}),
+        (f"{NAME}#qa#3", {"event": "none", "stage": ""}),  # a stage not deployed
         ("other-model@v1.0.0", {"event": "none", "version": ""}),
         ("v1.0.0", {"event": "none", "version": ""}),
         ("not-a-tag", {"event": "none", "version": ""}),
@@ -354,7 +386,7 @@ def test_deploy_guards_and_commands(repo: Path, capsys):
 )
 def test_check_ref_decisions(repo: Path, capsys, tmp_path, monkeypatch, ref, expected):
     head = git(repo, "rev-parse", "HEAD")
-    release.register(repo)
+    register(repo)
     release.promote(repo, "v0.1.0", "staging")
     release.promote(repo, "v0.1.0", "prod")
     git(repo, "tag", "-a", "-m", "qa", f"{NAME}#qa#3", head)  # a stage this project never deploys
@@ -372,13 +404,219 @@ def test_check_ref_decisions(repo: Path, capsys, tmp_path, monkeypatch, ref, exp
 
 
 def test_register_refuses_artifacts_trained_with_other_params_or_data(
-    repo: Path, capsys, make_project, base_params, make_frame
+    repo: Path, capsys, make_frame
 ):
-    """With a params.yaml, register runs the staleness guard before anything else."""
-    make_project(base_params(), frame=make_frame(rows=100), root=repo)
+    """Register runs the staleness guard: the data changed after training."""
+    make_frame(rows=100, seed=3).to_csv(repo / "data" / "data.csv", index=False)
     message = refused(repo, capsys, "register")
-    assert "artifacts/ were trained with other params or data (params " in message
-    assert "data data/data.csv changed): run `make train`" in message
+    assert "artifacts/ were trained with other params or data (data data/data.csv changed)" in (
+        message
+    )
+
+
+def _retrain_keeping_the_gate_record(repo: Path) -> None:
+    """What `make train` leaves after a change: a new model and lineage, the old gate record."""
+    kept = {
+        name: (repo / "artifacts" / name).read_bytes() for name in ("checks.json", "checks.html")
+    }
+    write_artifacts(repo, model=b"a model trained after the change")
+    for name, content in kept.items():
+        (repo / "artifacts" / name).write_bytes(content)
+
+
+def _spoil_labels(repo: Path) -> None:
+    data = repo / "data" / "data.csv"
+    lines = data.read_text().splitlines()
+    flipped = [line.rsplit(",", 1)[0] + ",yes" for line in lines[1:]]
+    data.write_text("\n".join([lines[0], *flipped]) + "\n")
+    _retrain_keeping_the_gate_record(repo)
+
+
+def _change_params(repo: Path, section: str, values: dict) -> None:
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params[section] = {**params.get(section, {}), **values}
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    git(repo, "commit", "--quiet", "-am", f"change {section}")
+
+
+def _retrained_with_other_params(repo: Path) -> None:
+    _change_params(repo, "model", {"params": {"C": 0.01, "max_iter": 1000}})
+    _retrain_keeping_the_gate_record(repo)
+
+
+def _checked_with_other_thresholds(repo: Path) -> None:
+    """`make check` with relaxed gates in params.yaml, which were then put back."""
+    record = json.loads((repo / "artifacts" / "checks.json").read_text())
+    record["thresholds"]["min_test_accuracy"] = 0.5
+    (repo / "artifacts" / "checks.json").write_text(json.dumps(record))
+
+
+def _replaced_page(repo: Path) -> None:
+    (repo / "artifacts" / "checks.html").write_text("<html>another run</html>")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_spoil_labels, "checks.json is not the gate record of the current model (model, data "),
+        (_retrained_with_other_params, "(model, params differ)"),
+        (_checked_with_other_thresholds, "(thresholds differ)"),
+        (_replaced_page, "(checks.html differ)"),
+    ],
+    ids=["spoiled-labels-retrained", "other-params-retrained", "thresholds-changed", "page"],
+)
+def test_register_refuses_a_gate_record_that_is_not_the_current_models(
+    repo: Path, capsys, change, message
+):
+    """Train and check, change something, train again: the passed record is not this model's."""
+    change(repo)
+    error = refused(repo, capsys, "register")
+    assert message in error
+    assert error.endswith("run `make check`")
+
+
+def _tag_version(repo: Path, fields: dict[str, str], version: str = "v0.1.0") -> None:
+    """A registration tag made without `make register` (plain git), with these fields."""
+    body = "".join(f"{key}: {value}\n" for key, value in fields.items())
+    git(repo, "tag", "-a", "-m", f"Register {NAME} {version}\n\n{body}", f"{NAME}@{version}")
+
+
+def test_promote_and_deploy_refuse_a_version_without_a_passed_gate_record(repo: Path, capsys):
+    head = git(repo, "rev-parse", "HEAD")
+    image = f"{IMAGE}@{DIGESTS['a']}"
+    _tag_version(repo, {"commit": head, "image": image, "gates": "passed"})
+    message = refused(repo, capsys, "promote", "--version", "v0.1.0", "--stage", "prod")
+    assert f"{NAME}@v0.1.0 records no gate record of its model (model-sha256" in message
+    git(repo, "tag", "-a", "-m", "by hand", f"{NAME}#prod#1", head)  # assigned without make
+    assert "records no gate record" in refused(repo, capsys, "deploy", "--stage", "prod")
+    git(repo, "tag", "-d", f"{NAME}@v0.1.0", f"{NAME}#prod#1")
+    record = dict.fromkeys(release.RECORD_FIELDS, "a" * 64)
+    _tag_version(repo, {"commit": head, "image": image, "gates": "failed", **record})
+    assert "does not record passed gates (gates: failed)" in refused(
+        repo, capsys, "promote", "--version", "v0.1.0", "--stage", "staging"
+    )
+
+
+def test_a_registration_records_the_fingerprints_of_its_gate_record(repo: Path):
+    record = json.loads((repo / "artifacts" / "checks.json").read_text())
+    version = register(repo)
+    assert version.fields["model-sha256"] == record["model_sha256"]
+    assert version.fields["data-sha256"] == record["data_sha256"]
+    assert version.fields["params-sha256"] == record["params_sha256"]
+    assert version.fields["checks-sha256"] == sha256_file(repo / "artifacts" / "checks.json")
+    assert release.ensure_registered_with_gates(release.read_state(repo).versions["v0.1.0"])
+
+
+def test_check_ref_refuses_an_assignment_of_an_unregistered_commit(repo: Path, capsys):
+    register(repo)
+    commit_change(repo, "never registered")
+    git(repo, "push", "--quiet", "origin", "main")
+    git(repo, "tag", "-a", "-m", "by hand", f"{NAME}#prod#7")
+    message = refused(repo, capsys, "check-ref", f"{NAME}#prod#7")
+    assert f"{NAME}#prod#7 does not name a registered version of {NAME}" in message
+
+
+def test_check_ref_refuses_versions_registered_off_the_default_branch(repo: Path, capsys):
+    git(repo, "checkout", "--quiet", "-b", "feature")
+    commit_change(repo, "an unreviewed model")
+    write_artifacts(repo)
+    register(repo)
+    release.promote(repo, "v0.1.0", "prod")
+    for ref in (f"{NAME}@v0.1.0", f"{NAME}#prod#1"):
+        message = refused(repo, capsys, "check-ref", ref, "--default-branch", "main")
+        assert "is not on the default branch main: only versions registered from main" in message
+    git(repo, "push", "--quiet", "origin", "feature:main")  # reviewed and merged
+    assert cli(repo, "check-ref", f"{NAME}#prod#1", "--default-branch", "main") == 0
+    decision = json.loads(capsys.readouterr().out)
+    assert decision["event"] == "assignment"
+    assert decision["commit"] == git(repo, "rev-parse", "HEAD")
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        *("x`id`@v1", "x$(id)@v1", f'{NAME}#prod#1" ; id ; "', f"{NAME}#prod#1\nid"),
+        *("-h", "", f"{NAME}@v0.1.0\n"),
+    ],
+    ids=repr,
+)
+def test_check_ref_refuses_tag_names_outside_gtos_characters(repo: Path, capsys, ref: str):
+    message = refused(repo, capsys, "check-ref", "--", ref)
+    assert "is not a tag name this project uses" in message
+
+
+@pytest.mark.parametrize("branch", ["main;id", "--output=x", "a..b", "main\nx", "$(id)"])
+def test_check_ref_refuses_a_default_branch_that_is_not_a_branch_name(repo, capsys, branch):
+    register(repo)
+    message = refused(repo, capsys, "check-ref", f"{NAME}@v0.1.0", f"--default-branch={branch}")
+    assert "is not a branch or commit name this project accepts" in message
+
+
+REVIEWERS = {
+    "id": 1,
+    "node_id": "MDQ6R2F0ZTE=",
+    "type": "required_reviewers",
+    "prevent_self_review": True,
+    "reviewers": [{"type": "Team", "reviewer": {"id": 7, "name": "ml-leads"}}],
+}
+
+
+@pytest.mark.parametrize(
+    ("stage", "environment", "problem"),
+    [
+        ("prod", {"name": "prod", "protection_rules": [REVIEWERS]}, None),
+        ("prod", None, "the prod environment does not exist"),
+        ("prod", {"name": "prod", "protection_rules": []}, "has no required reviewers"),
+        (
+            "prod",
+            {"name": "prod", "protection_rules": [{"type": "wait_timer", "wait_timer": 30}]},
+            "has no required reviewers",
+        ),
+        ("prod", {"protection_rules": [{**REVIEWERS, "reviewers": []}]}, "no required reviewers"),
+        ("staging", None, None),
+    ],
+    ids=["reviewers", "missing", "no-rules", "timer-only", "empty-reviewers", "staging"],
+)
+def test_prod_needs_an_environment_with_required_reviewers(stage, environment, problem):
+    """The decision on GitHub's environment document (GET /repos/OWNER/REPO/environments/NAME)."""
+    found = release.missing_reviewers(stage, environment)
+    assert found is None if problem is None else problem in found
+
+
+def test_check_ref_asks_the_api_for_reviewers_and_warns_when_it_cannot(
+    repo: Path, capsys, monkeypatch
+):
+    register(repo)
+    release.promote(repo, "v0.1.0", "prod")
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)  # not on GitHub: nothing to ask
+    capsys.readouterr()
+    assert cli(repo, "check-ref", f"{NAME}#prod#1", "--require-reviewers") == 0
+    assert "warning: could not read the prod environment's protection rules" in (
+        capsys.readouterr().err
+    )
+    # On GitHub the API answers (the network is not reachable here: its answer is given).
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/demo-model")
+    unprotected = {"name": "prod", "protection_rules": []}
+    monkeypatch.setattr(deploy, "read_environment", lambda *_: (True, unprotected))
+    message = refused(repo, capsys, "check-ref", f"{NAME}#prod#1", "--require-reviewers")
+    assert "the prod environment has no required reviewers" in message
+    assert "a tag alone must not deploy to prod" in message
+
+
+def test_pushes_in_actions_authenticate_through_the_environment_only(repo: Path):
+    actions = {"GITHUB_ACTIONS": "true", "GH_TOKEN": "t0ken", "GITHUB_SERVER_URL": "https://ghe.x"}
+    env = release.push_auth_env({**os.environ, **actions})
+    header = subprocess.run(
+        ["git", "config", "--get", "http.https://ghe.x/.extraheader"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert header == "AUTHORIZATION: basic " + base64.b64encode(b"x-access-token:t0ken").decode()
+    assert "t0ken" not in (repo / ".git" / "config").read_text()
+    assert "GIT_CONFIG_COUNT" not in release.push_auth_env({"GH_TOKEN": "t0ken"})
 
 
 def test_github_output_needs_the_variable(repo: Path, capsys, monkeypatch):
@@ -388,13 +626,13 @@ def test_github_output_needs_the_variable(repo: Path, capsys, monkeypatch):
 
 def test_model_card_renders_lineage_checks_and_description(repo: Path):
     image = f"{IMAGE}@{DIGESTS['e']}"
-    release.register(repo, image=image)
+    register(repo, image=image)
     path = model_card.write_model_card(repo, Path("artifacts/model-card.md"), "v0.1.0")
     card = path.read_text()
     for expected in [
         f"# Model card: {NAME} v0.1.0",
         "## Intended use\n\nPredicts whether a demo customer churns.",
-        "sha256 `" + "d" * 64 + "`",
+        f"sha256 `{sha256_file(repo / 'data' / 'data.csv')}`",
         "Rows: 100 (train 80, test 20)",
         "| age | numeric | float64 | 1 to 9 |",
         "| city | categorical | object | a |",
@@ -412,7 +650,7 @@ def test_model_card_renders_lineage_checks_and_description(repo: Path):
 
 
 def test_publish_release_command(repo: Path):
-    release.register(repo)
+    register(repo)
     (repo / "artifacts" / "metrics.json").write_text("{}")
     command = deploy.publish_release(repo, "v0.1.0", [Path("artifacts/metrics.json")], True)
     assert command[:4] == ["gh", "release", "create", f"{NAME}@v0.1.0"]
