@@ -4,12 +4,14 @@ The monitor workflow's drift job is run step by step (its `run:` steps in order,
 workflow gives them; only GitHub's own `uses:` actions are skipped, and their list is asserted).
 The scheduled run checks the default source, the stable example batch; then `make monitor` on the
 drifted example batch and on a broken one, and `make retrain`, whose new model's lineage must
-record the new training data.
+record the new training data, which never takes a batch twice, and which gives the data back
+when the gates fail.
 """
 
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
 import pytest
@@ -92,15 +94,37 @@ def trained(tmp_path: Path) -> Baked:
     return project
 
 
-def test_make_retrain_adds_the_batch_and_the_new_model_records_it(trained: Baked):
+def test_make_retrain_adds_the_batch_once_and_gives_it_back_when_a_gate_fails(trained: Baked):
     project = trained
     lineage_file = project.path / "artifacts/lineage.json"
     before = json.loads(lineage_file.read_text())
+    data = project.path / before["data"]["path"]
+    data.chmod(0o600)
     project.run("make", "retrain", "CURRENT=data/batches/drifted.csv", "GIT_ADD=1")
     after = json.loads(lineage_file.read_text())
     assert after["data"]["rows"] == before["data"]["rows"] + 200
     assert after["data"]["sha256"] != before["data"]["sha256"]
     assert after["model"]["sha256"] != before["model"]["sha256"]
+    ledger = f"{before['data']['path']}.batches.json"
     staged = project.run("git", "diff", "--cached", "--name-only").stdout.split()
-    assert staged == [before["data"]["path"]], "the ignored training data is staged for the PR"
-    assert (project.path / "artifacts/checks.json").exists(), "the gates ran again"
+    assert staged == [before["data"]["path"], ledger], "the ignored data and its ledger, for the PR"
+    assert json.loads((project.path / "artifacts/checks.json").read_text())["passed"]
+    assert stat.S_IMODE(data.stat().st_mode) == 0o600
+
+    # The same batch again (a second run, a rerun after a kill): never appended twice.
+    module = project.context["module_name"]
+    again = project.run(
+        "uv", "run", "python", "-m", module, "update-data", "--current=data/batches/drifted.csv"
+    )
+    assert "is already in" in again.stdout
+    assert data.read_bytes().count(b"\n") == after["data"]["rows"] + 1
+
+    # The stable batch is rows of the training data: appended, the duplicate gates fail.
+    folded = data.read_bytes()
+    failed = project.run("make", "retrain", "CURRENT=data/batches/stable.csv", check=False)
+    assert failed.returncode != 0
+    assert "a gate failed: restored" in failed.stdout
+    assert data.read_bytes() == folded, "the data is as it was"
+    assert stat.S_IMODE(data.stat().st_mode) == 0o600
+    batches = json.loads((project.path / ledger).read_text())["batches"]
+    assert [b["source"] for b in batches] == ["data/batches/drifted.csv"]

@@ -12,6 +12,14 @@ if TYPE_CHECKING:
 
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
+#: The file of each plot :func:`write_plots` can write (the comment workflow publishes no other).
+PLOT_FILES = {
+    "confusion_matrix": "confusion_matrix.png",
+    "roc_curve": "roc_curve.png",
+    "predicted_vs_actual": "predicted_vs_actual.png",
+    "residuals": "residuals.png",
+    "feature_importance": "feature_importance.png",
+}
 #: Permutation importance is computed on at most this many test rows (it predicts many times).
 IMPORTANCE_ROWS = 2000
 IMPORTANCE_REPEATS = 5
@@ -226,18 +234,20 @@ def write_plots(
     seed: int,
 ) -> list[Path]:
     """Write the task's diagnostic plots into ``directory``; return their paths."""
+    files = PLOT_FILES
     y_pred = model.predict(x_test)
     if task == "classification":
         classes = list(model.classes_)
+        scores = _scores(model, x_test)
         paths = [
-            plot_confusion_matrix(y_test, y_pred, classes, directory / "confusion_matrix.png"),
-            plot_roc(y_test, _scores(model, x_test), classes, directory / "roc_curve.png"),
+            plot_confusion_matrix(y_test, y_pred, classes, directory / files["confusion_matrix"]),
+            plot_roc(y_test, scores, classes, directory / files["roc_curve"]),
         ]
     else:
         paths = [
-            plot_predicted_vs_actual(y_test, y_pred, directory / "predicted_vs_actual.png"),
-            plot_residuals(y_test, y_pred, directory / "residuals.png"),
+            plot_predicted_vs_actual(y_test, y_pred, directory / files["predicted_vs_actual"]),
+            plot_residuals(y_test, y_pred, directory / files["residuals"]),
         ]
     table = permutation_importance_table(model, x_test, y_test, seed)
-    paths.append(plot_importance(table, directory / "feature_importance.png"))
+    paths.append(plot_importance(table, directory / files["feature_importance"]))
     return paths

@@ -11,9 +11,12 @@ The library behind three commands of the CLI (``python -m <package> COMMAND``; t
   ``artifacts/monitor.html`` (the deepchecks report), and prints a verdict table.
 - ``batches``: write two example batches from the training data, ``stable.csv`` (rows drawn
   from it) and ``drifted.csv`` (a few numeric features shifted), deterministic for a seed.
-- ``update-data``: append a labelled batch to the training data (or replace it, per
-  ``monitor.retrain``) atomically, keeping the training file's columns; ``make retrain`` then
-  retrains and re-runs the gates.
+- ``update-data`` / ``retrain``: append a labelled batch to the training data (or replace it,
+  per ``monitor.retrain``) atomically, keeping the training file's columns, permissions and
+  symlink. The content hash of every batch folded in is recorded in a ledger next to the data
+  (``<data file>.batches.json``), written before the data: a batch is never added twice, also
+  when a run was killed half-way. ``retrain`` then retrains and re-runs the gates, and gives the
+  data its previous content back (kept in a backup until the gates decide) if they fail.
 
 Exit status of ``monitor``: 0 stable, 2 unusable input (``error: ...`` on stderr, nothing
 written), 3 (:data:`EXIT_DRIFT`) a monitoring threshold was exceeded (reports written).
@@ -22,6 +25,8 @@ written), 3 (:data:`EXIT_DRIFT`) a monitoring threshold was exceeded (reports wr
 from __future__ import annotations
 
 import glob
+import hashlib
+import stat
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -31,10 +36,15 @@ from typing import TYPE_CHECKING, Any
 
 from .artifacts import (
     StagingDir,
+    atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
     display_path,
+    ensure_inside,
+    glob_base,
     sha256_file,
+    sweep_stale,
+    write_new_file,
 )
 from .errors import DataError, ProjectError
 from .gates import Gate, judge, verdict_table
@@ -53,6 +63,8 @@ MARKDOWN_FILE = "monitor.md"
 HTML_FILE = "monitor.html"
 MODEL_FILE = "model.joblib"
 BATCHES_DIR = Path("data/batches")
+#: The ledger of the batches folded into a training data file: ``<data file>.batches.json``.
+LEDGER_SUFFIX = ".batches.json"
 
 #: Gates that measure drift (their failure suggests retraining) vs. the batch's own health.
 DRIFT_GATES = ("feature_drift", "label_drift", "prediction_drift", "new_category_ratio")
@@ -79,20 +91,32 @@ class Batch:
 # --- Where the batch comes from -------------------------------------------------------------
 
 
-def resolve_source(source: str, root: Path) -> list[Path]:
+def resolve_source(source: str, root: Path, folders: list[Path] | None = None) -> list[Path]:
     """Return the CSV files a source names: a path, or a glob read in name order.
 
+    Every file must resolve (symlinks followed) inside ``folders`` (default: the project): a
+    batch path from a workflow input never reads a file elsewhere.
+
     Raises:
-        DataError: if nothing matches.
+        DataError: if the file does not exist, or nothing matches the glob.
+        PathError: if a file resolves outside ``folders``.
     """
+    folders = folders or [root]
+    what = "the batch (CURRENT or monitor.source)"
+    ensure_inside(root / glob_base(source), folders, f"{what} {source!r}")
     pattern = str(root / source)
     if glob.has_magic(source):
         matches = glob.glob(pattern, recursive=True)  # noqa: PTH207 - absolute patterns too
         paths = sorted(Path(p) for p in matches if Path(p).is_file())
         if not paths:
             raise DataError(f"{source}: no file matches this pattern (monitor.source or CURRENT)")
-        return paths
-    return [Path(pattern)]
+    else:
+        paths = [Path(pattern)]
+        if not paths[0].exists():
+            raise DataError(f"{source}: file not found (the batch: CURRENT or monitor.source)")
+    for path in paths:
+        ensure_inside(path, folders, f"{what} {display_path(path, root)!r}")
+    return paths
 
 
 def _pinned_params(params: Params, reference: Dataset) -> Params:
@@ -149,13 +173,12 @@ def load_batch(
     """
     import pandas as pd
 
+    from .config import data_folders
     from .data import read_csv  # the training data's reader: same errors for a bad batch
 
     frames, raws, files, labelled = [], [], [], set()
-    for path in resolve_source(source, root):
+    for path in resolve_source(source, root, data_folders(params, root)):
         label = display_path(path, root)
-        if not path.exists():
-            raise DataError(f"{label}: file not found (the batch: CURRENT or monitor.source)")
         raw = read_csv(path, label)
         frame, has_target = _validate_file(raw, label, params, reference)
         frames.append(frame)
@@ -396,12 +419,14 @@ def monitor(
         ProjectError: for unusable input (bad batch file, no model); nothing is written then.
     """
     from .checks import load_model, quiet_stack, save_html
+    from .config import data_folders
     from .data import load_dataset
     from .lineage import ensure_current
 
     clock = time.perf_counter()
-    reference = load_dataset(params, root)
     source = current or params.monitor.source
+    resolve_source(source, root, data_folders(params, root))  # refuse a bad path before reading
+    reference = load_dataset(params, root)
     batch = load_batch(source, params, reference, root, min_rows=params.monitor.min_rows)
     ensure_current(params, root, artifacts_dir)  # the model was trained on this data and params
     model = load_model(artifacts_dir)
@@ -565,54 +590,176 @@ def write_batches(params: Params, root: Path, out_dir: Path, rows: int = BATCH_R
 # --- Retraining data ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class DataUpdate:
+    """A batch folded into the training data (or found there already), until the gates decide.
+
+    Paths are as params.yaml names them (relative to the project); ``backup`` holds the data's
+    previous content, for :func:`restore_training_data`, until :func:`finish_update`.
+    """
+
+    root: Path
+    path: str
+    ledger: str
+    backup: str
+    mode: str
+    source: str
+    batch_sha256: str
+    before_sha256: str
+    after_sha256: str
+    rows_before: int
+    rows_after: int
+    added_rows: int
+    already_folded: bool
+    filled_columns: list[str] = field(default_factory=list)
+    dropped_columns: list[str] = field(default_factory=list)
+
+
+def ledger_path(data_path: str) -> str:
+    """The ledger of a training data file: the batches folded into it (:data:`LEDGER_SUFFIX`)."""
+    return data_path + LEDGER_SUFFIX
+
+
+def backup_path(data_path: str, before_sha256: str) -> str:
+    """Where the data's content before a batch is kept while the gates decide (hidden, by hash)."""
+    path = Path(data_path)
+    return str(path.with_name(f".{path.name}.{before_sha256[:16]}.before"))
+
+
+def read_ledger(root: Path, data_path: str) -> list[dict[str, Any]]:
+    """The batches folded into ``data_path``, oldest first (empty without a ledger)."""
+    from .artifacts import read_json
+
+    path = root / ledger_path(data_path)
+    if not path.is_file():
+        return []
+    batches = read_json(path).get("batches")
+    if not isinstance(batches, list):
+        raise DataError(f"{ledger_path(data_path)}: no 'batches' list (the ledger is damaged)")
+    return batches
+
+
+def _write_ledger(root: Path, data_path: str, batches: list[dict[str, Any]]) -> None:
+    atomic_write_json(root / ledger_path(data_path), {"data": data_path, "batches": batches})
+
+
 def update_training_data(
     params: Params, root: Path, current: str | None = None, mode: str | None = None
-) -> dict[str, Any]:
-    """Append a labelled batch to the training data (or replace it), atomically.
+) -> DataUpdate:
+    """Fold a labelled batch into the training data (append it, or replace the data), once.
 
     The batch is validated like the training data, reordered to the training file's columns
     (extra columns are dropped, missing non-feature columns are left empty) and the combined
     data is validated again before the file is replaced. In append mode the existing bytes are
     kept as they are and the batch's rows are added after them (a reviewable diff).
 
+    The order makes a kill harmless: the data's current content is backed up, the batch's
+    content hash (of the rows as appended) goes into the ledger with the data's hash before and
+    after, and only then is the data replaced (atomically, keeping its permissions and
+    symlink). A batch whose hash the ledger already holds is not added again, unless the data
+    still has the content from before it (the kill came before the data was replaced).
+
     Raises:
         DataError: for an unlabelled or invalid batch; the training file is then unchanged.
     """
+    from .config import data_folders
     from .data import load_dataset, read_csv, validate_frame
 
     mode = mode or params.monitor.retrain
-    reference = load_dataset(params, root)
     source = current or params.monitor.source
+    resolve_source(source, root, data_folders(params, root))  # refuse a bad path before reading
+    reference = load_dataset(params, root)
+    sweep_stale(reference.path.parent)  # temporary files of a killed update
     batch = load_batch(source, params, reference, root, min_rows=1)
     if not batch.labelled:
         raise DataError(
             f"{source}: no target column {params.data.target!r}; retraining needs labelled data "
             "(add the labels, or run `make monitor` for a drift check only)"
         )
-    path = reference.path
-    original = read_csv(path, params.data.path)
+    data_path = params.data.path
+    before_bytes = reference.path.read_bytes()
+    original = read_csv(reference.path, data_path)
     columns = [str(c) for c in original.columns]
     rows = batch.raw.reindex(columns=columns)
+    body = rows.to_csv(index=False, header=False, lineterminator="\n")
+    batch_sha256 = hashlib.sha256(body.encode("utf-8")).hexdigest()
     combined = rows if mode == "replace" else _concat(original, rows)
-    validate_frame(combined, params, f"{params.data.path} with {source}")
+    validate_frame(combined, params, f"{data_path} with {source}")
     if mode == "replace":
-        text = rows.to_csv(index=False, lineterminator="\n")
+        after_bytes = rows.to_csv(index=False, lineterminator="\n").encode("utf-8")
     else:
-        existing = path.read_text(encoding="utf-8")
-        body = rows.to_csv(index=False, header=False, lineterminator="\n")
-        text = existing + ("" if existing.endswith("\n") else "\n") + body
-    before = {"sha256": reference.sha256, "rows": len(original)}
-    atomic_write_text(path, text)
-    return {
-        "path": params.data.path,
-        "mode": mode,
-        "source": source,
-        "added_rows": len(rows),
-        "before": before,
-        "after": {"sha256": sha256_file(path), "rows": len(combined)},
-        "dropped_columns": [c for c in batch.raw.columns if str(c) not in columns],
-        "filled_columns": [c for c in columns if c not in batch.raw.columns],
-    }
+        separator = b"" if before_bytes.endswith(b"\n") else b"\n"
+        after_bytes = before_bytes + separator + body.encode("utf-8")
+    ledger = read_ledger(root, data_path)
+    entry = next((e for e in ledger if e.get("batch_sha256") == batch_sha256), None)
+    # Folded in already unless the data still has the content from before the batch.
+    folded = entry is not None and reference.sha256 != entry.get("before_sha256")
+    update = DataUpdate(
+        root=root,
+        path=data_path,
+        ledger=ledger_path(data_path),
+        backup=backup_path(data_path, (entry or {}).get("before_sha256") or reference.sha256),
+        mode=mode,
+        source=source,
+        batch_sha256=batch_sha256,
+        before_sha256=(entry or {}).get("before_sha256") or reference.sha256,
+        after_sha256=(entry or {}).get("after_sha256") or hashlib.sha256(after_bytes).hexdigest(),
+        rows_before=len(original),
+        rows_after=len(original) if folded else len(combined),
+        added_rows=0 if folded else len(rows),
+        already_folded=folded,
+        filled_columns=[c for c in columns if c not in batch.raw.columns],
+        dropped_columns=[str(c) for c in batch.raw.columns if str(c) not in columns],
+    )
+    if update.already_folded:
+        return update
+    file_mode = stat.S_IMODE(reference.path.stat().st_mode)
+    write_new_file(root / update.backup, before_bytes, mode=file_mode)
+    if entry is None:
+        ledger.append(
+            {
+                "batch_sha256": batch_sha256,
+                "source": source,
+                "files": batch.files,
+                "rows": len(rows),
+                "mode": mode,
+                "before_sha256": update.before_sha256,
+                "after_sha256": update.after_sha256,
+                "added_at": _now(),
+            }
+        )
+        _write_ledger(root, data_path, ledger)
+    atomic_write_bytes(root / data_path, after_bytes)
+    return update
+
+
+def restore_training_data(update: DataUpdate) -> None:
+    """Give the data its content from before ``update`` and drop the batch from the ledger.
+
+    For a retrain whose gates failed: the data is as it was, and a later run may fold the batch
+    in again. The file keeps its permissions and symlink.
+
+    Raises:
+        DataError: if the backup is gone or the data changed since the update (nothing is
+            written then).
+    """
+    root = update.root
+    backup = root / update.backup
+    if not backup.is_file():
+        raise DataError(f"{update.backup}: the backup of {update.path} is gone; cannot restore it")
+    if sha256_file(root / update.path) not in (update.after_sha256, update.before_sha256):
+        raise DataError(f"{update.path} changed since the batch was added; not restoring it")
+    atomic_write_bytes(root / update.path, backup.read_bytes())
+    ledger = read_ledger(root, update.path)
+    _write_ledger(
+        root, update.path, [e for e in ledger if e.get("batch_sha256") != update.batch_sha256]
+    )
+    backup.unlink()
+
+
+def finish_update(update: DataUpdate) -> None:
+    """Keep the batch: remove the backup of the data's previous content."""
+    (update.root / update.backup).unlink(missing_ok=True)
 
 
 def _concat(original: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:

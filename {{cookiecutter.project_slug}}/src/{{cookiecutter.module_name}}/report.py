@@ -2,29 +2,36 @@
 
 Reads a run's artifacts (``metrics.json``, ``lineage.json``, ``plots/``, and ``checks.json`` /
 ``checks.html`` once the gates ran) and writes a self-contained directory, by default
-``artifacts/report/``: ``report.md``, copies of the plots, the full gate report and
-``images.txt`` (how the comment workflow must treat the images: ``artifact`` or ``publish``).
+``artifacts/report/``: ``report.md`` (text only: it names the plots), copies of the plots and the
+full gate report. Whether plots are published is not the report's decision: the comment
+workflow decides from its own trusted configuration (:mod:`.pr_comment`).
 
 The base branch's numbers come from retraining it: :func:`build_base` checks out the merge base
 of ``HEAD`` and the base ref in a temporary ``git worktree``, runs its own ``make install train``
 there and keeps its ``metrics.json`` and ``lineage.json`` (in ``artifacts/base/``). Training is
 reproducible, so this equals what the base branch produced. ``--base-artifacts DIR`` reads a
 base run from a directory instead (e.g. metrics committed on the main branch).
+
+The worktree is removed when the report finishes, fails or is interrupted (the base's build runs
+in its own process group, stopped with it); the next report removes the worktrees that killed
+ones left behind (:func:`remove_stale_worktrees`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from .artifacts import read_json
+from .artifacts import process_alive, read_json, sweep_stale
 from .compare import (
     BETTER,
     MISSING,
@@ -37,23 +44,26 @@ from .compare import (
     diff_params,
     direction,
 )
-from .errors import ArtifactError, ProjectError
+from .errors import ArtifactError
 
 if TYPE_CHECKING:
     from .config import Params
 
 REPORT_FILE = "report.md"
-IMAGES_FILE = "images.txt"
 CHECKS_HTML = "checks.html"
 PLOTS_DIR = "plots"
 BASE_DIR = "base"
 #: Name of the workflow artifact that carries the report (pr-report.yml uploads it).
 ARTIFACT_NAME = "pr-report"
-#: ``artifact``: plots stay in the workflow artifact; ``publish``: CML uploads them (inline).
-IMAGE_MODES = ("artifact", "publish")
 #: Make targets that produce a base run in the base worktree.
 BASE_TARGETS = ("install", "train")
 BASE_TIMEOUT = 3600
+#: The base's worktree is ``<temp dir>/report-base-<pid>-<random>/base``: the id of the report's
+#: process tells a worktree of a killed report from one in use.
+WORKTREE_PREFIX = "report-base-"
+_WORKTREE_DIR = re.compile(rf"^{WORKTREE_PREFIX}(\d+)-")
+#: Seconds the base's build gets to stop after SIGTERM before it is killed.
+STOP_GRACE = 10
 #: Environment variables of this run that must not leak into the base's own make/uv.
 _ISOLATED_ENV = (
     "VIRTUAL_ENV",
@@ -175,6 +185,32 @@ def _external_data(project: Path, base_project: Path) -> list[str]:
     return [relative.as_posix()]
 
 
+def _stale_worktree(path: Path) -> bool:
+    """True for a base worktree of this module whose report process is gone."""
+    match = _WORKTREE_DIR.match(path.parent.name)
+    return bool(match) and path.name == "base" and not process_alive(int(match.group(1)))
+
+
+def remove_stale_worktrees(project: Path) -> list[Path]:
+    """Remove the base worktrees (and their temporary folders) of reports that were killed.
+
+    A killed report leaves its worktree registered in git and its folder (a whole environment)
+    on disk; this unregisters and deletes them, and prunes worktrees whose folder is gone.
+    Returns the removed worktrees.
+    """
+    listing = _git(project, "worktree", "list", "--porcelain").stdout.splitlines()
+    paths = [Path(line[len("worktree ") :]) for line in listing if line.startswith("worktree ")]
+    removed = [path for path in paths if _stale_worktree(path)]
+    for path in removed:
+        _git(project, "worktree", "remove", "--force", str(path))
+        shutil.rmtree(path.parent, ignore_errors=True)
+    for folder in Path(tempfile.gettempdir()).glob(f"{WORKTREE_PREFIX}*"):
+        if _stale_worktree(folder / "base"):  # a folder whose worktree git no longer lists
+            shutil.rmtree(folder, ignore_errors=True)
+    _git(project, "worktree", "prune")
+    return removed
+
+
 def build_base(
     ref: str,
     project: Path,
@@ -194,6 +230,9 @@ def build_base(
     prefix = _git(project, "rev-parse", "--show-prefix")
     if prefix.returncode != 0:
         return Base(ref=ref, note=f"{project} is not in a git repository")
+    stale = remove_stale_worktrees(project)
+    if stale:
+        progress(f"removed {len(stale)} base worktree(s) left by interrupted reports")
     if _git(project, "rev-parse", "--verify", "--quiet", ref + "^{commit}").returncode != 0:
         return Base(ref=ref, note=f"the base ref `{ref}` does not exist here (fetch it first)")
     merge_base = _git(project, "merge-base", "HEAD", ref)
@@ -202,7 +241,7 @@ def build_base(
     commit = merge_base.stdout.strip()
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
-    with tempfile.TemporaryDirectory(prefix="report-base-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{WORKTREE_PREFIX}{os.getpid()}-") as tmp:
         worktree = Path(tmp) / "base"
         added = _git(project, "worktree", "add", "--detach", "--quiet", str(worktree), commit)
         if added.returncode != 0:
@@ -233,22 +272,17 @@ def _train_base(
     progress(f"base: make {' '.join(BASE_TARGETS)} in a worktree of {ref} at {short}")
     log = dest / "build.log"
     with log.open("w", encoding="utf-8") as handle:
-        result = subprocess.run(
-            ["make", "-C", str(base_project), *BASE_TARGETS],
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            env=_base_env(uv),
-            check=False,
-            timeout=BASE_TIMEOUT,
+        returncode = run_process_group(
+            ["make", "-C", str(base_project), *BASE_TARGETS], handle, _base_env(uv)
         )
-    if result.returncode != 0:
+    if returncode != 0:
         tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
         progress("base: build failed; last lines:\n  " + "\n  ".join(tail))
         return Base(
             ref=ref,
             commit=commit,
             note=f"training the base commit {short} failed (`make {' '.join(BASE_TARGETS)}` "
-            f"exited {result.returncode}; the base may predate the pipeline)",
+            f"exited {returncode}; the base may predate the pipeline)",
         )
     for name in ("metrics.json", "lineage.json"):
         source = base_project / "artifacts" / name
@@ -257,6 +291,36 @@ def _train_base(
         shutil.copy2(source, dest / name)
     base = load_base(dest, ref)
     return Base(run=base.run, ref=ref, commit=commit)
+
+
+def run_process_group(command: list[str], log: IO[str], env: dict[str, str]) -> int:
+    """Run ``command`` in a process group of its own; return its exit status.
+
+    If this process is interrupted (or the build exceeds :data:`BASE_TIMEOUT`), the whole group
+    (make, uv, the base's training) is stopped with it: SIGTERM, then SIGKILL after
+    :data:`STOP_GRACE` seconds. Nothing keeps running in a worktree that is being removed.
+    """
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
+    try:
+        return process.wait(timeout=BASE_TIMEOUT)
+    except BaseException:
+        _stop_group(process)
+        raise
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    for sig, wait in ((signal.SIGTERM, STOP_GRACE), (signal.SIGKILL, None)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 # --- markdown ---------------------------------------------------------------------------------
@@ -440,22 +504,12 @@ def _data_section(run: Run, base: Base) -> list[str]:
     return [*out, "", *_table(header, rows, "lrr"), ""]
 
 
-def _plots_section(plots: Sequence[str], images: str) -> list[str]:
+def _plots_section(plots: Sequence[str]) -> list[str]:
     out = ["### Plots", ""]
     if not plots:
         return [*out, "This run wrote no plots.", ""]
-    if images == "publish":
-        for rel in plots:
-            title = Path(rel).stem.replace("_", " ")
-            out += [f"**{title}**", "", f"![{title}]({rel})", ""]
-        return out
     names = ", ".join(f"`{rel}`" for rel in plots)
-    return [
-        *out,
-        f"Attached to this workflow run as the `{ARTIFACT_NAME}` artifact (not published "
-        f"anywhere else): {names}.",
-        "",
-    ]
+    return [*out, f"In this workflow run's `{ARTIFACT_NAME}` artifact: {names}.", ""]
 
 
 def _lineage_section(run: Run) -> list[str]:
@@ -484,17 +538,14 @@ def _lineage_section(run: Run) -> list[str]:
     return ["### Lineage", "", *_details(summary, body), ""]
 
 
-def render(run: Run, base: Base, *, plots: Sequence[str] = (), images: str = "artifact") -> str:
+def render(run: Run, base: Base, *, plots: Sequence[str] = ()) -> str:
     """Render the report's markdown.
 
     Args:
         run: this PR's run.
         base: the base run, or a note saying why there is none.
-        plots: plot paths relative to the report file (as copied next to it).
-        images: ``artifact`` lists the plots by name, ``publish`` embeds them as images.
+        plots: plot paths relative to the report file (as copied next to it), listed by name.
     """
-    if images not in IMAGE_MODES:
-        raise ProjectError(f"images must be one of {', '.join(IMAGE_MODES)}, not {images!r}")
     project = run.lineage.get("project") or run.lineage.get("model_name") or "model"
     if base.run is not None:
         against = f"Compared with `{base.ref or 'base'}`" + (
@@ -514,7 +565,7 @@ def render(run: Run, base: Base, *, plots: Sequence[str] = (), images: str = "ar
         *_metrics_section(run, base),
         *_params_section(run, base),
         *_data_section(run, base),
-        *_plots_section(plots, images),
+        *_plots_section(plots),
         *_lineage_section(run),
         "### Full gate report",
         "",
@@ -529,14 +580,16 @@ def render(run: Run, base: Base, *, plots: Sequence[str] = (), images: str = "ar
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_report(run: Run, base: Base, out_dir: Path, *, images: str = "artifact") -> Path:
-    """Write ``report.md``, the plots, the gate report and ``images.txt`` into ``out_dir``.
+def write_report(run: Run, base: Base, out_dir: Path) -> Path:
+    """Write ``report.md``, the plots and the gate report into ``out_dir``.
 
     The directory is built next to ``out_dir`` and swapped in at the end: a failure leaves the
     previous report untouched. Returns the path of ``report.md``.
     """
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    sweep_stale(out_dir.parent)
+    prefix = f".{out_dir.name}-{os.getpid()}-"
+    stage = Path(tempfile.mkdtemp(prefix=prefix, dir=out_dir.parent))
     mask = os.umask(0o022)
     os.umask(mask)
     stage.chmod(0o777 & ~mask)  # mkdtemp creates 0700; give the usual directory permissions
@@ -549,8 +602,7 @@ def write_report(run: Run, base: Base, out_dir: Path, *, images: str = "artifact
             plots.append(f"{PLOTS_DIR}/{plot.name}")
         if run.checks_html is not None:
             shutil.copy2(run.checks_html, stage / CHECKS_HTML)
-        (stage / REPORT_FILE).write_text(render(run, base, plots=plots, images=images), "utf-8")
-        (stage / IMAGES_FILE).write_text(images + "\n", encoding="utf-8")
+        (stage / REPORT_FILE).write_text(render(run, base, plots=plots), "utf-8")
         old = out_dir.with_name(f".{out_dir.name}-old")
         shutil.rmtree(old, ignore_errors=True)
         if out_dir.exists():
@@ -569,7 +621,6 @@ def run_report(
     out: Path | None = None,
     base_ref: str | None = None,
     base_artifacts: Path | None = None,
-    images: str = "artifact",
     uv: str | None = None,
     progress: Progress = _quiet,
     params: Params | None = None,
@@ -592,4 +643,4 @@ def run_report(
         base = Base(note="no base given (`make report BASE=origin/main` compares with main)")
     if base.run is None:
         progress(f"no base comparison: {base.note}")
-    return write_report(run, base, out or artifacts / "report", images=images)
+    return write_report(run, base, out or artifacts / "report")

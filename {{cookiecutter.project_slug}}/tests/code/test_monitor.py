@@ -3,6 +3,8 @@ training-data update, the verdict and its renderings, the command line (no deepc
 
 from __future__ import annotations
 
+import json
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,7 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.module_name }} import cli, monitor
+from {{ cookiecutter.module_name }}.artifacts import sha256_file
 from {{ cookiecutter.module_name }}.config import load_params
 from {{ cookiecutter.module_name }}.data import load_dataset
 from {{ cookiecutter.module_name }}.errors import DataError
@@ -180,16 +183,15 @@ def test_append_keeps_the_training_file_bytes_and_columns(project, make_frame):
     before = data.read_bytes()
     batch = make_frame(rows=20, seed=9)
     batch = batch[list(reversed(batch.columns))].assign(extra="x")
-    result = monitor.update_training_data(params, root, _write(root, "new.csv", batch))
+    update = monitor.update_training_data(params, root, _write(root, "new.csv", batch))
     after = data.read_bytes()
     assert after.startswith(before)
     combined = pd.read_csv(data)
     assert list(combined.columns) == list(pd.read_csv(root / "new.csv").columns[::-1][1:])
     assert len(combined) == 220
-    assert result["before"]["rows"] == 200
-    assert result["after"]["rows"] == 220
-    assert result["after"]["sha256"] != result["before"]["sha256"]
-    assert result["dropped_columns"] == ["extra"]
+    assert (update.rows_before, update.rows_after, update.added_rows) == (200, 220, 20)
+    assert update.after_sha256 == sha256_file(data) != update.before_sha256
+    assert update.dropped_columns == ["extra"]
     pd.testing.assert_frame_equal(
         combined.tail(20).reset_index(drop=True),
         make_frame(rows=20, seed=9),
@@ -201,9 +203,11 @@ def test_replace_mode_keeps_only_the_batch(project, make_frame):
     params, _ = _setup(project)
     root = project.parent
     name = _write(root, "new.csv", make_frame(rows=40, seed=9))
-    result = monitor.update_training_data(params, root, name, mode="replace")
-    assert result["after"]["rows"] == 40
+    update = monitor.update_training_data(params, root, name, mode="replace")
+    assert update.rows_after == 40
     assert len(pd.read_csv(root / params.data.path)) == 40
+    monitor.restore_training_data(update)  # a failed gate: the data comes back whole
+    assert len(pd.read_csv(root / params.data.path)) == 200
 
 
 @pytest.mark.parametrize(
@@ -228,6 +232,109 @@ def test_a_batch_that_cannot_be_training_data_leaves_the_file_untouched(
     with pytest.raises(DataError, match=message):
         monitor.update_training_data(params, root, name)
     assert data.read_bytes() == before
+
+
+def _ledger(root: Path) -> list[dict]:
+    return json.loads((root / "data" / "data.csv.batches.json").read_text())["batches"]
+
+
+def test_a_batch_is_folded_in_once_and_recorded_by_content(project, make_frame):
+    """Appending the same rows twice (a second retrain, the same batch under another name)."""
+    params, _ = _setup(project)
+    root = project.parent
+    batch = make_frame(rows=20, seed=9)
+    first = monitor.update_training_data(params, root, _write(root, "a.csv", batch))
+    data = (root / "data" / "data.csv").read_bytes()
+    again = monitor.update_training_data(params, root, _write(root, "b.csv", batch))
+    assert again.already_folded
+    assert (again.added_rows, again.rows_after) == (0, 220)
+    assert (root / "data" / "data.csv").read_bytes() == data
+    (entry,) = _ledger(root)
+    assert entry["batch_sha256"] == first.batch_sha256 == again.batch_sha256
+    assert (entry["before_sha256"], entry["after_sha256"], entry["rows"]) == (
+        first.before_sha256,
+        sha256_file(root / "data" / "data.csv"),
+        20,
+    )
+
+
+def test_a_kill_between_the_ledger_and_the_data_applies_the_batch_once(
+    project, make_frame, monkeypatch
+):
+    """Killed after the ledger was written and before the data was: the rerun adds it, once."""
+    params, _ = _setup(project)
+    root = project.parent
+    name = _write(root, "new.csv", make_frame(rows=20, seed=9))
+    data = root / "data" / "data.csv"
+    before = data.read_bytes()
+
+    def killed(path: Path, _: bytes) -> None:
+        raise KeyboardInterrupt(f"killed before writing {path}")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(monitor, "atomic_write_bytes", killed)
+        with pytest.raises(KeyboardInterrupt):
+            monitor.update_training_data(params, root, name)
+    assert data.read_bytes() == before
+    assert len(_ledger(root)) == 1, "the ledger was written first"
+    rerun = monitor.update_training_data(params, root, name)
+    assert not rerun.already_folded
+    assert len(pd.read_csv(data)) == 220
+    assert monitor.update_training_data(params, root, name).already_folded  # and not again
+    assert len(pd.read_csv(data)) == 220
+    assert len(_ledger(root)) == 1
+
+
+def test_restore_gives_the_data_back_and_forgets_the_batch(project, make_frame):
+    params, _ = _setup(project)
+    root = project.parent
+    data = root / "data" / "data.csv"
+    before = data.read_bytes()
+    name = _write(root, "n.csv", make_frame(rows=20, seed=9))
+    update = monitor.update_training_data(params, root, name)
+    assert (root / update.backup).is_file()
+    monitor.restore_training_data(update)
+    assert data.read_bytes() == before
+    assert _ledger(root) == []
+    assert not (root / update.backup).exists()
+    again = monitor.update_training_data(params, root, "n.csv")  # it may be folded in later
+    assert not again.already_folded
+    monitor.finish_update(again)
+    assert not (root / again.backup).exists()
+    assert [p.name for p in data.parent.iterdir() if p.name.startswith(".")] == []
+
+
+def test_the_data_file_keeps_its_permissions_and_its_symlink(project, make_frame):
+    params, _ = _setup(project)
+    root = project.parent
+    real = root / "data" / "real.csv"
+    (root / "data" / "data.csv").rename(real)
+    real.chmod(0o600)
+    (root / "data" / "data.csv").symlink_to("real.csv")
+    name = _write(root, "n.csv", make_frame(rows=20, seed=9))
+    update = monitor.update_training_data(params, root, name)
+    link = root / "data" / "data.csv"
+    assert link.is_symlink()
+    assert link.readlink() == Path("real.csv")
+    assert len(pd.read_csv(real)) == 220
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600
+    assert stat.S_IMODE((root / update.backup).stat().st_mode) == 0o600, "no wider copy either"
+    monitor.restore_training_data(update)
+    assert link.is_symlink()
+    assert len(pd.read_csv(real)) == 200
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    "source", ["../outside.csv", "/etc/passwd", "/proc/self/environ", "data/../../x/*.csv"]
+)
+def test_a_batch_outside_the_project_is_never_read(project, source, capsys):
+    (project.parent.parent / "outside.csv").write_text("age,target\n1,yes\n")
+    code = cli.main(["monitor", "--params", str(project), "--current", source])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "outside the project" in err
+    assert err.count("\n") == 1
 
 
 def _summary(*failed: str, labelled: bool = True) -> dict:
@@ -320,7 +427,12 @@ def test_cli_batches_and_update_data_report_what_they_did(project, capsys, tmp_p
     argv = ["update-data", "--params", str(project), "--current", "data/batches/stable.csv"]
     assert cli.main([*argv, "--github-output"]) == 0
     assert "200 -> 260 rows" in capsys.readouterr().out
-    assert out.read_text() == "data_path=data/data.csv\nrows=260\n"
+    assert out.read_text() == (
+        "data_path=data/data.csv\nledger_path=data/data.csv.batches.json\nrows=260\n"
+    )
+    assert cli.main(argv) == 0  # the same batch again
+    assert "is already in data/data.csv (batch sha256 " in capsys.readouterr().out
+    assert len(pd.read_csv(project.parent / "data" / "data.csv")) == 260
 
 
 def test_the_commands_parse_their_arguments_and_import_no_heavy_library():

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -33,11 +38,12 @@ from {{ cookiecutter.module_name }}.compare import (
 )
 from {{ cookiecutter.module_name }}.errors import ArtifactError
 from {{ cookiecutter.module_name }}.report import (
+    WORKTREE_PREFIX,
     Base,
     build_base,
     load_base,
     load_run,
-    render,
+    remove_stale_worktrees,
     run_report,
     write_report,
 )
@@ -45,6 +51,7 @@ from {{ cookiecutter.module_name }}.report import (
 pytestmark = pytest.mark.code
 
 PROJECT = Path(__file__).resolve().parents[2]
+PACKAGE = cli_main.__module__.split(".")[0]
 
 
 def _train(root: Path, **changes: object) -> Path:
@@ -203,8 +210,9 @@ def test_missing_metrics_or_lineage_is_a_clear_error(
     (pr_artifacts / missing).unlink()
     with pytest.raises(ArtifactError, match=missing):
         load_run(pr_artifacts)
-    argv = ["--params", str(PROJECT / "params.yaml"), "--artifacts", str(pr_artifacts)]
-    assert cli_main(["report", *argv, "--out", str(tmp_path / "r")]) == 2
+    shutil.copy(PROJECT / "params.yaml", tmp_path / "params.yaml")  # the artifacts' project
+    argv = ["--params", str(tmp_path / "params.yaml")]
+    assert cli_main(["report", *argv, "--out", "r"]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: ")
     assert missing in error
@@ -212,10 +220,11 @@ def test_missing_metrics_or_lineage_is_a_clear_error(
     assert not (tmp_path / "r").exists()
 
 
-def test_artifact_mode_lists_plots_that_exist_and_embeds_none(
+def test_the_report_lists_plots_that_exist_and_embeds_none(
     pr_artifacts: Path, tmp_path: Path
 ) -> None:
-    report = run_report(tmp_path, pr_artifacts, out=tmp_path / "r", images="artifact")
+    """Publishing plots is the comment workflow's decision (pr_comment), not the report's."""
+    report = run_report(tmp_path, pr_artifacts, out=tmp_path / "r")
     markdown = report.read_text()
     plots = sorted(p.name for p in (pr_artifacts / "plots").glob("*.png"))
     assert plots, "the pipeline writes plots"
@@ -225,22 +234,6 @@ def test_artifact_mode_lists_plots_that_exist_and_embeds_none(
         assert (report.parent / "plots" / name).read_bytes() == (
             pr_artifacts / "plots" / name
         ).read_bytes()
-    assert (report.parent / "images.txt").read_text() == "artifact\n"
-
-
-def test_publish_mode_embeds_every_plot_with_a_path_that_exists(
-    pr_artifacts: Path, tmp_path: Path
-) -> None:
-    report = run_report(tmp_path, pr_artifacts, out=tmp_path / "r", images="publish")
-    markdown = report.read_text()
-    targets = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
-    assert sorted(Path(t).name for t in targets) == sorted(
-        p.name for p in (pr_artifacts / "plots").glob("*.png")
-    )
-    for target in targets:
-        assert re.fullmatch(r"plots/[A-Za-z0-9_.-]+\.png", target)
-        assert (report.parent / target).is_file()
-    assert (report.parent / "images.txt").read_text() == "publish\n"
 
 
 def test_markdown_tables_are_rectangular_and_details_balanced(
@@ -273,15 +266,11 @@ def test_a_new_report_replaces_the_old_one_and_leaves_no_temporary_files(
 ) -> None:
     out = tmp_path / "out" / "report"
     run = load_run(pr_artifacts)
-    write_report(run, Base(note="none"), out, images="publish")
-    write_report(run, Base(note="none"), out, images="artifact")
-    assert (out / "images.txt").read_text() == "artifact\n"
+    write_report(run, Base(note="none"), out)
+    (out / "report.md").write_text("old")
+    write_report(run, Base(note="none"), out)
+    assert (out / "report.md").read_text().startswith("## Model report")
     assert sorted(p.name for p in out.parent.iterdir()) == ["report"]
-
-
-def test_render_refuses_an_unknown_image_mode(pr_artifacts: Path) -> None:
-    with pytest.raises(Exception, match="images must be one of"):
-        render(load_run(pr_artifacts), Base(), images="inline")
 
 
 def test_load_base_without_metrics_gives_a_note(tmp_path: Path) -> None:
@@ -317,6 +306,84 @@ def test_build_base_explains_a_missing_ref_or_pipeline(tmp_path: Path) -> None:
     assert _git(repo, "worktree", "list").count("\n") == 0, "the worktree is removed"
     outside = build_base("main", tmp_path / "b2", tmp_path / "b3")
     assert outside.run is None
+
+
+def _dead_pid() -> int:
+    """The id of a process that has exited."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def _repo_with_commit(path: Path, makefile: str = "") -> Path:
+    path.mkdir(parents=True)
+    _git(path, "init", "--quiet", "--initial-branch=main")
+    (path / "Makefile").write_text(makefile or "all:\n")
+    _git(path, "add", "Makefile")
+    _git(path, "commit", "--quiet", "-m", "first")
+    return path
+
+
+def test_the_next_report_removes_worktrees_that_killed_reports_left(tmp_path: Path) -> None:
+    repo = _repo_with_commit(tmp_path / "repo")
+    temp = Path(tempfile.gettempdir())
+    dead = temp / f"{WORKTREE_PREFIX}{_dead_pid()}-killed"
+    alive = temp / f"{WORKTREE_PREFIX}{os.getpid()}-running"
+    for folder in (dead, alive):
+        _git(repo, "worktree", "add", "--detach", "--quiet", str(folder / "base"), "HEAD")
+    unregistered = temp / f"{WORKTREE_PREFIX}{_dead_pid()}-unlisted"
+    (unregistered / "base").mkdir(parents=True)
+    try:
+        assert remove_stale_worktrees(repo) == [(dead / "base").resolve()]
+        listed = _git(repo, "worktree", "list", "--porcelain")
+        assert str(dead) not in listed
+        assert str(alive) in listed, "a report still running keeps its worktree"
+        assert not dead.exists()
+        assert not unregistered.exists()
+    finally:
+        _git(repo, "worktree", "remove", "--force", str(alive / "base"))
+        shutil.rmtree(alive, ignore_errors=True)
+
+
+def _processes_with(marker: str) -> list[str]:
+    """Command lines of the running processes that contain ``marker``."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in text:
+            found.append(text)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_report_removes_its_worktree_and_stops_the_base_build(
+    runs: tuple[Path, Path], tmp_path: Path, signum: int
+) -> None:
+    """SIGTERM or SIGINT while the base builds: no worktree, no folder, no process is left."""
+    marker = f"{os.getpid()}.{signum}"  # a sleep only this test starts
+    project = Path(shutil.copytree(runs[0].parent, tmp_path / "project"))
+    _git(project, "init", "--quiet", "--initial-branch=main")
+    (project / "Makefile").write_text(f"install:\n\tsleep 600 {marker}\ntrain:\n")
+    (project / ".gitignore").write_text("artifacts/\ndata/\n")
+    _git(project, "add", ".")
+    _git(project, "commit", "--quiet", "-m", "base")
+    command = [sys.executable, "-m", PACKAGE, "report", "--base", "main"]
+    report = subprocess.Popen(command, cwd=project, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not _processes_with(f"sleep 600 {marker}") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_with(f"sleep 600 {marker}"), "the base build never started"
+    report.send_signal(signum)
+    _, err = report.communicate(timeout=60)
+    assert report.returncode != 0
+    assert "Traceback" not in err
+    assert _git(project, "worktree", "list").count("\n") == 0
+    assert not list(Path(tempfile.gettempdir()).glob(f"{WORKTREE_PREFIX}{report.pid}-*"))
+    assert _processes_with(f"sleep 600 {marker}") == [], "the base build was stopped"
 
 
 # --- properties of the comparison logic ----------------------------------------------------
