@@ -185,13 +185,17 @@ def test_workflows_validate_against_the_github_schemas(matrix_bakes: list[Baked]
             baked.run(_tool("check-jsonschema"), "--builtin-schema", schema, *files)
 
 
-def test_workflows_pass_zizmor(matrix_bakes: list[Baked]) -> None:
-    result = subprocess.run(
-        [_tool("zizmor"), "--offline", "--no-progress", *(str(b.path) for b in matrix_bakes)],
-        capture_output=True,
-        text=True,
-    )
+@pytest.mark.parametrize("persona", ["regular", "auditor"])
+def test_workflows_pass_zizmor(matrix_bakes: list[Baked], persona: str) -> None:
+    """Nothing to report, also for the auditor; each finding ignored inline says why."""
+    bakes = [str(b.path) for b in matrix_bakes]
+    command = [_tool("zizmor"), "--offline", "--no-progress", f"--persona={persona}", *bakes]
+    result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+    for workflow in (matrix_bakes[0].path / ".github" / "workflows").glob("*.yml"):
+        for line in workflow.read_text().splitlines():
+            ignored = re.search(r"zizmor: ignore\[[a-z-]+\](.*)", line)
+            assert not ignored or len(ignored.group(1).strip()) > 10, f"no reason: {line}"
 
 
 def run_scripts(workflow: Path) -> list[tuple[str, str]]:

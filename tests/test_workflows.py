@@ -1,12 +1,16 @@
-"""The pull-request workflows, run here without GitHub.
+"""The pull-request workflows, and hostile values through the workflows and make targets.
 
 pr-report.yml: every `run:` step of its job is executed in order, with the env the workflow gives
 it, in a baked project that is a real git repository (main plus feature branches pushed to a
 local "origin"). Only steps that exist on GitHub alone (`uses:` actions) are skipped, and their
 list is asserted: a new step that this test does not run fails it.
 
-pr-comment.yml: its one piece of logic that is not GitHub's, the validation of the PR number and
-of the images the artifact asks to publish, is extracted and run against good and bad artifacts.
+pr-comment.yml: its `make pr-comment` step runs on a hostile artifact (the generated project's
+own tests hold the full hostile-artifact corpus against the code behind it).
+
+Hostile values: the generated project's corpus (tests/conftest.py `hostile_values`) goes
+through every make target a workflow calls, and through the workflows' run: steps that take a
+tag, an input or a branch name, as the workflows pass them (env:); no canary file may appear.
 """
 
 from __future__ import annotations
@@ -14,15 +18,19 @@ from __future__ import annotations
 import json
 import os
 import re
+import runpy
 import shutil
+import struct
 import subprocess
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
 from conftest import Baked, bake
-from workflow_runner import Job, evaluate, run_job
+from workflow_runner import Job, run_job
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("workflows")]
 
@@ -128,12 +136,12 @@ def test_pr_report_job_compares_with_main(repo: Baked, tmp_path: Path) -> None:
     assert base_lineage["git"]["commit"] == main_sha
     assert git(repo, "worktree", "list").count("\n") == 0
 
-    # Published plots: every image the report embeds is in the artifact.
-    targets = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
-    assert targets
-    for target in targets:
-        assert (report_dir / target).is_file()
-    assert (report_dir / "images.txt").read_text() == "publish\n"
+    # The report names its plots; whether they are published is the comment job's decision.
+    plots = sorted(p.name for p in (report_dir / "plots").glob("*.png"))
+    assert plots
+    assert all(f"`plots/{name}`" in markdown for name in plots)
+    assert "![" not in markdown
+    assert not (report_dir / "images.txt").exists()
     assert (report_dir / "pr-number.txt").read_text() == f"{PR_NUMBER}\n"
     assert (report_dir / "checks.html").is_file()
 
@@ -158,156 +166,199 @@ def test_pr_report_job_reports_a_failing_gate_then_fails(repo: Baked, tmp_path: 
 
 # --- pr-comment.yml --------------------------------------------------------------------------
 
-COMMENT_WORKFLOW = "pr-comment.yml"
+COMMENT_WORKFLOW = ".github/workflows/pr-comment.yml"
+COMMENT_STEP = "Check the report and write the comment"
 HEAD_SHA = "0123456789abcdef0123456789abcdef01234567"
+REPOSITORY = "example-owner/example-repo"
 
 
-@pytest.fixture(scope="module")
-def comment_workflow(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    project = bake(tmp_path_factory.mktemp("comment"))
-    return yaml.safe_load((project.path / ".github/workflows" / COMMENT_WORKFLOW).read_text())
-
-
-def test_comment_workflow_never_runs_pr_code(comment_workflow: dict) -> None:
-    (job,) = comment_workflow["jobs"].values()
+def test_comment_workflow_never_runs_pr_code(repo: Baked) -> None:
+    doc = yaml.safe_load((repo.path / COMMENT_WORKFLOW).read_text())
+    (job,) = doc["jobs"].values()
     uses = [s["uses"].split("@")[0] for s in job["steps"] if "uses" in s]
-    assert uses == ["actions/download-artifact", "iterative/setup-cml"]
-    assert comment_workflow["permissions"] == {}
-    assert job["permissions"] == {"actions": "read", "pull-requests": "write"}
-    runs = "\n".join(s["run"] for s in job["steps"] if "run" in s)
-    assert "make " not in runs
-    assert "python" not in runs
-    cml = next(s for s in job["steps"] if "uses" in s and "setup-cml" in s["uses"])
-    assert cml["with"] == {"version": "0.20.6", "vega": False}
-    post = job["steps"][-1]
-    assert "cml comment update report.md" in post["run"]
-    assert '--target="pr/${PR_NUMBER}"' in post["run"]
-    assert '--watermark-title="Model report"' in post["run"]
-    assert post["env"]["ITERATIVE_DO_NOT_TRACK"] == "true"
-
-
-def validate(
-    comment_workflow: dict,
-    tmp_path: Path,
-    pr_number: bytes,
-    *,
-    pull_requests: list[int] = (7,),
-    images: str = "artifact",
-    markdown: str = "## Model report\n",
-) -> tuple[subprocess.CompletedProcess, dict[str, str]]:
-    """Run the validation step on an artifact with these contents; return it and its outputs."""
-    (job,) = comment_workflow["jobs"].values()
-    step = next(s for s in job["steps"] if s.get("id") == "validate")
-    report = tmp_path / step["env"]["REPORT_DIR"]
-    (report / "plots").mkdir(parents=True)
-    (report / "plots" / "roc_curve.png").write_bytes(b"\x89PNG\r\n")
-    (report / "pr-number.txt").write_bytes(pr_number)
-    (report / "images.txt").write_text(images + "\n")
-    (report / "report.md").write_text(markdown)
-    output = tmp_path / "github_output"
-    output.write_text("")
-    context = {
-        "toJSON(github.event.workflow_run.pull_requests)": json.dumps(
-            [{"number": n, "head": {"sha": HEAD_SHA}} for n in pull_requests]
-        ),
-        "github.event.workflow_run.head_sha": HEAD_SHA,
-        "github.token": "",
-        "github.repository": "example-owner/example-repo",
+    assert uses == ["actions/checkout", "actions/download-artifact", "iterative/setup-cml"]
+    checkout = job["steps"][0]["with"]
+    assert checkout == {
+        "ref": "${{ github.event.repository.default_branch }}",
+        "persist-credentials": False,
     }
-    env = {k: evaluate(v, context) for k, v in step["env"].items()}
-    env = {**os.environ, **env, "GITHUB_OUTPUT": str(output), "GH_HOST": "github.invalid"}
-    script = tmp_path / "validate.sh"
-    script.write_text(step["run"])
-    result = subprocess.run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    assert doc["permissions"] == {}
+    assert job["permissions"] == {"actions": "read", "contents": "read", "pull-requests": "write"}
+    runs = [s["run"] for s in job["steps"] if "run" in s]
+    assert runs[0] == "make pr-comment"
+    assert "make" not in runs[1]
+    assert "python" not in runs[1]
+    assert "--no-publish" in runs[1], "CML uploads nothing the markdown points to"
+    assert "cml asset publish" in runs[1], "only the plots make pr-comment re-encoded"
+    assert job["steps"][-1]["env"]["ITERATIVE_DO_NOT_TRACK"] == "true"
+
+
+def _png() -> bytes:
+    """A valid 1x1 grey PNG."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + b"".join(
+        [chunk(b"IHDR", header), chunk(b"IDAT", zlib.compress(b"\x00\x80")), chunk(b"IEND", b"")]
     )
-    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
-    return result, outputs
 
 
-@pytest.fixture(autouse=True)
-def _needs_jq(request: pytest.FixtureRequest) -> None:
-    if "comment_workflow" in request.fixturenames and shutil.which("jq") is None:
-        pytest.skip("jq (preinstalled on GitHub runners) is not installed")
-
-
-@pytest.mark.parametrize("content", [b"7", b"7\n"])
-def test_comment_accepts_the_number_of_the_triggering_pull_request(
-    comment_workflow: dict, tmp_path: Path, content: bytes
-) -> None:
-    result, outputs = validate(comment_workflow, tmp_path, content)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert outputs == {"number": "7", "publish": "false"}
+def _hostile_artifact(temp: Path, secret: Path) -> None:
+    """A pr-report artifact a fork could upload: links to a secret, a plot linked to it."""
+    report = temp / "pr-report"
+    (report / "plots").mkdir(parents=True)
+    (report / "report.md").write_text(
+        f"## Model report\n\n[x](\n{secret})\n![y][s]\n\n[s]: {secret}\n<img src={secret}>\n"
+    )
+    (report / "pr-number.txt").write_text(f"{PR_NUMBER}\n")
+    (report / "plots" / "roc_curve.png").symlink_to(secret)
+    (report / "plots" / "confusion_matrix.png").write_bytes(_png())
 
 
 @pytest.mark.parametrize(
-    "content",
-    [
-        b"",
-        b"\n",
-        b"abc",
-        b"07",
-        b"-7",
-        b"7.0",
-        b" 7",
-        b"7 ",
-        b"7\n8",
-        b"7; rm -rf ~",
-        b"$(id)",
-        b"12345678901",
-        b"\xff\xfe7",
-    ],
-    ids=repr,
+    ("head_repository", "published"),
+    [(REPOSITORY, ["confusion_matrix.png"]), ("a-fork/example-repo", [])],
+    ids=["same-repository", "fork"],
 )
-def test_comment_refuses_anything_but_a_number(
-    comment_workflow: dict, tmp_path: Path, content: bytes
+def test_the_comment_step_turns_a_hostile_artifact_into_data(
+    repo: Baked, tmp_path: Path, head_repository: str, published: list[str]
 ) -> None:
-    result, outputs = validate(comment_workflow, tmp_path, content, pull_requests=[7])
-    assert result.returncode != 0
-    assert "refusing" in result.stdout
-    assert outputs == {}
-
-
-def test_comment_refuses_a_number_that_is_not_the_runs_pull_request(
-    comment_workflow: dict, tmp_path: Path
-) -> None:
-    """Another PR's number: not in the run's list, and the API cannot vouch for it either."""
-    result, outputs = validate(comment_workflow, tmp_path, b"8", pull_requests=[7])
-    assert result.returncode != 0
-    assert "does not match the run" in result.stdout
-    assert outputs == {}
-
-
-def test_comment_publishes_only_the_reports_own_plots(
-    comment_workflow: dict, tmp_path: Path
-) -> None:
-    good = "## Report\n\n![roc curve](plots/roc_curve.png)\n[docs](https://example.com/x)\n"
-    result, outputs = validate(
-        comment_workflow, tmp_path / "a", b"7", images="publish", markdown=good
+    """The workflow's own step on the default branch's code: only re-encoded plots, no links."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("token-of-the-comment-job")
+    _hostile_artifact(tmp_path, secret)
+    context = {
+        "runner.temp": str(tmp_path),
+        "toJSON(github.event.workflow_run.pull_requests)": json.dumps([{"number": 7}]),
+        "github.event.workflow_run.head_sha": HEAD_SHA,
+        "github.event.workflow_run.head_repository.full_name": head_repository,
+        "github.token": "",
+    }
+    runner = tmp_path / "runner"
+    runner.mkdir()
+    job = run_job(
+        repo.path,
+        repo.path / COMMENT_WORKFLOW,
+        context,
+        runner,
+        only=[COMMENT_STEP],
+        runner_env={"GITHUB_REPOSITORY": REPOSITORY},
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert outputs["publish"] == "true"
-    for bad in (
-        "![x](../../../etc/passwd)",
-        "![x](/home/runner/.ssh/id_rsa)",
-        "[x](plots/missing.png)",
-        "[ref]: /etc/hostname",
-    ):
-        result, outputs = validate(
-            comment_workflow,
-            tmp_path / str(abs(hash(bad))),
-            b"7",
-            images="publish",
-            markdown=good + bad + "\n",
+    assert job.outcomes == {COMMENT_STEP: "success"}, "\n".join(job.logs)
+    assert job.outputs == {}  # the job declares none; the step's outputs:
+    outputs = (runner / "output-2").read_text().splitlines()
+    assert outputs == [f"number={PR_NUMBER}", f"publish={'true' if published else 'false'}"]
+    comment = tmp_path / "comment"
+    markdown = (comment / "comment.md").read_text()
+    assert not re.search(r"(?<!\\)\]\(", markdown), "no link or image is left"
+    assert "<img" not in markdown
+    assert sorted(p.name for p in (comment / "plots").glob("*.png")) == published
+    for written in comment.rglob("*"):
+        if written.is_file():
+            assert b"token-of-the-comment-job" not in written.read_bytes()
+
+
+# --- hostile values --------------------------------------------------------------------------
+
+#: Every make target a workflow calls, and the variables the workflows give it (env:).
+WORKFLOW_TARGETS = {
+    "check-ref": ("REF", "DEFAULT_BRANCH"),
+    "promote": ("VERSION", "STAGE"),
+    "deploy": ("STAGE", "VERSION"),
+    "register": ("VERSION", "BUMP"),
+    "publish-image": ("IMAGE", "TAG"),
+    "publish-release": ("VERSION",),
+    "monitor": ("CURRENT",),
+    "retrain": ("CURRENT",),
+    "report": ("BASE",),
+    "pr-comment": ("REPORT_DIR", "HEAD_SHA", "HEAD_REPOSITORY", "PULL_REQUESTS"),
+}
+
+
+def hostile_corpus(project: Baked) -> Callable[[Path], dict[str, str]]:
+    """The generated project's corpus of hostile values (its tests/conftest.py)."""
+    return runpy.run_path(str(project.path / "tests" / "conftest.py"))["hostile_values"]
+
+
+def make_with(
+    project: Baked, targets: list[str], env: dict[str, str]
+) -> subprocess.CompletedProcess:
+    """`make -k TARGETS` with ``env`` as a workflow's env: gives it (trained artifacts kept)."""
+    return subprocess.run(
+        ["make", "--keep-going", "-o", "artifacts/lineage.json", *targets],
+        cwd=project.path,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_hostile_values_stay_data_in_every_make_target_a_workflow_calls(
+    repo: Baked, tmp_path: Path
+) -> None:
+    """Each target gets every technique at once (one value of the whole corpus, joined)."""
+    canary = tmp_path / "canary"
+    value = "".join(hostile_corpus(repo)(canary).values())
+    variables = {name for names in WORKFLOW_TARGETS.values() for name in names}
+    result = make_with(repo, list(WORKFLOW_TARGETS), dict.fromkeys(variables, value))
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == len(WORKFLOW_TARGETS), result.stderr[-4000:]
+    assert not canary.exists(), result.stderr[-4000:]
+
+
+def test_the_issue_reproductions_are_refused_cleanly(repo: Baked, tmp_path: Path) -> None:
+    """Each value of the corpus through `make check-ref` and `make promote` (the issue's own)."""
+    canary = tmp_path / "canary"
+    for name, value in hostile_corpus(repo)(canary).items():
+        result = make_with(repo, ["check-ref", "promote"], {"REF": value, "STAGE": value})
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 2, (name, result.stderr[-3000:])
+        assert not canary.exists(), name
+    promote = subprocess.run(
+        ["make", "-n", "promote", f'STAGE=prod" ; touch {canary} ; echo "'],
+        cwd=repo.path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "--push" in promote.stdout, "PUSH=1 still pushes: no value drops an option"
+
+
+PR_REPORT_STEP = "Build the report (compared with the base branch)"
+#: Workflow steps that take outside values: (workflow, job, step, context key of the value).
+HOSTILE_STEPS = [
+    ("release.yml", "decide", "gto check-ref", "github.ref_name"),
+    ("monitor.yml", "drift", "Check the batch for drift", "inputs.batch"),
+    ("pr-report.yml", "report", PR_REPORT_STEP, "github.base_ref"),
+]
+
+
+@pytest.mark.parametrize(("workflow", "job", "step", "key"), HOSTILE_STEPS, ids=lambda x: x)
+def test_hostile_values_stay_data_in_the_workflows_run_steps(
+    repo: Baked, tmp_path: Path, workflow: str, job: str, step: str, key: str
+) -> None:
+    canary = tmp_path / "canary"
+    context = {
+        "github.event.repository.default_branch": "main",
+        "github.token": "",
+    }
+    for name, value in hostile_corpus(repo)(canary).items():
+        runner = tmp_path / name.replace(" ", "-")
+        runner.mkdir()
+        ran = run_job(
+            repo.path,
+            repo.path / ".github/workflows" / workflow,
+            {**context, key: value},
+            runner,
+            job,
+            only=[step],
         )
-        assert result.returncode == 0, result.stdout + result.stderr
-        assert outputs["publish"] == "false", bad
-        assert "not publishing any images" in result.stdout
-    result, outputs = validate(comment_workflow, tmp_path / "c", b"7", images="yes please")
-    assert outputs["publish"] == "false"
+        assert ran.outcomes == {step: "failure"}, (name, ran.logs)
+        assert "error: " in ran.logs[0], (name, ran.logs)
+        assert not canary.exists(), (name, ran.logs)

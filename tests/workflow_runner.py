@@ -2,7 +2,8 @@
 
 Steps that exist only on GitHub (`uses:` actions) are skipped and listed, so that a test can
 assert exactly which ones; `${{ }}` expressions in `env:` are filled in from a context the test
-gives, and an expression the test did not foresee fails it.
+gives, and an expression the test did not foresee fails it. A test may run only some steps
+(``only``): then it, not the runner, answers for their `if:` conditions.
 """
 
 from __future__ import annotations
@@ -44,12 +45,23 @@ class Job:
 
 
 def run_job(
-    project: Path, workflow: Path, context: dict[str, str], tmp: Path, job: str | None = None
+    project: Path,
+    workflow: Path,
+    context: dict[str, str],
+    tmp: Path,
+    job: str | None = None,
+    *,
+    only: list[str] | None = None,
+    runner_env: dict[str, str] | None = None,
 ) -> Job:
     """Run the `run:` steps of ``job`` (default: the workflow's only job) in ``project``.
 
     Honours `continue-on-error`, records `steps.<id>.outcome` and `steps.<id>.outputs.*` for later
     steps and for the job's `outputs:`, and stops at the first failing step like a runner.
+
+    Args:
+        only: run just the `run:` steps of these names (the others are skipped and listed).
+        runner_env: variables the runner itself sets on GitHub (e.g. GITHUB_REPOSITORY).
     """
     doc = yaml.safe_load(workflow.read_text())
     if job is None:
@@ -63,9 +75,12 @@ def run_job(
             result.skipped.append(step["uses"].split("@")[0])
             continue
         name = step.get("name") or step["run"]
-        assert "if" not in step, f"{name}: the runner runs no conditional run: steps"
+        if only is not None and name not in only:
+            result.skipped.append(name)
+            continue
+        assert only or "if" not in step, f"{name}: the runner runs no conditional run: steps"
         assert "${{" not in step["run"], f"{name}: expressions in run: (use env)"
-        env = {**os.environ, "CI": "true", "GITHUB_ACTIONS": "true"}
+        env = {**os.environ, "CI": "true", "GITHUB_ACTIONS": "true", **(runner_env or {})}
         for scope in (doc.get("env"), job_doc.get("env"), step.get("env")):
             env.update({k: evaluate(v, context) for k, v in (scope or {}).items()})
         output = tmp / f"output-{index}"

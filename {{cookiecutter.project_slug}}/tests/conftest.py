@@ -81,6 +81,33 @@ def synthetic_frame(
     return frame
 
 
+def hostile_values(canary: Path) -> dict[str, str]:
+    """Outside values (tags, inputs, make variables) that try to run ``touch CANARY``.
+
+    Wherever one goes (make, a shell, the CLI, git), it must stay data: the canary file is never
+    created and the value is refused with one error line. The template's tests feed the same
+    corpus through the Makefile targets and the workflows' run: steps.
+    """
+    touch = f"touch {canary}"
+    return {
+        "backticks": f"x`{touch}`@v1",  # a valid git tag name
+        "command substitution": f"x$({touch})",
+        "double quotes": f'prod" ; {touch} ; echo "',
+        "single quotes": f"prod' ; {touch} ; echo '",
+        "semicolon": f"prod;{touch}",
+        "newline": f"prod\n{touch}",
+        "make function": f"$(shell {touch})",
+        "pipe": f"prod|{touch}",
+        "option": f"--output={canary}",
+    }
+
+
+@pytest.fixture(scope="session")
+def hostile() -> Callable[[Path], dict[str, str]]:
+    """Factory: ``hostile(canary)`` gives the corpus of :func:`hostile_values`."""
+    return hostile_values
+
+
 @pytest.fixture(scope="session")
 def make_frame() -> Callable[..., Any]:
     """Factory: ``make_frame(task, rows, seed, target)`` gives a small mixed DataFrame."""

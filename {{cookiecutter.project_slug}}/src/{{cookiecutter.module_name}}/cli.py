@@ -11,20 +11,34 @@ Exit status:
 - 2: an error the user can fix (:class:`~.errors.ProjectError`, e.g. bad params or data, a
   missing or stale artifact, a refused release): one ``error: <message>`` line on stderr.
 - 3: drift (``monitor``: a monitoring threshold was exceeded; ``--exit-zero`` turns it into 0).
+
+Values from outside (tags, workflow inputs, make variables) arrive as arguments and are data:
+each command checks their format (versions, stages, tag and branch names, image references) and
+that paths stay inside the project before acting on them. This module and the commands that
+need no third-party library (``pr-comment``) import only the standard library, so that they run
+on a bare ``python3``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import secrets
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__, release  # release.py is light: gto is imported by its functions
+from .artifacts import disk_full_is_an_error, ensure_inside
 from .errors import ProjectError
+
+if TYPE_CHECKING:
+    from .monitor import DataUpdate
 
 EXIT_OK = 0
 EXIT_GATE_FAILED = 1
@@ -52,17 +66,36 @@ def _root(args: argparse.Namespace) -> Path:
 
 def _artifacts(args: argparse.Namespace) -> Path:
     """The artifacts directory: ``--artifacts``, else ``artifacts/`` in the project directory."""
-    return Path(args.artifacts) if args.artifacts else _root(args) / "artifacts"
+    if not args.artifacts:
+        return _root(args) / "artifacts"
+    return _inside(args, args.artifacts, "--artifacts")
+
+
+def _inside(args: argparse.Namespace, path: str | Path, what: str) -> Path:
+    """``path`` (relative to the project) if it resolves inside the project; refuse it otherwise."""
+    root = _root(args)
+    ensure_inside(root / path, [root], f"{what} {str(path)!r}", "commands stay inside it")
+    return root / path
 
 
 def write_github_output(values: dict[str, str]) -> None:
-    """Append ``name=value`` lines to the file named by $GITHUB_OUTPUT (a step's outputs)."""
+    """Append step outputs to the file named by $GITHUB_OUTPUT.
+
+    A value with a line break is written in GitHub's delimited form, with a random delimiter,
+    so that no value can add an output of its own.
+    """
     target = os.environ.get("GITHUB_OUTPUT")
     if not target:
         raise ProjectError("--github-output needs the GITHUB_OUTPUT environment variable")
     with Path(target).open("a", encoding="utf-8") as handle:
         for name, value in values.items():
-            handle.write(f"{name}={value}\n")
+            if not name.replace("_", "").replace("-", "").isalnum():
+                raise ProjectError(f"{name!r} is not a step output name")
+            if "\n" not in value and "\r" not in value:
+                handle.write(f"{name}={value}\n")
+                continue
+            delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
+            handle.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
 
 
 def _add_github_output(parser: argparse.ArgumentParser, what: str = "step outputs") -> None:
@@ -86,6 +119,11 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Validate the data, train, evaluate and write artifacts (model, metrics, plots, lineage)."""
+    _train(args)
+    return 0
+
+
+def _train(args: argparse.Namespace) -> None:
     from .train import run_training
 
     params = _load(args)
@@ -93,7 +131,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     test = ", ".join(f"{name} {value:.4f}" for name, value in result.metrics["test"].items())
     print(f"[train] test metrics: {test}")
     print(f"[train] done in {result.seconds:.1f} s")
-    return 0
 
 
 def cmd_lineage(args: argparse.Namespace) -> int:
@@ -106,13 +143,17 @@ def cmd_lineage(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Run the deepchecks suites and the quality gates; exit 1 if a gate fails."""
+    return EXIT_OK if _check(args) else EXIT_GATE_FAILED
+
+
+def _check(args: argparse.Namespace) -> bool:
     from .checks import CHECKS_HTML, CHECKS_JSON, run_project_checks
 
     artifacts = _artifacts(args)
     result = run_project_checks(_load(args), _root(args), artifacts, progress=_progress("check"))
     print(result.table())
     print(f"[check] wrote {artifacts / CHECKS_JSON} and {artifacts / CHECKS_HTML}")
-    return EXIT_OK if result.passed else EXIT_GATE_FAILED
+    return result.passed
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -122,25 +163,48 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Build the pull-request report (artifacts/report/report.md), optionally against a base."""
     from .report import run_report
 
-    path = run_report(
-        _root(args),
-        _artifacts(args),
-        out=Path(args.out) if args.out else None,
-        base_ref=args.base,
-        base_artifacts=Path(args.base_artifacts) if args.base_artifacts else None,
-        images=args.images,
-        uv=args.uv,
-        progress=_progress("report"),
-        params=_load(args),
-    )
+    base = args.base_artifacts
+    with interrupted_by_signals():  # SIGTERM too runs the cleanup of the base's worktree
+        path = run_report(
+            _root(args),
+            _artifacts(args),
+            out=_inside(args, args.out, "--out") if args.out else None,
+            base_ref=release.ensure_ref_name(args.base, "--base") if args.base else None,
+            base_artifacts=_inside(args, base, "--base-artifacts") if base else None,
+            uv=args.uv,
+            progress=_progress("report"),
+            params=_load(args),
+        )
     print(f"[report] wrote {path}")
     return EXIT_OK
 
 
+class Interrupted(ProjectError):
+    """The command was stopped by a signal; what it had started is cleaned up."""
+
+
+@contextlib.contextmanager
+def interrupted_by_signals() -> Iterator[None]:
+    """Turn SIGINT, SIGTERM and SIGHUP into :class:`Interrupted` for a block.
+
+    A stopped command then unwinds: its ``finally`` blocks remove temporary worktrees and stop
+    the processes it started, instead of dying on the spot, and it exits with one error line.
+    """
+
+    def stop(signum: int, _frame: object) -> None:
+        raise Interrupted(f"stopped by {signal.Signals(signum).name}; cleaned up")
+
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, stop) for sig in handled}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``report``."""
-    from .report import IMAGE_MODES  # report.py imports nothing heavy at module level
-
     parser.add_argument(
         "--out", default=None, metavar="DIR", help="report directory (default: ARTIFACTS/report)"
     )
@@ -158,14 +222,61 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
         help="compare with the run in DIR (metrics.json, lineage.json) instead of retraining",
     )
     parser.add_argument(
+        "--uv", default=None, metavar="PATH", help="uv executable for the base's `make install`"
+    )
+
+
+# --- pull-request comment (runs on a bare python3: standard library only) -----------------------
+
+
+def cmd_pr_comment(args: argparse.Namespace) -> int:
+    """Check the pr-report artifact and write the comment to post (the comment workflow)."""
+    from .pr_comment import prepare_comment
+
+    comment = prepare_comment(
+        Path(args.report),
+        Path(args.out),
+        pull_requests=args.pull_requests,
+        head_sha=args.head_sha,
+        head_repository=args.head_repository,
+        repository=args.repository,
+        images=args.images,
+    )
+    print(
+        f"[pr-comment] PR #{comment.number}: {comment.path} "
+        f"({len(comment.plots)} plot(s) to publish)"
+    )
+    if args.github_output:
+        write_github_output(
+            {"number": str(comment.number), "publish": "true" if comment.plots else "false"}
+        )
+    return EXIT_OK
+
+
+def add_pr_comment_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``pr-comment``."""
+    from .pr_comment import IMAGE_MODES
+
+    parser.add_argument("--report", required=True, metavar="DIR", help="the downloaded artifact")
+    parser.add_argument("--out", required=True, metavar="DIR", help="where the comment goes")
+    parser.add_argument(
+        "--pull-requests",
+        default="[]",
+        metavar="JSON",
+        help="the triggering run's pull requests (github.event.workflow_run.pull_requests)",
+    )
+    parser.add_argument("--head-sha", required=True, help="the commit the report was built from")
+    parser.add_argument(
+        "--head-repository", required=True, help="OWNER/NAME the pull request comes from"
+    )
+    parser.add_argument("--repository", required=True, help="OWNER/NAME of this repository")
+    parser.add_argument(
         "--images",
         choices=IMAGE_MODES,
         default="artifact",
-        help="artifact: list plots (attached to the run); publish: embed them for CML to upload",
+        help="publish: upload the report's plots (never for forks); artifact: never",
     )
-    parser.add_argument(
-        "--uv", default=None, metavar="PATH", help="uv executable for the base's `make install`"
-    )
+    _add_github_output(parser, "number=... and publish=...")
 
 
 # --- serving ----------------------------------------------------------------------------------
@@ -235,7 +346,7 @@ def cmd_batches(args: argparse.Namespace) -> int:
     from .monitor import write_batches
 
     root = _root(args)
-    result = write_batches(_load(args), root, root / args.out, args.rows)
+    result = write_batches(_load(args), root, _inside(args, args.out, "--out"), args.rows)
     for name, path in result["paths"].items():
         print(f"[batches] wrote {display_path(path, root)} ({result['rows']} rows, {name})")
     print(f"[batches] drifted.csv shifts: {', '.join(result['shifted'])}")
@@ -244,23 +355,80 @@ def cmd_batches(args: argparse.Namespace) -> int:
 
 def cmd_update_data(args: argparse.Namespace) -> int:
     """Append a labelled batch to the training data, or replace it (monitor.retrain)."""
-    from .monitor import git_add, update_training_data
+    from .monitor import finish_update
+
+    update = _update_data(args)
+    finish_update(update)
+    _publish_update(args, update)
+    return EXIT_OK
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    """Fold a labelled batch into the training data, retrain and gate; undo it if a gate fails.
+
+    Idempotent: a batch already folded in (its content hash is in the data's ledger) is not added
+    again, so a rerun after a kill only retrains. If training fails or a gate fails, the data
+    file gets its previous content back and the ledger forgets the batch.
+    """
+    from .monitor import finish_update
+
+    update = _update_data(args)
+    try:
+        _train(args)
+        passed = _check(args)
+    except BaseException:
+        _undo_update(update, "training or the checks failed")
+        raise
+    if not passed:
+        _undo_update(update, "a gate failed")
+        return EXIT_GATE_FAILED
+    finish_update(update)
+    _publish_update(args, update)
+    return EXIT_OK
+
+
+def _undo_update(update: DataUpdate, why: str) -> None:
+    from .monitor import restore_training_data
+
+    if not (update.root / update.backup).is_file():  # an earlier retrain kept the batch
+        print(f"[retrain] {why}; {update.source} was kept by an earlier retrain: data unchanged")
+        return
+    restore_training_data(update)
+    print(f"[retrain] {why}: restored {update.path}; the batch was not folded in")
+
+
+def _update_data(args: argparse.Namespace) -> DataUpdate:
+    from .monitor import update_training_data
+
+    update = update_training_data(_load(args), _root(args), args.current, args.mode)
+    if update.already_folded:
+        print(
+            f"[retrain] {update.source} is already in {update.path} (batch sha256 "
+            f"{update.batch_sha256[:12]}): not added again"
+        )
+        return update
+    print(
+        f"[retrain] {update.mode}: {update.path} {update.rows_before} -> {update.rows_after} rows "
+        f"(+{update.added_rows} from {update.source}), sha256 {update.after_sha256[:12]}"
+    )
+    if update.filled_columns:
+        print(f"[retrain] left empty (not in the batch): {', '.join(update.filled_columns)}")
+    return update
+
+
+def _publish_update(args: argparse.Namespace, update: DataUpdate) -> None:
+    """Stage the data and its ledger for the retrain pull request; write the step outputs."""
+    from .monitor import git_add
 
     root = _root(args)
-    result = update_training_data(_load(args), root, args.current, args.mode)
-    print(
-        f"[retrain] {result['mode']}: {result['path']} {result['before']['rows']} -> "
-        f"{result['after']['rows']} rows (+{result['added_rows']} from {result['source']}), "
-        f"sha256 {result['after']['sha256'][:12]}"
-    )
-    if result["filled_columns"]:
-        print(f"[retrain] left empty (not in the batch): {', '.join(result['filled_columns'])}")
     if args.git_add:
-        git_add(root / result["path"], root)
-        print(f"[retrain] staged {result['path']} for the retrain pull request (git add --force)")
+        for path in (update.path, update.ledger):
+            git_add(root / path, root)
+        print(f"[retrain] staged {update.path} and {update.ledger} (git add --force)")
     if args.github_output:
-        write_github_output({"data_path": result["path"], "rows": str(result["after"]["rows"])})
-    return EXIT_OK
+        write_github_output(
+            {"data_path": update.path, "ledger_path": update.ledger, "rows": str(update.rows_after)}
+        )
 
 
 def _add_current(parser: argparse.ArgumentParser) -> None:
@@ -315,11 +483,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def _register(args: argparse.Namespace, repo: Path) -> int:
-    from .lineage import ensure_current
-
-    if Path(args.params).is_file():  # the artifacts must come from the current params and data
-        ensure_current(_load(args), repo, repo / release.ARTIFACTS)
-    new = release.register(repo, args.version, args.bump, args.image, push=args.push)
+    new = release.register(repo, _load(args), args.version, args.bump, args.image, push=args.push)
     print(f"registered {new.tag} at {new.commit[:12]} (image: {new.image})")
     if args.github_output:
         write_github_output({"version": new.version, "tag": new.tag})
@@ -344,18 +508,43 @@ def _status(args: argparse.Namespace, repo: Path) -> int:
 
 
 def _check_ref(args: argparse.Namespace, repo: Path) -> int:
-    decision = release.check_ref(repo, args.ref)
+    decision = release.check_ref(repo, args.ref, args.default_branch)
+    if args.require_reviewers and decision["event"] == "assignment":
+        _require_reviewers(decision["stage"])
     print(json.dumps(decision, sort_keys=True))
     if args.github_output:
         write_github_output(decision)
     return EXIT_OK
 
 
+def _require_reviewers(stage: str) -> None:
+    """Refuse a deployment to a stage whose GitHub environment has no required reviewers.
+
+    Best effort: the environment is read through the API (GITHUB_REPOSITORY, GH_TOKEN with
+    ``actions: read``); when it cannot be read, a warning says so and the job's own
+    ``environment:`` protection is what remains.
+    """
+    from .deploy import read_environment
+
+    repository = os.environ.get("GITHUB_REPOSITORY", "")
+    read, environment = read_environment(repository, stage) if repository else (False, None)
+    if not read:
+        print(
+            f"warning: could not read the {stage} environment's protection rules through the "
+            "GitHub API: make sure it has required reviewers",
+            file=sys.stderr,
+        )
+        return
+    problem = release.missing_reviewers(stage, environment)
+    if problem:
+        raise release.ReleaseError(f"{problem}; a tag alone must not deploy to {stage}")
+
+
 def _model_card(args: argparse.Namespace, repo: Path) -> int:
     from .model_card import write_model_card
 
-    output = args.output or release.ARTIFACTS / "model-card.md"
-    print(write_model_card(repo, output, args.version))
+    output = _inside(args, args.output, "--output") if args.output else None
+    print(write_model_card(repo, output or release.ARTIFACTS / "model-card.md", args.version))
     return EXIT_OK
 
 
@@ -380,7 +569,9 @@ def _publish(args: argparse.Namespace, repo: Path) -> int:
     version = args.version or getattr(release.read_state(repo).latest(), "version", None)
     if version is None:
         raise release.ReleaseError("no registered version to publish")
-    publish_release(repo, version, args.assets, dry_run=args.dry_run)
+    for asset in args.assets:
+        _inside(args, asset, "release asset")
+    publish_release(repo, version, args.assets, dry_run=args.dry_run, bento=args.bento)
     return EXIT_OK
 
 
@@ -424,6 +615,18 @@ def add_release_arguments(parser: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("check-ref", help="what a pushed tag means (for the release workflow)")
     p.add_argument("ref", help="tag name or refs/tags/...")
+    p.add_argument(
+        "--default-branch",
+        default=None,
+        metavar="BRANCH",
+        help="released versions must be commits of this branch (default: origin's HEAD, or main)",
+    )
+    p.add_argument(
+        "--require-reviewers",
+        action="store_true",
+        help=f"refuse assignments to {', '.join(release.REVIEWED_STAGES)} when its GitHub "
+        "environment has no required reviewers (read through the API)",
+    )
     _add_github_output(p, "the decision")
 
     p = sub.add_parser("model-card", help="render the model card (markdown)")
@@ -443,6 +646,7 @@ def add_release_arguments(parser: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("publish", help="create the GitHub Release of a version (gh)")
     p.add_argument("--version", help="registered version (default: the latest)")
+    p.add_argument("--bento", help="bento tag to export and attach (e.g. NAME:latest)")
     p.add_argument("assets", nargs="*", type=Path, help="files to attach")
     p.add_argument("--dry-run", action="store_true", help="print the command, run nothing")
 
@@ -467,18 +671,28 @@ COMMANDS: list[Command] = [
     Command("monitor", cmd_monitor, add_monitor_arguments),
     Command("batches", cmd_batches, add_batches_arguments),
     Command("update-data", cmd_update_data, add_update_data_arguments),
+    Command("retrain", cmd_retrain, add_update_data_arguments),
     Command("release", cmd_release, add_release_arguments),
+    Command("pr-comment", cmd_pr_comment, add_pr_comment_arguments),
 ]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one ``error: ...`` line, exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override] - exits, as argparse's does
+        print(f"error: {' '.join(message.split())} (see --help)", file=sys.stderr)
+        raise SystemExit(EXIT_ERROR)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with one subparser per entry of :data:`COMMANDS`."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=f"python -m {__package__}",
         description="Train, check, report and serve the model configured in params.yaml.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--params",
         default="params.yaml",
@@ -505,7 +719,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status (see the module docstring: 0, 1, 2 or 3)."""
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        with disk_full_is_an_error(_root(args)):  # a write no stage named: name the project
+            return args.run(args)
     except ProjectError as exc:
         message = " ".join(str(exc).split())
         print(f"error: {message}", file=sys.stderr)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -9,9 +10,10 @@ from importlib.metadata import PackageNotFoundError
 from pathlib import Path
 
 import pytest
+import yaml
 
 import {{ cookiecutter.module_name }} as package
-from {{ cookiecutter.module_name }}.cli import COMMANDS, main
+from {{ cookiecutter.module_name }}.cli import COMMANDS, main, write_github_output
 
 pytestmark = pytest.mark.code
 
@@ -109,3 +111,79 @@ def test_distribution_name_when_it_differs_from_the_package(monkeypatch) -> None
 
     monkeypatch.setattr(package, "distribution", not_found)  # as if slug != package name
     assert package.distribution_name() == expected
+
+
+#: Every option whose value can come from outside (a tag, a workflow input, a make variable).
+OUTSIDE_OPTIONS = {
+    "check-ref tag": ["release", "check-ref", "--", "{}"],
+    "check-ref default branch": ["release", "check-ref", "--default-branch={}", "--", "m@v0.1.0"],
+    "promote stage": ["release", "promote", "--version=v0.1.0", "--stage={}"],
+    "promote version": ["release", "promote", "--version={}", "--stage=prod"],
+    "rollback stage": ["release", "rollback", "--stage={}"],
+    "deploy stage": ["release", "deploy", "--stage={}", "--dry-run"],
+    "deploy version": ["release", "deploy", "--stage=staging", "--version={}", "--dry-run"],
+    "register version": ["release", "register", "--version={}"],
+    "register bump": ["release", "register", "--bump={}"],
+    "publish version": ["release", "publish", "--version={}", "--dry-run"],
+    "publish-image image": ["release", "publish-image", "--image={}", "--tag=t", "--bento=b:1"],
+    "publish-image tag": ["release", "publish-image", "--image=a.io/b/c", "--tag={}", "--bento=b"],
+    "report base": ["report", "--base={}"],
+    "monitor batch": ["monitor", "--current={}"],
+    "retrain batch": ["retrain", "--current={}"],
+}
+
+
+@pytest.mark.parametrize("option", OUTSIDE_OPTIONS.values(), ids=OUTSIDE_OPTIONS.keys())
+def test_outside_values_are_refused_with_one_line_and_run_nothing(
+    make_project, base_params, make_frame, hostile, option, tmp_path, capsys
+) -> None:
+    params_file = make_project(base_params(), frame=make_frame(rows=60))
+    canary = tmp_path / "canary"
+    for name, value in hostile(canary).items():
+        argv = [*option[:1], "--params", str(params_file), *option[1:]]
+        try:
+            code = main([part.replace("{}", value) for part in argv])
+        except SystemExit as exit_:  # a usage error (e.g. not one of the choices)
+            code = exit_.code
+        err = capsys.readouterr().err
+        assert code == 2, (name, err)
+        assert err.startswith("error: "), (name, err)
+        assert err.count("\n") == 1, (name, err)
+        assert not canary.exists(), name
+
+
+def test_make_data_writes_nothing_outside_the_project(make_project, base_params, tmp_path, capsys):
+    """data.path: ../outside/... once made `make data` create folders and a file there."""
+    root = tmp_path / "project"
+    params_file = make_project(base_params(), root=root)
+    params_file.write_text(yaml.safe_dump(base_params(data={"path": "../outside/passwd"})))
+    assert main(["data", "--params", str(params_file)]) == 2
+    assert "data.path '../outside/passwd' resolves to" in capsys.readouterr().err
+    assert not (tmp_path / "outside").exists()
+
+
+@pytest.mark.parametrize("option", [["--artifacts", "../elsewhere"], ["--out", "/"]])
+def test_outputs_stay_inside_the_project(make_project, base_params, option, capsys) -> None:
+    params_file = make_project(base_params())
+    command = "batches" if option[0] == "--out" else "train"
+    assert main([command, "--params", str(params_file), *option]) == 2
+    assert "outside the project" in capsys.readouterr().err
+
+
+def test_no_value_can_add_a_step_output(tmp_path: Path, monkeypatch) -> None:
+    """A value with a line break is written in GitHub's delimited form: it stays one value."""
+    out = tmp_path / "github_output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(out))
+    write_github_output({"drifted_features": "age\nretrain=true", "verdict": "drift"})
+    text = out.read_text()
+    delimiter = re.match(r"drifted_features<<(ghadelimiter_[0-9a-f]{32})\n", text).group(1)
+    assert text == (
+        f"drifted_features<<{delimiter}\nage\nretrain=true\n{delimiter}\nverdict=drift\n"
+    )
+
+
+def test_usage_errors_are_one_line_too() -> None:
+    result = _cli("release", "promote", "--stage")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: argument --stage: expected one argument")
