@@ -267,7 +267,7 @@ def test_the_comment_step_turns_a_hostile_artifact_into_data(
 WORKFLOW_TARGETS = {
     "check-ref": ("REF", "DEFAULT_BRANCH"),
     "promote": ("VERSION", "STAGE"),
-    "deploy": ("STAGE", "VERSION"),
+    "deploy": ("STAGE", "VERSION", "DEFAULT_BRANCH"),
     "register": ("VERSION", "BUMP"),
     "publish-image": ("IMAGE", "TAG"),
     "publish-release": ("VERSION",),

@@ -551,7 +551,8 @@ def _model_card(args: argparse.Namespace, repo: Path) -> int:
 def _deploy(args: argparse.Namespace, repo: Path) -> int:
     from .deploy import deploy
 
-    version, _ = deploy(repo, args.stage, args.version, dry_run=args.dry_run)
+    branch = args.default_branch
+    version, _ = deploy(repo, args.stage, args.version, dry_run=args.dry_run, branch=branch)
     print(f"deployed {version} to {args.stage}" + (" (dry run)" if args.dry_run else ""))
     return EXIT_OK
 
@@ -592,6 +593,7 @@ def add_release_arguments(parser: argparse.ArgumentParser) -> None:
     """The release subcommands; the repository is the folder of ``--params``."""
     sub = parser.add_subparsers(dest="release_command", required=True, metavar="SUBCOMMAND")
     stage_help = f"one of {', '.join(release.STAGES)}"
+    branch_help = "released versions must be commits of this branch (default: origin's HEAD, main)"
 
     p = sub.add_parser("register", help="register HEAD as the next version (NAME@vX.Y.Z)")
     p.add_argument("--version", help="explicit version vX.Y.Z (default: bump the latest)")
@@ -615,12 +617,7 @@ def add_release_arguments(parser: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("check-ref", help="what a pushed tag means (for the release workflow)")
     p.add_argument("ref", help="tag name or refs/tags/...")
-    p.add_argument(
-        "--default-branch",
-        default=None,
-        metavar="BRANCH",
-        help="released versions must be commits of this branch (default: origin's HEAD, or main)",
-    )
+    p.add_argument("--default-branch", default=None, metavar="BRANCH", help=branch_help)
     p.add_argument(
         "--require-reviewers",
         action="store_true",
@@ -636,6 +633,7 @@ def add_release_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("deploy", help="deploy the version assigned to STAGE (no rebuild)")
     p.add_argument("--stage", required=True, help=stage_help)
     p.add_argument("--version", help="the version the triggering tag assigned (checked)")
+    p.add_argument("--default-branch", default=None, metavar="BRANCH", help=branch_help)
     p.add_argument("--dry-run", action="store_true", help="render and print, run nothing")
 
     p = sub.add_parser("publish-image", help="containerize the bento and push it by digest")

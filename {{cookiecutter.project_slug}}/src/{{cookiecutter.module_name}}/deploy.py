@@ -25,6 +25,8 @@ from .release import (
     GITHUB_REPOSITORY,
     IMAGE,
     ReleaseError,
+    default_branch,
+    ensure_on_branch,
     ensure_registered_with_gates,
     ensure_stage,
     model_name,
@@ -134,12 +136,19 @@ def _run_with_kubeconfig(repo: Path, commands: list[list[str]]) -> None:
 
 
 def deploy(
-    repo: Path, stage: str, version: str | None = None, dry_run: bool = False
+    repo: Path,
+    stage: str,
+    version: str | None = None,
+    dry_run: bool = False,
+    branch: str | None = None,
 ) -> tuple[str, list[list[str]]]:
     """Deploy the version currently assigned to ``stage``: its recorded image, never a rebuild.
 
     ``version`` (from the tag that triggered the workflow) is checked against the stage: when a
     later assignment superseded it, the current version is deployed instead and this says so.
+    Whatever is deployed must be registered with a passed gate record from a commit of the
+    default branch (``branch``, default :func:`~.release.default_branch`), as the release
+    workflow checked for the triggering tag.
     """
     ensure_stage(stage)
     if version:
@@ -148,7 +157,8 @@ def deploy(
     current = state.current(stage)
     if current is None:
         raise ReleaseError(f"no version is assigned to {stage}: `make promote` one first")
-    ensure_registered_with_gates(state.versions[current.version])
+    registered = ensure_registered_with_gates(state.versions[current.version])
+    ensure_on_branch(repo, registered.commit, branch or default_branch(repo))
     if version and version != current.version:
         print(
             f"note: {stage} now holds {current.version} ({current.tag}), deploying it instead "

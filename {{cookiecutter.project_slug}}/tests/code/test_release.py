@@ -217,6 +217,7 @@ def test_register_promote_rollback_lifecycle(repo: Path, capsys: pytest.CaptureF
     assert_state(repo, {"staging": "v0.1.0", "prod": "v0.1.0"}, images)
 
     commit_change(repo, "second model")
+    git(repo, "push", "--quiet", "origin", "main")  # merged: on the default branch
     write_artifacts(repo)
     assert cli(repo, "register", "--image", images["v0.1.1"], "--push") == 0
     assert f"{NAME}@v0.1.1" in tags(repo)
@@ -355,6 +356,10 @@ def test_deploy_guards_and_commands(repo: Path, capsys):
     register(repo, image=image)
     next_second()
     release.promote(repo, "v0.1.1", "staging")
+    assert "is not on the default branch main" in refused(
+        repo, capsys, "deploy", "--stage", "staging", "--dry-run"
+    )
+    git(repo, "push", "--quiet", "origin", "main")  # merged: on the default branch
     capsys.readouterr()
     version, commands = deploy.deploy(repo, "staging", version="v0.1.0", dry_run=True)
     assert version == "v0.1.1"
