@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -107,7 +108,7 @@ def test_python_compiles_and_data_files_parse(matrix_bakes: list[Baked]) -> None
                 Path(str(path) + "c.tmp").unlink()
             elif path.suffix == ".toml":
                 tomllib.loads(path.read_text())
-            elif path.suffix in {".yml", ".yaml"}:
+            elif path.suffix in {".yml", ".yaml"} or path.name == ".gto":
                 list(yaml.safe_load_all(path.read_text()))
             elif path.suffix == ".json":
                 json.loads(path.read_text())
@@ -201,6 +202,12 @@ def test_generated_python_passes_the_projects_own_ruff(matrix_bakes: list[Baked]
     for baked in matrix_bakes:
         for args in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
             baked.run(ruff, *args)
+
+
+def test_update_pins_match_the_templates_own_cookiecutter() -> None:
+    """`make update` renders the template with the cookiecutter the template is tested with."""
+    assert version("cookiecutter") == CONTEXT["_cookiecutter_version"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", CONTEXT["_cruft_version"])
 
 
 def _tool(name: str) -> str:
