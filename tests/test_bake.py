@@ -24,6 +24,7 @@ from conftest import (
     TEMPLATE,
     Baked,
     bake,
+    bare_env,
     combo_id,
     option_matrix,
 )
@@ -202,6 +203,18 @@ def test_generated_python_passes_the_projects_own_ruff(matrix_bakes: list[Baked]
     for baked in matrix_bakes:
         for args in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
             baked.run(ruff, *args)
+
+
+def test_every_target_that_may_run_uv_gets_it_first(matrix_bakes: list[Baked]) -> None:
+    """On a fresh clone with no uv on PATH, any target bootstraps uv before anything else."""
+    baked = matrix_bakes[0]
+    env = bare_env()
+    listed = baked.run("make", "help", env=env).stdout
+    targets = [line.split()[0] for line in re.sub(r"\x1b\[[0-9;]*m", "", listed).splitlines()]
+    assert {"install", "lint", "bento", "serve", "register", "update"} <= set(targets)
+    for target in set(targets) - {"help", "clean"}:
+        first = baked.run("make", "--dry-run", target, env=env).stdout.splitlines()[0]
+        assert first == "python3 -m venv .tools/venv", (target, first)
 
 
 def test_update_pins_match_the_templates_own_cookiecutter() -> None:
