@@ -21,7 +21,7 @@ CRUFT_FILE = ".cruft.json"
 LICENSES_DIR = "licenses"
 LOCK_FILE = "uv.lock"
 #: Files `make update` does not merge from the template: the lock is re-resolved instead.
-UPDATE_SKIPS = [LOCK_FILE]
+UPDATE_SKIPS = (LOCK_FILE,)
 PACKAGE_SEPARATOR = "\n[[package]]\n"
 PROJECT_SOURCE = 'source = { editable = "." }'
 NAME_LINE = re.compile(r'^name = "([^"]+)"$', re.MULTILINE)
@@ -124,7 +124,7 @@ def write_cruft_record(project: Path, answers: Mapping[str, object]) -> str:
         "checkout": answers.get("_checkout"),
         "context": {"cookiecutter": context},
         "directory": None,
-        "skip": UPDATE_SKIPS,
+        "skip": list(UPDATE_SKIPS),
     }
     text = json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     (project / CRUFT_FILE).write_text(text, encoding="utf-8")
