@@ -9,6 +9,9 @@ MAKEFLAGS += --no-print-directory
 # One source for the uv version: the template's own pin for generated projects.
 UV_VERSION := $(shell python3 -c 'import json; print(json.load(open("cookiecutter.json"))["_uv_version"])')
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+# The demo project runs with the caller's PATH: it finds or bootstraps a uv of its own, as on a
+# user's machine, instead of borrowing the template's.
+USER_PATH := $(PATH)
 export PATH := $(dir $(UV)):$(PATH)
 RUN := $(UV) run --locked
 # Baked projects run many short Python processes: let them cache bytecode even where the
@@ -16,6 +19,9 @@ RUN := $(UV) run --locked
 unexport PYTHONDONTWRITEBYTECODE
 DEMO_DIR := build/demo
 DEMO_PROJECT = $(DEMO_DIR)/my-ml-project
+# The demo's property tests draw the same examples on every run (hypothesis' derandomized "ci"
+# profile, which CI gets anyway); a developer's own `make test` stays random.
+DEMO_ENV := HYPOTHESIS_PROFILE=ci
 PYTEST_WORKERS ?= 2
 
 .PHONY: help
@@ -23,8 +29,9 @@ help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(CURDIR)/.tools/bin/uv:
-	python3 -m venv .tools
-	.tools/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
+	python3 -m venv .tools/venv
+	.tools/venv/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
+	mkdir -p .tools/bin && ln -sf ../venv/bin/uv .tools/bin/uv
 
 .PHONY: install
 install: $(UV) ## Install the template's development tools (uv.lock)
@@ -34,8 +41,8 @@ install: $(UV) ## Install the template's development tools (uv.lock)
 demo: install ## Bake the default project into build/demo and run its whole local pipeline
 	rm -rf $(DEMO_DIR)
 	$(RUN) cookiecutter --no-input --output-dir $(DEMO_DIR) .
-	$(MAKE) -C $(DEMO_PROJECT) install lint test check report bento batches
-	$(MAKE) -C $(DEMO_PROJECT) monitor CURRENT=data/batches/stable.csv
+	PATH="$(USER_PATH)" $(MAKE) -C $(DEMO_PROJECT) $(DEMO_ENV) install lint test check report bento batches
+	PATH="$(USER_PATH)" $(MAKE) -C $(DEMO_PROJECT) $(DEMO_ENV) monitor CURRENT=data/batches/stable.csv
 	@echo
 	@echo "Demo project:  $(DEMO_PROJECT)"
 	@echo "PR report:     $(DEMO_PROJECT)/artifacts/report/report.md"
@@ -45,6 +52,10 @@ demo: install ## Bake the default project into build/demo and run its whole loca
 .PHONY: test
 test: install ## Run the template's test suite (bakes projects and runs them for real)
 	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+.PHONY: project-lock
+project-lock: install ## Re-lock the generated project's uv.lock (UPGRADE=1: newest versions the pins allow)
+	$(RUN) python tests/project_lock.py $(if $(filter 1,$(UPGRADE)),--upgrade,)
 
 .PHONY: bake-matrix
 bake-matrix: install ## Bake every option combination of the tests into build/matrix

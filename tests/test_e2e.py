@@ -1,21 +1,29 @@
-"""End to end: bake projects and run the commands their README gives, for real."""
+"""End to end: bake projects and run the commands their README gives, for real.
+
+They run as on a bare machine: PATH has python3, git and make and no uv, so each project uses the
+uv its Makefile bootstraps into .tools/ (and so do its git hooks, BentoML and the server).
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import TEMPLATE, Baked, bake
+from conftest import TEMPLATE, Baked, bake, bare_env
 
 pytestmark = pytest.mark.e2e
 
 
 def git(project: Baked, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return project.run("git", *args, check=check)
+    return project.run("git", *args, check=check, env=bare_env())
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +37,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Baked:
         text=True,
         timeout=1500,
         check=False,
+        env=bare_env(),
     )
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-8000:]
     print(f"make demo: {time.perf_counter() - started:.1f} s")
@@ -46,14 +55,69 @@ def test_demo_runs_the_default_project_end_to_end(demo: Baked) -> None:
     assert checks["gates"]
     report = (artifacts / "report" / "report.md").read_text()
     assert f"All {len(checks['gates'])} gates passed" in report
-    assert list((demo.path / "bentoml_home" / "bentos").glob("*/*/bento.yaml")), "no bento built"
+    (requirements,) = (demo.path / "bentoml_home" / "bentos").glob("*/*/env/python/*.txt")
+    pins = requirements.read_text().splitlines()
+    assert "scikit-learn==1.5.2" in pins, "the bento's packages are pinned by uv.lock"
+    assert not [p for p in pins if p.startswith(("deepchecks", "pytest"))]
     assert json.loads((artifacts / "monitor.json").read_text())["verdict"] == "stable"
+    assert (demo.path / ".tools" / "bin" / "uv").exists(), "the demo project has its own uv"
+    assert git(demo, "status", "--porcelain").stdout == "", "uv.lock was committed, unchanged"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.xdist_group("classification")
+def test_make_serve_answers_in_the_demo_project(demo: Baked) -> None:
+    """The demo's last hint, `make serve`, from a shell that has no uv."""
+    port = free_port()
+    server = subprocess.Popen(
+        ["make", "serve", f"PORT={port}"],
+        cwd=demo.path,
+        env=bare_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, server.stderr.read().decode()[-3000:]
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as ok:
+                    assert ok.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the server did not get ready in 120 s"
+                time.sleep(0.5)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/metadata",
+            data=b"{}",
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read())["task"] == "classification"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+@pytest.mark.xdist_group("classification")
+def test_make_register_tags_the_demo_project(demo: Baked) -> None:
+    result = demo.run("make", "register", "PUSH=0", env=bare_env())
+    assert "registered my-ml-project@v0.1.0" in result.stdout
+    assert git(demo, "tag", "--list").stdout.split() == ["my-ml-project@v0.1.0"]
 
 
 @pytest.mark.xdist_group("classification")
 def test_pre_commit_passes_on_a_fresh_project_and_refuses_bad_commits(demo: Baked) -> None:
     before = git(demo, "status", "--porcelain").stdout
-    demo.run("make", "pre-commit")
+    checked = demo.run("make", "pre-commit", env=bare_env())
+    said = checked.stdout + checked.stderr
+    assert "[WARNING]" not in said, "no deprecated hook forms"
     package = next((demo.path / "src").iterdir())
     bad_code = package / "sloppy.py"
     bad_code.write_text("import os\ndef f( x ):\n    return eval(x)\n")
@@ -93,16 +157,18 @@ BENCHMARKS = {
 @pytest.mark.parametrize("target", BENCHMARKS)
 def test_benchmarks_run(demo: Baked, target: str) -> None:
     args, expected = BENCHMARKS[target]
-    result = demo.run("make", target, f"ARGS={args}")
+    result = demo.run("make", target, f"ARGS={args}", env=bare_env())
     assert expected in result.stdout
 
 
 @pytest.mark.xdist_group("regression")
 def test_regression_project_installs_lints_and_passes_its_tests(tmp_path: Path) -> None:
     project = bake(tmp_path, task="regression", git_init=True)
+    assert "uv.lock" in git(project, "ls-files").stdout.split(), "locked from the first commit"
     started = time.perf_counter()
-    project.run("make", "install")
-    print(f"make install (regression, shared uv cache): {time.perf_counter() - started:.1f} s")
-    project.run("make", "lint")
-    project.run("make", "test")
+    project.run("make", "install", env=bare_env())
+    print(f"make install (regression, uv bootstrapped): {time.perf_counter() - started:.1f} s")
+    assert git(project, "status", "--porcelain").stdout == ""
+    project.run("make", "lint", env=bare_env())
+    project.run("make", "test", env=bare_env())
     assert (project.path / "artifacts" / "metrics.json").exists()

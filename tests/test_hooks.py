@@ -58,8 +58,16 @@ INVALID_ANSWERS = [
     ({"github_owner": "-bad-"}, "github_owner '-bad-': 1-39 letters"),
     ({"github_owner": "a" * 40}, "github_owner"),
     ({"github_owner": "two words"}, "github_owner 'two words'"),
+    ({"author_email": "zoë@example.com"}, "author_email 'zoë@example.com': the part before the @"),
+    ({"author_email": "a..b@example.com"}, "author_email 'a..b@example.com': not usable in"),
     ({"description": "   "}, "description: must not be empty"),
+    ({"description": "    indented"}, "description: must not start or end with spaces"),
+    ({"description": "tab\there"}, "description: contains the unprintable character U+0009"),
     ({"author_name": "line\nbreak"}, "author_name: must be a single line"),
+    ({"project_name": "Zero\u200bWidth"}, "project_name: contains the unprintable character"),
+    # Refused after rendering (post-generation hook): uv cannot lock a project that shadows one
+    # of its own dependencies.
+    ({"project_name": "Rich"}, "project_slug 'rich': is the name of a package the project"),
 ]
 
 
@@ -74,6 +82,22 @@ def test_invalid_answers_are_refused_and_leave_nothing(
     err = capfd.readouterr().err
     assert f"error: {message}" in err
     assert list(tmp_path.iterdir()) == [], "a refused bake must leave no directory behind"
+
+
+def test_a_replayed_path_slug_is_refused_and_leaves_nothing_anywhere(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A replay file skips the prompts and their derivations: the hook still checks the slug."""
+    answers = {k: v for k, v in derived_answers().items() if not k.startswith("_")}
+    replay = tmp_path / "replay.json"
+    replay.write_text(json.dumps({"cookiecutter": {**answers, "project_slug": "../../x"}}))
+    output = tmp_path / "a" / "b" / "out"
+    output.mkdir(parents=True)
+    with pytest.raises(FailedHookException):
+        cookiecutter(str(TEMPLATE), replay=str(replay), output_dir=str(output))
+    assert "error: project_slug '../../x'" in capfd.readouterr().err
+    assert list(output.iterdir()) == []
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["b"], "nothing outside either"
 
 
 def test_unsupported_python_version_is_refused() -> None:
@@ -161,21 +185,81 @@ def test_post_gen_keeps_only_the_chosen_license(tmp_path: Path) -> None:
     assert not licenses.exists()
 
 
-def test_answers_file_replays_to_the_same_project(tmp_path: Path) -> None:
+def test_the_recorded_answers_regenerate_the_same_project(tmp_path: Path) -> None:
     first = bake(
         tmp_path / "first", project_name="Replay Me", task="regression", license="BSD-3-Clause"
     )
-    saved = json.loads((first.path / ".cookiecutter.json").read_text())["cookiecutter"]
-    assert not any(k.startswith("_") and k != "_template" for k in saved)
-    replayed = cookiecutter(
-        str(TEMPLATE),
-        replay=str(first.path / ".cookiecutter.json"),
-        output_dir=str(tmp_path / "second"),
-    )
-    second = Path(replayed)
-    assert second.name == "replay-me"
+    record = json.loads((first.path / ".cruft.json").read_text())
+    saved = record["context"]["cookiecutter"]
+    assert {k for k in saved if k.startswith("_")} == {"_template", "_commit"}
+    assert record["skip"] == ["uv.lock"]
+    answers = {k: v for k, v in saved.items() if not k.startswith("_")}
+    second = bake(tmp_path / "second", **answers)
+    assert second.path.name == "replay-me"
     for rel in first.files - {"LICENSE"}:  # the LICENSE carries the year it was generated in
-        assert (second / rel).read_bytes() == (first.path / rel).read_bytes(), rel
+        assert (second.path / rel).read_bytes() == (first.path / rel).read_bytes(), rel
+
+
+LOCK = """version = 1
+requires-python = ">=3.10"
+
+[[package]]
+name = "alpha"
+version = "1.0"
+
+[[package]]
+name = "my-ml-project"
+version = "0.1.0"
+source = { editable = "." }
+
+[[package]]
+name = "zulu"
+version = "2.0"
+"""
+
+
+@pytest.mark.parametrize(
+    ("slug", "order"),
+    [
+        ("my-ml-project", ["alpha", "my-ml-project", "zulu"]),
+        ("aaa-model", ["aaa-model", "alpha", "zulu"]),
+        ("zz-top", ["alpha", "zulu", "zz-top"]),
+    ],
+)
+def test_the_lock_names_the_project_in_uvs_order(tmp_path: Path, slug: str, order: list) -> None:
+    (tmp_path / "uv.lock").write_text(LOCK)
+    post_gen.name_locked_project(tmp_path, slug)
+    text = (tmp_path / "uv.lock").read_text()
+    assert post_gen.NAME_LINE.findall(text) == order
+    assert text.count('source = { editable = "." }') == 1
+    assert sorted(text.splitlines()) == sorted(LOCK.replace("my-ml-project", slug).splitlines())
+
+
+def test_the_lock_refuses_a_project_named_like_a_dependency(tmp_path: Path) -> None:
+    (tmp_path / "uv.lock").write_text(LOCK)
+    with pytest.raises(ValueError, match="project_slug 'zulu': is the name of a package"):
+        post_gen.name_locked_project(tmp_path, "zulu")
+    assert (tmp_path / "uv.lock").read_text() == LOCK
+
+
+def test_the_template_is_recorded_as_an_address_that_works_later(tmp_path: Path) -> None:
+    url, _ = post_gen.resolve_template("gh:acme/template", str(tmp_path / "clone"), tmp_path)
+    assert url == "https://github.com/acme/template.git"
+    (tmp_path / "work" / "tpl").mkdir(parents=True)
+    url, checkout = post_gen.resolve_template("tpl", "tpl", tmp_path / "work")
+    assert url == str(tmp_path / "work" / "tpl")
+    assert checkout == tmp_path / "work" / "tpl"
+
+
+def test_no_update_record_without_a_template_checkout(tmp_path: Path) -> None:
+    project, template = tmp_path / "project", tmp_path / "template"
+    project.mkdir()
+    template.mkdir()  # a template that is not a git checkout (a zip, a copy)
+    answers = {"_template": str(template), "_repo_dir": str(template), "project_slug": "x"}
+    status = post_gen.write_cruft_record(project, answers)
+    assert status.startswith("No .cruft.json: the template")
+    assert "cruft link" in status
+    assert not (project / ".cruft.json").exists()
 
 
 def git(path: Path, *args: str) -> str:

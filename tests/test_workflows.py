@@ -57,12 +57,10 @@ def _metric_rows(markdown: str) -> dict[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Baked:
-    """A baked project (plots published) on main with uv.lock committed, pushed to an origin."""
+    """A baked project (plots published) on main, uv.lock in its first commit, pushed to origin."""
     root = tmp_path_factory.mktemp("workflows")
     project = bake(root, git_init=True, report_images="publish")
     project.run("make", "install")
-    git(project, "add", "uv.lock")
-    git(project, "commit", "--quiet", "-m", "Lock the environment")
     origin = root / "origin.git"
     subprocess.run(["git", "init", "--quiet", "--bare", str(origin)], check=True)
     git(project, "remote", "add", "origin", str(origin))

@@ -6,14 +6,22 @@ Keep this file generic: folder-specific fixtures belong in that folder's conftes
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+# Property tests draw new examples on every local run: that is how they find new bugs. Where a
+# run must be reproducible they are derandomized: hypothesis loads its own "ci" profile when CI
+# is set, and HYPOTHESIS_PROFILE=ci asks for it anywhere else (the template's demo does).
+if os.environ.get("HYPOTHESIS_PROFILE"):
+    settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 DEFAULT_MODELS = {
     "classification": {"type": "logistic_regression", "params": {"C": 1.0, "max_iter": 1000}},

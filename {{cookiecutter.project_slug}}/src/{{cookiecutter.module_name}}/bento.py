@@ -3,9 +3,10 @@
 ``save_model`` stores ``artifacts/model.joblib`` with the lineage record: the whole record as
 metadata (``lineage_json``, JSON text; the service derives its request schema from it) and the
 facts one filters on as labels (version, task, data hash, git commit, test metrics).
-``build_bento`` then builds the bento from ``bentofile.yaml`` with the serving libraries pinned
-to the versions installed here, which are the versions the model was trained with (checked
-against the lineage record).
+``build_bento`` then builds the bento from ``bentofile.yaml``; its Python environment is the
+``serve`` dependency group of ``pyproject.toml`` at the versions ``uv.lock`` pins (checked
+against the versions the model was trained with), so building resolves nothing. ``bento`` saves
+and builds, and takes the saved model out of the store again when the build fails.
 
 BentoML is imported inside the functions: it is slow to import and most commands never need it.
 Where the store lives is BentoML's ``BENTOML_HOME`` (the Makefile points it at ``bentoml_home/``).
@@ -14,9 +15,10 @@ Where the store lives is BentoML's ``BENTOML_HOME`` (the Makefile points it at `
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
-from importlib.metadata import PackageNotFoundError, version
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +29,9 @@ MODEL_NAME = __package__
 """Name of the model (and of the bento) in the BentoML store: the package's import name, known
 without configuration both here and inside a bento. The service loads ``MODEL_NAME:latest``."""
 
-SERVING_PACKAGES = ("scikit-learn", "numpy", "pandas", "scipy", "joblib", "pydantic")
-"""Libraries that unpickle and run the model: pinned in the bento to the installed versions."""
+SERVE_GROUP = "serve"
+"""The dependency group of ``pyproject.toml`` that the bento installs: the libraries that
+unpickle and run the model."""
 
 
 def model_labels(lineage: Mapping[str, Any], project_version: str) -> dict[str, str]:
@@ -112,57 +115,69 @@ def save_model(artifacts_dir: Path, name: str = MODEL_NAME) -> str:
     return str(saved.tag)
 
 
-def pinned_requirements(
-    packages: Sequence[str], trained_with: Mapping[str, Any] | None = None
-) -> list[str]:
-    """Pin each package to the installed version, checking it against the training run.
+def serving_requirements(project: Path, trained_with: Mapping[str, Any] | None = None) -> list[str]:
+    """Return the bento's requirements: the ``serve`` group, every package pinned by ``uv.lock``.
 
     Args:
-        packages: Distribution names to pin.
+        project: The project root (``pyproject.toml`` and ``uv.lock``).
         trained_with: The lineage record's ``packages`` (name to version) of the training run.
 
     Returns:
-        Requirement strings ``name==version``.
+        Requirement lines ``name==version`` (with an environment marker where the lock has one).
 
     Raises:
-        ArtifactError: If a package is not installed, or its version differs from the one the
-            model was trained with (retrain, or reinstall from ``uv.lock``).
+        ArtifactError: If uv is missing or the lock does not match ``pyproject.toml``, or a
+            pinned version differs from the one the model was trained with.
     """
-    trained_with = trained_with or {}
-    pins = []
-    for package in packages:
-        try:
-            installed = version(package)
-        except PackageNotFoundError:
-            msg = f"{package} is not installed: run `make install`"
-            raise ArtifactError(msg) from None
-        trained = trained_with.get(package)
-        if trained and trained != installed:
+    from packaging.requirements import Requirement
+
+    uv = shutil.which("uv")
+    if uv is None:
+        msg = "uv is not on PATH: run `make bento`, which provides it"
+        raise ArtifactError(msg)
+    export = [uv, "export", "--locked", "--only-group", SERVE_GROUP, "--no-emit-project"]
+    proc = subprocess.run(
+        [*export, "--no-hashes", "--no-header", "--no-annotate"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        msg = f"could not export the `{SERVE_GROUP}` group from uv.lock: {detail}"
+        raise ArtifactError(msg)
+    lines = [line.strip() for line in proc.stdout.splitlines()]
+    requirements = [line for line in lines if line and not line.startswith("#")]
+    for line in requirements:
+        requirement = Requirement(line)
+        trained = (trained_with or {}).get(requirement.name)
+        applies = requirement.marker is None or requirement.marker.evaluate()
+        if applies and trained and not requirement.specifier.contains(trained):
             msg = (
-                f"the model was trained with {package} {trained} but {installed} is installed:"
-                " retrain (`make train`) or reinstall the locked environment (`make install`)"
+                f"the model was trained with {requirement.name} {trained} but uv.lock pins "
+                f"{requirement.specifier}: retrain (`make train`) after `make install`"
             )
             raise ArtifactError(msg)
-        pins.append(f"{package}=={installed}")
-    return pins
+    return requirements
 
 
-def build_bento(bentofile: Path, build_ctx: Path, lineage: Mapping[str, Any] | None = None) -> str:
-    """Build the bento described by ``bentofile`` with pinned serving libraries.
-
-    The ``python.packages`` listed in the bentofile are pinned to the installed versions
-    (``bentoml`` included), so the bento runs the model with the libraries it was trained with.
+def build_bento(
+    bentofile: Path, build_ctx: Path, project: Path, lineage: Mapping[str, Any] | None = None
+) -> str:
+    """Build the bento described by ``bentofile`` with the locked serving environment.
 
     Args:
         bentofile: Path of ``bentofile.yaml``.
         build_ctx: Directory the bentofile's ``include`` patterns are relative to (``src``).
+        project: The project root, whose ``uv.lock`` pins the bento's Python packages.
         lineage: The lineage record; its packages are checked and its summary added as labels.
 
     Returns:
         The tag of the built bento.
 
     Raises:
-        ArtifactError: If the bentofile is missing or a pinned package is not installed.
+        ArtifactError: If the bentofile is missing or the locked environment cannot be exported.
     """
     import bentoml
     import yaml
@@ -171,11 +186,8 @@ def build_bento(bentofile: Path, build_ctx: Path, lineage: Mapping[str, Any] | N
         msg = f"{bentofile} not found"
         raise ArtifactError(msg)
     config = yaml.safe_load(bentofile.read_text(encoding="utf-8")) or {}
-    python = config.setdefault("python", {})
-    names = [p for p in python.get("packages") or [] if "=" not in p and "<" not in p]
-    pinned = [p for p in python.get("packages") or [] if p not in names]
-    trained_with = (lineage or {}).get("packages") or {}
-    python["packages"] = pinned + pinned_requirements(names, trained_with)
+    packages = serving_requirements(project, (lineage or {}).get("packages"))
+    config.setdefault("python", {})["packages"] = packages
     if lineage:
         config.setdefault("labels", {}).update(model_labels(lineage, _project_version()))
     with tempfile.TemporaryDirectory(prefix="bentofile-") as tmp:
@@ -183,3 +195,22 @@ def build_bento(bentofile: Path, build_ctx: Path, lineage: Mapping[str, Any] | N
         effective.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         bento = bentoml.bentos.build_bentofile(str(effective), build_ctx=str(build_ctx))
     return str(bento.tag)
+
+
+def save_and_build(
+    artifacts_dir: Path, bentofile: Path, build_ctx: Path, project: Path, lineage: Mapping[str, Any]
+) -> tuple[str, str]:
+    """Save the model and build the bento; a failed build takes the saved model out again.
+
+    Returns:
+        The tags of the saved model and of the built bento.
+    """
+    import bentoml
+
+    model = save_model(artifacts_dir)
+    try:
+        bento = build_bento(bentofile, build_ctx, project, lineage)
+    except BaseException:
+        bentoml.models.delete(model)
+        raise
+    return model, bento

@@ -284,15 +284,16 @@ def add_pr_comment_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_bento(args: argparse.Namespace) -> int:
     """Save the trained model to the BentoML store and build the bento."""
-    from .bento import build_bento, save_model
+    from .bento import save_and_build, save_model
     from .lineage import ensure_current
 
     root, artifacts = _root(args), _artifacts(args)
     lineage = ensure_current(_load(args), root, artifacts)
-    print(f"[bento] saved model {save_model(artifacts)}")
     if args.no_build:
+        print(f"[bento] saved model {save_model(artifacts)}")
         return EXIT_OK
-    print(f"[bento] built bento {build_bento(root / 'bentofile.yaml', root / 'src', lineage)}")
+    model, bento = save_and_build(artifacts, root / "bentofile.yaml", root / "src", root, lineage)
+    print(f"[bento] saved model {model}, built bento {bento}")
     return EXIT_OK
 
 

@@ -173,7 +173,9 @@ def validate_features(
     numeric_cols, categorical_cols = _resolve_features(frame, params, label)
     for column in numeric_cols:
         values = pd.to_numeric(frame[column], errors="coerce")
-        bad = values.isna() & frame[column].notna()
+        # pandas reads "inf", "INF" or "-Infinity" as a number; no model can use one (the service
+        # refuses it too), so an infinite value is as bad as text.
+        bad = (values.isna() & frame[column].notna()) | values.isin([math.inf, -math.inf])
         if bad.any():
             position = int(bad.to_numpy().argmax())
             raise DataError(
