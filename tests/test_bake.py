@@ -212,9 +212,12 @@ def test_every_target_that_may_run_uv_gets_it_first(matrix_bakes: list[Baked]) -
     listed = baked.run("make", "help", env=env).stdout
     targets = [line.split()[0] for line in re.sub(r"\x1b\[[0-9;]*m", "", listed).splitlines()]
     assert {"install", "lint", "bento", "serve", "register", "update"} <= set(targets)
-    for target in set(targets) - {"help", "clean"}:
+    for target in set(targets) - {"help", "clean", "pr-comment"}:
         first = baked.run("make", "--dry-run", target, env=env).stdout.splitlines()[0]
         assert first == "python3 -m venv .tools/venv", (target, first)
+    # The comment workflow's step runs the default branch's code with the runner's python3 alone.
+    first = baked.run("make", "--dry-run", "pr-comment", env=env).stdout.splitlines()[0]
+    assert first.startswith("PYTHONPATH=src python3 -m "), first
 
 
 def test_update_pins_match_the_templates_own_cookiecutter() -> None:
