@@ -58,11 +58,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory, task: str, **options: ob
 
 @pytest.fixture(scope="module")
 def classification(tmp_path_factory: pytest.TempPathFactory) -> Baked:
-    """The classification project, a git repository (a version is a commit) with its lock."""
-    project = installed(tmp_path_factory, "classification", git_init=True)
-    project.run("git", "add", "uv.lock")
-    project.run("git", "commit", "--quiet", "-m", "Lock the environment")
-    return project
+    """The classification project, a git repository: a version is a commit."""
+    return installed(tmp_path_factory, "classification", git_init=True)
 
 
 @pytest.fixture(scope="module")
