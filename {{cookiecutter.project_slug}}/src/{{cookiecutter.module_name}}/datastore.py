@@ -49,6 +49,9 @@ EXTRAS = {"s3": "s3", "gs": "gs", "azure": "azure", "ssh": "ssh"}
 _URL = re.compile(r"(?:(s3|gs|azure|ssh)://[^\s'\"`$\\;|&<>]+|[\w./~-][\w./~ -]*)")
 _ENDPOINT = re.compile(r"https?://[\w.:-]+(?:/[\w./-]*)?")
 
+#: The loggers DVC and its libraries write to (configured by ``import dvc``).
+_DVC_LOGGERS = ("dvc", "dvc_data", "dvc_objects")
+
 State = Literal["untracked", "in-sync", "modified", "missing"]
 
 
@@ -166,11 +169,13 @@ def _dvc(root: Path) -> Iterator[tuple[Repo, _Captured]]:
     from dvc.repo import Repo
     from dvc.ui import ui
 
-    logger = logging.getLogger("dvc")
     captured = _Captured()
-    saved = (logger.handlers[:], logger.propagate, logger.level, ui._enabled)
-    logger.handlers, logger.propagate = [captured], False
-    logger.setLevel(logging.WARNING)
+    loggers = [logging.getLogger(name) for name in _DVC_LOGGERS]
+    saved = [(logger.handlers[:], logger.propagate, logger.level) for logger in loggers]
+    for logger in loggers:
+        logger.handlers, logger.propagate = [captured], False
+        logger.setLevel(logging.WARNING)
+    enabled = ui._enabled
     # DVC's console hints ("To track the changes with git, run: ...") are this module's to give.
     ui._enabled = False  # Console has enable() but no disable()
     try:
@@ -184,9 +189,10 @@ def _dvc(root: Path) -> Iterator[tuple[Repo, _Captured]]:
         with repo:
             yield repo, captured
     finally:
-        logger.handlers, logger.propagate = saved[0], saved[1]
-        logger.setLevel(saved[2])
-        ui._enabled = saved[3]
+        for logger, (handlers, propagate, level) in zip(loggers, saved, strict=True):
+            logger.handlers, logger.propagate = handlers, propagate
+            logger.setLevel(level)
+        ui._enabled = enabled
 
 
 def _inside(root: Path, path: str | Path) -> str:
@@ -380,6 +386,28 @@ def _require_plugin(scheme: str) -> None:
         )
 
 
+def share_with_worktree(project: Path, worktree: Path, path: str | Path) -> bool:
+    """Let a git worktree of the project pull its own version of ``path``; False if untracked.
+
+    For the PR report's base run: the worktree (another commit of this repository) uses this
+    checkout's DVC cache, so a version this machine has is not downloaded again, and a default
+    remote that is a local folder given relative to the project resolves to this checkout's.
+    Written to the worktree's ``.dvc/config.local`` (never committed).
+    """
+    if pointer_version(worktree, path) is None or not (worktree / ".dvc").is_dir():
+        return False
+    with _dvc(worktree) as (repo, _):
+        name = repo.config["core"].get("remote")
+        url = str(repo.config["remote"].get(name, {}).get("url", "")) if name else ""
+        with repo.config.edit("local") as local:
+            local["cache"]["dir"] = str((project / ".dvc" / "cache").resolve())
+            inside = url and "://" not in url and Path(url).is_relative_to(worktree.resolve())
+            if inside:  # a folder of the checkout (the default remote): the project's own
+                moved = project.resolve() / Path(url).relative_to(worktree.resolve())
+                local["remote"][name] = {"url": str(moved)}
+    return True
+
+
 # --- lineage and the pull-request report ------------------------------------------------------
 
 
@@ -407,19 +435,41 @@ def report_lines(data: Mapping[str, Any], base: Mapping[str, Any] | None) -> lis
     """
     version = data.get("dvc") or {}
     md5 = str(version.get("md5") or "")
-    tracked = f"DVC version `{md5[:12]}` (`{version.get('pointer')}`)" if md5 else ""
+    tracked = f"DVC version `{md5[:12]}` (`{version.get('pointer')}`)" if md5 else "untracked"
     if md5 and not version.get("committed", True):
         tracked += ", **modified and not tracked again** (run `make track`)"
     if base is None:
-        return [f"{tracked or 'Data not tracked by DVC'}.", ""]
+        return [f"Data version: {tracked}."]
     base_md5 = str((base.get("dvc") or {}).get("md5") or "")
+    if not md5 and not base_md5:
+        return ["Data not versioned with DVC (no pointer on either side)."]
+    if md5 == base_md5:
+        return [f"Data version unchanged: {tracked}."]
     rows, base_rows = data.get("rows"), base.get("rows")
     delta = ""
-    if isinstance(rows, int) and isinstance(base_rows, int) and rows != base_rows:
-        delta = f": {rows - base_rows:+d} rows ({base_rows} on the base, {rows} here)"
-    if not md5 and not base_md5:
-        return ["Data not tracked by DVC on either side.", ""]
-    if md5 == base_md5:
-        return [f"Data version unchanged: {tracked}.", ""]
+    if isinstance(rows, int) and isinstance(base_rows, int):
+        delta = f" ({rows - base_rows:+d} rows: {base_rows} on the base, {rows} here)"
     before = f"`{base_md5[:12]}`" if base_md5 else "untracked"
-    return [f"**Data version changed**{delta}: {before} on the base, {tracked or 'untracked'}.", ""]
+    return [f"**Data version changed**{delta}: {before} on the base, {tracked} here."]
+
+
+def write_fork_notice(artifacts: Path, why: str) -> Path:
+    """Write the PR report of a fork PR that cannot get the data (no secrets); return its path.
+
+    The report says so, and nothing else: no model is trained on a substitute.
+    """
+    from .artifacts import atomic_write_text
+    from .report import REPORT_FILE
+
+    path = artifacts / "report" / REPORT_FILE  # where `make report` writes (report.py)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(
+        path,
+        "## Model report\n\n"
+        "⚠️ **Data not available to fork PRs.** The training data is versioned with DVC and "
+        "pulled with the repository's secrets, which GitHub does not give to workflows of pull "
+        "requests from forks: nothing was trained, gated or compared. A maintainer can run the "
+        "report by pushing this branch to the repository.\n\n"
+        f"`make data` said: {' '.join(why.split())}\n",
+    )
+    return path
