@@ -258,7 +258,7 @@ def track(root: Path, path: str | Path) -> DataVersion:
 
     with _dvc(root) as (repo, captured):
         try:
-            repo.add(relative)
+            repo.add(str(root.resolve() / relative))  # DVC reads relative paths from cwd
         except DvcException as exc:
             raise DataError(
                 f"{relative}: cannot track it with DVC: {_why(exc, captured)}"
@@ -279,7 +279,7 @@ def push(root: Path, path: str | Path) -> DataVersion:
 
     with _dvc(root) as (repo, captured):
         try:
-            repo.push(targets=[version.pointer])
+            repo.push(targets=[str(root.resolve() / version.pointer)])
         except DvcException as exc:
             raise DataError(
                 f"{relative}: cannot push to {_remote_label(root)}: {_why(exc, captured)}"
@@ -313,7 +313,7 @@ def pull(root: Path, path: str | Path) -> DataVersion:
 
     with _dvc(root) as (repo, captured):
         try:
-            repo.pull(targets=[version.pointer])
+            repo.pull(targets=[str(root.resolve() / version.pointer)])
         except CheckoutError:
             raise DataError(
                 f"{relative}: version {version.md5[:12]} ({version.pointer}) is neither in the "
