@@ -651,7 +651,7 @@ def rollback_target(state: State, stage: str) -> tuple[str, str]:
         raise ReleaseError(f"nothing to roll back to: {stage} has only ever run {current}")
     rolled_back = sorted({a.version for a in history} - {current}, key=_semver_key)
     raise ReleaseError(
-        f"nothing to roll back to: {stage} runs {current} and every version before it "
+        f"nothing to roll back to: {stage} runs {current} and every other version it ran "
         f"({', '.join(rolled_back)}) was rolled back from; promote one explicitly "
         "(make promote VERSION=... STAGE=...)"
     )

@@ -361,7 +361,7 @@ def test_rollback_goes_further_back_and_never_returns_to_a_version_rolled_back_f
     assert tags(repo) == remote_tags(repo)
     message = git(repo, "tag", "-l", "--format=%(contents:subject)", f"{NAME}#prod#5")
     assert message == f"Roll back {NAME} in prod from v0.1.1 to v0.1.0"
-    assert "every version before it (v0.1.1, v0.1.2) was rolled back from" in refused(
+    assert "every other version it ran (v0.1.1, v0.1.2) was rolled back from" in refused(
         repo, capsys, "rollback", "--stage", "prod"
     )
     release.promote(repo, "v0.1.2", "prod")  # fixed forward by hand: pushed on the stack again
