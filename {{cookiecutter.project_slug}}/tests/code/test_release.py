@@ -252,6 +252,13 @@ def test_register_defaults_to_next_patch_or_given_part(repo: Path):
     commit_change(repo, "four")
     write_artifacts(repo)
     assert register(repo).version == "v1.0.1"
+    commit_change(repo, "a release candidate")
+    write_artifacts(repo)
+    assert register(repo, version="1.1.0-rc.1").version == "v1.1.0-rc.1"  # GTO's semver
+    commit_change(repo, "the release")
+    write_artifacts(repo)
+    assert register(repo, version="v1.1.0").version == "v1.1.0"  # higher than its candidate
+    assert release.read_state(repo).latest().version == "v1.1.0"
 
 
 def test_register_reads_the_image_recorded_by_publish_image(repo: Path):
@@ -339,6 +346,16 @@ def test_promote_and_rollback_guards(repo: Path, capsys):
     )
     assert "nothing to roll back to: prod has only ever run v0.1.0" in refused(
         repo, capsys, "rollback", "--stage", "prod"
+    )
+
+
+def test_a_version_deregistered_with_gto_is_no_longer_registered(repo: Path, capsys):
+    from gto.api import deregister
+
+    register(repo)
+    deregister(str(repo), NAME, version="v0.1.0")  # tag NAME@v0.1.0!
+    assert "version v0.1.0 is not registered (registered: none)" in refused(
+        repo, capsys, "promote", "--version", "v0.1.0", "--stage", "staging"
     )
 
 
