@@ -70,12 +70,16 @@ class ReleaseError(ProjectError):
 
 @dataclass(frozen=True)
 class Version:
-    """A registered version: its tag, commit and the key: value lines of its tag message."""
+    """A registered version: its tag, commit and the key: value lines of its tag message.
+
+    ``deregistered`` names the tag that withdrew it (``NAME@vX.Y.Z!``, ``gto deregister``), if any.
+    """
 
     version: str
     tag: str
     commit: str
     fields: dict[str, str] = field(default_factory=dict)
+    deregistered: str | None = None
 
     @property
     def image(self) -> str | None:
@@ -100,7 +104,6 @@ class State:
     name: str
     versions: dict[str, Version]
     assignments: list[Assignment]
-
     stages: tuple[str, ...]
 
     def latest(self) -> Version | None:
@@ -242,9 +245,10 @@ def stages(repo: Path) -> tuple[str, ...]:
 def read_state(repo: Path, name: str | None = None) -> State:
     """Read the versions and stage assignments of the model from GTO's registry (the git tags).
 
-    Versions are the registered, not deregistered ones GTO lists; assignments are the counted
-    ``NAME#STAGE#N`` tags of those versions, ordered by ``N`` (GTO orders events by their tag
-    time, which has one-second resolution; the counter is strictly increasing).
+    Versions are the ones GTO knows as registered (a deregistered one is kept, marked, so that
+    what a stage ran stays readable); assignments are the counted ``NAME#STAGE#N`` tags of those
+    versions, ordered by ``N`` (GTO orders events by their tag time, which has one-second
+    resolution; the counter is strictly increasing).
     """
     from gto.exceptions import GTOException
     from gto.registry import GitRegistry
@@ -261,15 +265,18 @@ def read_state(repo: Path, name: str | None = None) -> State:
     assignments: list[Assignment] = []
     if artifact is None:
         return State(name, versions, assignments, listed)
-    for found in artifact.get_versions():  # registered and still active, GTO's rules
-        registration = found.registrations[-1]
-        fields = _parse_fields(registration.message)
-        versions[found.version] = Version(
-            found.version, registration.tag, found.commit_hexsha, fields
-        )
     for found in artifact.versions:
-        if found.version not in versions:
-            continue  # an assignment of a commit that was never registered (or deregistered)
+        if not found.is_registered:
+            continue  # a commit GTO only knows from an assignment tag: never registered
+        registration = found.registrations[-1]
+        withdrawn = None if found.is_active else found.deregistrations[-1].tag
+        versions[found.version] = Version(
+            found.version,
+            registration.tag,
+            found.commit_hexsha,
+            _parse_fields(registration.message),
+            withdrawn,
+        )
         for vstage in found.stages.values():
             for event in vstage.assignments:
                 counter = parse_name(event.tag, raise_on_fail=False).get("counter")
@@ -451,8 +458,11 @@ def ensure_registered_with_gates(version: Version) -> Version:
     """Refuse a version whose registration tag does not record a passed, model-bound gate record.
 
     ``make register`` writes these fields only after :func:`ensure_gates_passed`; a tag created
-    any other way (plain GTO, ``git tag``) lacks them and cannot be promoted or deployed.
+    any other way (plain GTO, ``git tag``) lacks them and cannot be promoted or deployed. A
+    version withdrawn with ``gto deregister`` is refused too.
     """
+    if version.deregistered:
+        raise ReleaseError(f"{version.version} was deregistered ({version.deregistered})")
     fields = version.fields
     if fields.get("gates") != "passed":
         raise ReleaseError(

@@ -349,14 +349,17 @@ def test_promote_and_rollback_guards(repo: Path, capsys):
     )
 
 
-def test_a_version_deregistered_with_gto_is_no_longer_registered(repo: Path, capsys):
+def test_a_version_deregistered_with_gto_is_neither_promoted_nor_deployed(repo: Path, capsys):
     from gto.api import deregister
 
-    register(repo)
-    deregister(str(repo), NAME, version="v0.1.0")  # tag NAME@v0.1.0!
-    assert "version v0.1.0 is not registered (registered: none)" in refused(
-        repo, capsys, "promote", "--version", "v0.1.0", "--stage", "staging"
-    )
+    register(repo, image=f"{IMAGE}@{DIGESTS['a']}")
+    git(repo, "push", "--quiet", "origin", "main")
+    release.promote(repo, "v0.1.0", "staging")
+    deregister(str(repo), NAME, version="v0.1.0")  # tag NAME@v0.1.0!: withdrawn
+    assert release.read_state(repo).current("staging").version == "v0.1.0"  # still what it ran
+    withdrawn = f"v0.1.0 was deregistered ({NAME}@v0.1.0!)"
+    assert withdrawn in refused(repo, capsys, "promote", "--version", "v0.1.0", "--stage", "prod")
+    assert withdrawn in refused(repo, capsys, "deploy", "--stage", "staging", "--dry-run")
 
 
 def test_rollback_goes_further_back_and_never_returns_to_a_version_rolled_back_from(
