@@ -159,7 +159,11 @@ class _Captured(logging.Handler):
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(" ".join(record.getMessage().split()))
+        message = record.getMessage()
+        cause = record.exc_info[1] if record.exc_info else None
+        if cause is not None:  # DVC logs "failed to connect to s3" with the reason attached
+            message = f"{message} - {cause}"
+        self.messages.append(" ".join(message.split()))
 
 
 @contextlib.contextmanager
@@ -214,6 +218,11 @@ def _why(exc: BaseException, captured: _Captured) -> str:
     text = errors[0] if errors else str(exc)
     text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # colour codes of DVC's messages
     return " ".join(text.split()).rstrip(".")
+
+
+def _plain(exc: BaseException) -> str:
+    """An exception DVC did not wrap (e.g. botocore's), as one line with its type."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
 def remote(root: Path) -> Remote | None:
@@ -284,6 +293,10 @@ def push(root: Path, path: str | Path) -> DataVersion:
             raise DataError(
                 f"{relative}: cannot push to {_remote_label(root)}: {_why(exc, captured)}"
             ) from None
+        except Exception as exc:  # a remote's client library (botocore, ...)
+            raise DataError(
+                f"{relative}: cannot push to {_remote_label(root)}: {_plain(exc)}"
+            ) from None
     return version
 
 
@@ -323,6 +336,10 @@ def pull(root: Path, path: str | Path) -> DataVersion:
         except DvcException as exc:
             raise DataError(
                 f"{relative}: cannot pull from {_remote_label(root)}: {_why(exc, captured)}"
+            ) from None
+        except Exception as exc:  # a remote's client library (botocore, ...)
+            raise DataError(
+                f"{relative}: cannot pull from {_remote_label(root)}: {_plain(exc)}"
             ) from None
     return version
 
