@@ -249,9 +249,10 @@ def _remote_label(root: Path) -> str:
 def track(root: Path, path: str | Path) -> DataVersion:
     """Start (or update) DVC tracking of a data file: the pointer names its current bytes.
 
-    Runs ``dvc add``: the bytes go into the cache, ``<path>.dvc`` is (re)written and the file
-    stays out of git (the project's .gitignore ignores data files; DVC adds a .gitignore entry
-    for files elsewhere). Afterwards: ``git add <path>.dvc`` and :func:`push`.
+    Runs ``dvc add``: the bytes go into the cache, ``<path>.dvc`` is (re)written, the file itself
+    is left as it is (same inode, permissions, symlink) and stays out of git (the project's
+    .gitignore ignores data files; DVC adds a .gitignore entry for files elsewhere). Afterwards:
+    ``git add <path>.dvc`` and :func:`push`.
 
     Returns:
         The version the pointer now names.
@@ -267,7 +268,9 @@ def track(root: Path, path: str | Path) -> DataVersion:
 
     with _dvc(root) as (repo, captured):
         try:
-            repo.add(str(root.resolve() / relative))  # DVC reads relative paths from cwd
+            # Absolute: DVC reads relative paths from the cwd. relink=False: the file keeps its
+            # inode, permissions and symlink (DVC would replace it with a copy of the cache's).
+            repo.add(str(root.resolve() / relative), relink=False)
         except DvcException as exc:
             raise DataError(
                 f"{relative}: cannot track it with DVC: {_why(exc, captured)}"
