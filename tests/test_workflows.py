@@ -315,6 +315,12 @@ def test_hostile_values_stay_data_in_every_make_target_a_workflow_calls(
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == len(WORKFLOW_TARGETS), result.stderr[-4000:]
     assert not canary.exists(), result.stderr[-4000:]
+    # `make data` on its own: other targets above depend on it, so its failure would hide theirs.
+    result = make_with(repo, ["data"], {"FORK_PR": value})
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr[-4000:]
+    assert "--fork-pr" in errors[0]
+    assert not canary.exists(), result.stderr[-4000:]
 
 
 def test_the_issue_reproductions_are_refused_cleanly(repo: Baked, tmp_path: Path) -> None:

@@ -3,8 +3,8 @@
 Steps that exist only on GitHub (`uses:` actions) are skipped and listed, so that a test can
 assert exactly which ones; `${{ }}` expressions in `env:` are filled in from a context the test
 gives, and an expression the test did not foresee fails it. A step's `if:` may compare a step
-output with a string (:data:`CONDITION`); a step it skips has the outcome "skipped". A test may run only some steps
-(``only``): then it, not the runner, answers for their `if:` conditions.
+output with a string (:data:`CONDITION`); a step it skips has the outcome "skipped". A test may
+run only some steps (``only``): then it, not the runner, answers for their `if:` conditions.
 """
 
 from __future__ import annotations

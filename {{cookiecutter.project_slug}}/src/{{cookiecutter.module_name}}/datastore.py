@@ -159,7 +159,11 @@ class _Captured(logging.Handler):
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(" ".join(record.getMessage().split()))
+        message = record.getMessage()
+        cause = record.exc_info[1] if record.exc_info else None
+        if cause is not None:  # DVC logs "failed to connect to s3" with the reason attached
+            message = f"{message} - {cause}"
+        self.messages.append(" ".join(message.split()))
 
 
 @contextlib.contextmanager
@@ -216,6 +220,11 @@ def _why(exc: BaseException, captured: _Captured) -> str:
     return " ".join(text.split()).rstrip(".")
 
 
+def _plain(exc: BaseException) -> str:
+    """An exception DVC did not wrap (e.g. botocore's), as one line with its type."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
 def remote(root: Path) -> Remote | None:
     """The project's default remote (``core.remote`` of the DVC config); None if there is none."""
     with _dvc(root) as (repo, _):
@@ -240,9 +249,10 @@ def _remote_label(root: Path) -> str:
 def track(root: Path, path: str | Path) -> DataVersion:
     """Start (or update) DVC tracking of a data file: the pointer names its current bytes.
 
-    Runs ``dvc add``: the bytes go into the cache, ``<path>.dvc`` is (re)written and the file
-    stays out of git (the project's .gitignore ignores data files; DVC adds a .gitignore entry
-    for files elsewhere). Afterwards: ``git add <path>.dvc`` and :func:`push`.
+    Runs ``dvc add``: the bytes go into the cache, ``<path>.dvc`` is (re)written, the file itself
+    is left as it is (same inode, permissions, symlink) and stays out of git (the project's
+    .gitignore ignores data files; DVC adds a .gitignore entry for files elsewhere). Afterwards:
+    ``git add <path>.dvc`` and :func:`push`.
 
     Returns:
         The version the pointer now names.
@@ -258,7 +268,9 @@ def track(root: Path, path: str | Path) -> DataVersion:
 
     with _dvc(root) as (repo, captured):
         try:
-            repo.add(str(root.resolve() / relative))  # DVC reads relative paths from cwd
+            # Absolute: DVC reads relative paths from the cwd. relink=False: the file keeps its
+            # inode, permissions and symlink (DVC would replace it with a copy of the cache's).
+            repo.add(str(root.resolve() / relative), relink=False)
         except DvcException as exc:
             raise DataError(
                 f"{relative}: cannot track it with DVC: {_why(exc, captured)}"
@@ -283,6 +295,10 @@ def push(root: Path, path: str | Path) -> DataVersion:
         except DvcException as exc:
             raise DataError(
                 f"{relative}: cannot push to {_remote_label(root)}: {_why(exc, captured)}"
+            ) from None
+        except Exception as exc:  # a remote's client library (botocore, ...)
+            raise DataError(
+                f"{relative}: cannot push to {_remote_label(root)}: {_plain(exc)}"
             ) from None
     return version
 
@@ -323,6 +339,10 @@ def pull(root: Path, path: str | Path) -> DataVersion:
         except DvcException as exc:
             raise DataError(
                 f"{relative}: cannot pull from {_remote_label(root)}: {_why(exc, captured)}"
+            ) from None
+        except Exception as exc:  # a remote's client library (botocore, ...)
+            raise DataError(
+                f"{relative}: cannot pull from {_remote_label(root)}: {_plain(exc)}"
             ) from None
     return version
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from {{ cookiecutter.module_name }}.config import parse_params
 from {{ cookiecutter.module_name }}.data import (
+    SAMPLE_FILES,
     load_dataset,
     sample_frame,
     split,
@@ -27,10 +28,10 @@ pytestmark = pytest.mark.code
     ("task", "rows", "columns"), [("classification", 569, 31), ("regression", 442, 11)]
 )
 def test_write_sample_writes_the_bundled_dataset(tmp_path: Path, base_params, task, rows, columns):
-    params = parse_params(base_params(task, data={"path": "data/sample.csv"}))
-    path, written = write_sample(params, tmp_path)
+    params = parse_params(base_params(task, data={"path": SAMPLE_FILES[task]}))
+    path, written = write_sample(task, tmp_path)
     assert written
-    assert path == tmp_path / "data" / "sample.csv"
+    assert path == tmp_path / SAMPLE_FILES[task]
     frame = pd.read_csv(path)
     assert frame.shape == (rows, columns)
     assert "target" in frame.columns
@@ -40,18 +41,17 @@ def test_write_sample_writes_the_bundled_dataset(tmp_path: Path, base_params, ta
     assert len(dataset.sha256) == 64
 
 
-def test_write_sample_never_overwrites_a_users_file(tmp_path: Path, base_params) -> None:
-    params = parse_params(base_params(data={"path": "mine.csv"}))
-    (tmp_path / "mine.csv").write_text("a,target\n1,0\n", encoding="utf-8")
-    path, written = write_sample(params, tmp_path)
+def test_write_sample_never_overwrites_a_users_file(tmp_path: Path) -> None:
+    mine = tmp_path / SAMPLE_FILES["classification"]
+    mine.parent.mkdir()
+    mine.write_text("a,target\n1,0\n", encoding="utf-8")
+    path, written = write_sample("classification", tmp_path)
     assert not written
     assert path.read_text(encoding="utf-8") == "a,target\n1,0\n"
 
 
-def test_sample_uses_the_configured_target_name() -> None:
-    frame = sample_frame("regression", target="progression")
-    assert "progression" in frame.columns
-    assert "target" not in frame.columns
+def test_the_sample_keeps_its_own_target_column() -> None:
+    assert "target" in sample_frame("regression").columns
 
 
 def test_features_are_inferred_from_dtypes(tmp_path: Path, base_params, make_frame) -> None:

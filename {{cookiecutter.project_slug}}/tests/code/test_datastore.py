@@ -168,3 +168,35 @@ def test_set_remote_writes_an_s3_remote_with_its_endpoint(project: Path) -> None
 def test_report_lines_compare_the_data_versions(pr, base, expected) -> None:
     (line,) = datastore.report_lines(pr, base)
     assert expected in line
+
+
+def test_a_worktree_of_another_commit_pulls_that_commits_version(
+    tmp_path, make_project, base_params
+):
+    """The PR report's base run: a git worktree at the base commit gets the base's own data."""
+    import subprocess
+
+    from dvc.repo import Repo
+
+    def git(*args: str, cwd: Path) -> None:
+        subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+    root = tmp_path / "repo"
+    make_project(base_params(), csv_text="a,target\n1,0\n2,1\n", root=root)
+    git("init", "--quiet", cwd=root)
+    Repo.init(str(root)).close()
+    datastore.set_remote(root, ".dvc-storage")
+    (root / ".gitignore").write_text("/data/*\n!/data/*.dvc\n/.dvc-storage/\n")
+    base = datastore.track(root, DATA)
+    git("add", "-A", cwd=root)
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base", cwd=root)
+    base_bytes = (root / DATA).read_bytes()
+    with (root / DATA).open("a") as handle:
+        handle.write("3,0\n")
+    datastore.track(root, DATA)  # the PR's version; only in the cache, never pushed
+
+    worktree = tmp_path / "base"
+    git("worktree", "add", "--quiet", "--detach", str(worktree), "HEAD", cwd=root)
+    assert datastore.share_with_worktree(root, worktree, DATA)
+    assert datastore.pull(worktree, DATA) == base
+    assert (worktree / DATA).read_bytes() == base_bytes

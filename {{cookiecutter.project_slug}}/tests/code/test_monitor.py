@@ -428,7 +428,7 @@ def test_cli_batches_and_update_data_report_what_they_did(project, capsys, tmp_p
     assert cli.main([*argv, "--github-output"]) == 0
     assert "200 -> 260 rows" in capsys.readouterr().out
     assert out.read_text() == (
-        "data_path=data/data.csv\nledger_path=data/data.csv.batches.json\nrows=260\n"
+        "data_path=data/data.csv\nledger_path=data/data.csv.batches.json\nadd_paths=\nrows=260\n"
     )
     assert cli.main(argv) == 0  # the same batch again
     assert "is already in data/data.csv (batch sha256 " in capsys.readouterr().out
