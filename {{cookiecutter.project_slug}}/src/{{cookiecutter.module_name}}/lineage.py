@@ -130,6 +130,7 @@ def build_lineage(
             "test_rows": split_rows[1],
             "target": dataset.target,
             "features": feature_schema(dataset),
+            "excluded": dataset.excluded,
             "classes": dataset.classes,
         },
         "metrics": metrics,
