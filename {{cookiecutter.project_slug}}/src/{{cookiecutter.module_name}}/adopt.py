@@ -71,14 +71,12 @@ def infer_task(frame: Any, target: str) -> tuple[str, str]:  # noqa: ANN401 - a 
 def threshold(name: str, value: float) -> float:
     """The gate threshold adopt sets for a measured value (see :data:`GATE_MARGIN`)."""
     margin = max(GATE_MARGIN * abs(value), GATE_SLACK)
-    field = GateThresholds.model_fields[name]
-    low = next((m.ge for m in field.metadata if getattr(m, "ge", None) is not None), None)
-    high = next((m.le for m in field.metadata if getattr(m, "le", None) is not None), None)
     if direction(name) == "min":
         limit = math.floor((value - margin) * 10_000) / 10_000
-        return limit if low is None else max(limit, low)
-    limit = math.ceil((value + margin) * 10_000) / 10_000
-    return limit if high is None else min(limit, high)
+    else:
+        limit = math.ceil((value + margin) * 10_000) / 10_000
+    # Held inside the gate's bounds: a negative train-test gap still gets a limit >= 0.
+    return float(_clip(name, limit))
 
 
 def _yaml(value: Any) -> str:  # noqa: ANN401 - a YAML scalar or list
@@ -148,7 +146,7 @@ def _measure(params: Params, root: Path, progress: Progress) -> dict[str, float 
 
 
 def _clip(name: str, value: float | None) -> float | None:
-    """An open limit held inside the gate's own bounds (shares are 0..1)."""
+    """A limit held inside the gate's own bounds (shares are 0..1)."""
     if value is None:
         return None
     field = GateThresholds.model_fields[name]
@@ -257,14 +255,6 @@ def adopt(
     progress("measuring the gates on a first run (temporary folder)")
     measured = _measure(params, root, progress)
 
-    version = datastore.track(root, data_path)
-    changes.append(f"DVC: tracking {data_path} (version {version.md5[:12]}): {version.pointer}")
-    try:
-        datastore.push(root, data_path)
-        changes.append("DVC: pushed the data to the remote")
-    except DataError as exc:  # tracked all the same; the push can be repeated
-        changes.append(f"DVC: not pushed ({exc}); `make push` once the remote works")
-
     text = params_path.read_text(encoding="utf-8")
     before = current.to_dict()
     if task != current.task:
@@ -304,6 +294,13 @@ def adopt(
                 f"{params_path}: {section}: could not be updated in place; set it by hand to "
                 f"{json.dumps(intended[section])}"
             )
+    version = datastore.track(root, data_path)
+    changes.append(f"DVC: tracking {data_path} (version {version.md5[:12]}): {version.pointer}")
+    try:
+        datastore.push(root, data_path)
+        changes.append("DVC: pushed the data to the remote")
+    except DataError as exc:  # tracked all the same; the push can be repeated
+        changes.append(f"DVC: not pushed ({exc}); `make push` once the remote works")
     atomic_write_text(params_path, text)
     progress(f"wrote {params_path.name}")
     run_training(written, root, root / "artifacts", progress=_without_schema(progress))
