@@ -183,6 +183,7 @@ def _adopt(project: Baked, data: str, target: str, check: bool = True):
 
 def adopt_real_data(project: Baked) -> None:
     """A new user's own data (tests/data/README.md), onboarded with `make adopt` only."""
+    begun = time.perf_counter()
     untouched = [project.path / "params.yaml", project.path / "artifacts" / "lineage.json"]
     before = [path.read_bytes() for path in untouched]
     (project.path / "data" / "bad.csv").write_text(
@@ -216,3 +217,6 @@ def adopt_real_data(project: Baked) -> None:
     # The gates it set pass, and the service (a real server among the tests) answers with the
     # pipeline's predictions, missing Horsepower included.
     project.run("make", "check", "test-service", "bento", env=bare_env())
+    print(
+        f"adopting real data, then check, test-service, bento: {time.perf_counter() - begun:.1f} s"
+    )
