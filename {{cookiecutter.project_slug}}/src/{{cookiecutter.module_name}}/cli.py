@@ -192,6 +192,8 @@ def cmd_adopt(args: argparse.Namespace) -> int:
     """Make a CSV the project's data: params, DVC tracking, gates from a first run, training."""
     from .adopt import GATE_MARGIN, GATE_SLACK, adopt
 
+    if not args.data or not args.target:
+        raise ProjectError("adopt needs a data file and its target: make adopt DATA=x.csv TARGET=y")
     _inside(args, args.data, "DATA")
     result = adopt(
         _root(args), args.data, args.target, args.task, Path(args.params), _progress("adopt")
@@ -211,8 +213,8 @@ def cmd_adopt(args: argparse.Namespace) -> int:
 
 def add_adopt_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``adopt``: the data file, its target column and, optionally, the task."""
-    parser.add_argument("--data", required=True, help="CSV file, relative to the project (DATA=)")
-    parser.add_argument("--target", required=True, help="column to predict (TARGET=)")
+    parser.add_argument("--data", help="CSV file, relative to the project (DATA=)")
+    parser.add_argument("--target", help="column to predict (TARGET=)")
     parser.add_argument(
         "--task", choices=["classification", "regression"], help="default: inferred from the target"
     )
