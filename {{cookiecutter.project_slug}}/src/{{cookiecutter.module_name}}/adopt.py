@@ -231,7 +231,9 @@ def adopt(
         task, why = infer_task(frame, target)
         progress(f"task: {task} ({why}; TASK=classification|regression overrides)")
     missing = int(frame[target].isna().sum())
-    raw = current.to_dict()
+    # What params.yaml sets, not every default: a dump of all gates would name the other
+    # task's gates, which validation refuses.
+    raw = current.model_dump(mode="json", exclude_unset=True)
     raw["task"] = task
     if task != current.task:
         raw["model"] = DEFAULT_MODELS[task]
