@@ -746,7 +746,7 @@ _RELEASE = {
 def add_release_arguments(parser: argparse.ArgumentParser) -> None:
     """The release subcommands; the repository is the folder of ``--params``."""
     sub = parser.add_subparsers(dest="release_command", required=True, metavar="SUBCOMMAND")
-    stage_help = f"one of {', '.join(release.STAGES)}"
+    stage_help = "a stage listed in .gto (staging, prod)"
     branch_help = "released versions must be commits of this branch (default: origin's HEAD, main)"
 
     p = sub.add_parser("register", help="register HEAD as the next version (NAME@vX.Y.Z)")
