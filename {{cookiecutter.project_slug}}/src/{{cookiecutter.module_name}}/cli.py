@@ -188,6 +188,38 @@ def cmd_track(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_adopt(args: argparse.Namespace) -> int:
+    """Make a CSV the project's data: params, DVC tracking, gates from a first run, training."""
+    from .adopt import GATE_MARGIN, GATE_SLACK, adopt
+
+    if not args.data or not args.target:
+        raise ProjectError("adopt needs a data file and its target: make adopt DATA=x.csv TARGET=y")
+    _inside(args, args.data, "DATA")
+    result = adopt(
+        _root(args), args.data, args.target, args.task, Path(args.params), _progress("adopt")
+    )
+    print(
+        f"[adopt] changed (gate margin: {GATE_MARGIN:.0%} of the measured value, at least "
+        f"{GATE_SLACK}):"
+    )
+    for change in result.changes:
+        print(f"  - {change}")
+    print(
+        "[adopt] next: review `git diff params.yaml`, run `make check test`, commit params.yaml "
+        f"and {result.params.data.path}.dvc"
+    )
+    return EXIT_OK
+
+
+def add_adopt_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``adopt``: the data file, its target column and, optionally, the task."""
+    parser.add_argument("--data", help="CSV file, relative to the project (DATA=)")
+    parser.add_argument("--target", help="column to predict (TARGET=)")
+    parser.add_argument(
+        "--task", choices=["classification", "regression"], help="default: inferred from the target"
+    )
+
+
 def cmd_push(args: argparse.Namespace) -> int:
     """Upload the data version the DVC pointer names to the project's DVC remote."""
     from .datastore import push
@@ -789,6 +821,7 @@ COMMANDS: list[Command] = [
     Command("remote", cmd_remote, add_remote_arguments),
     Command("train", cmd_train),
     Command("lineage", cmd_lineage),
+    Command("adopt", cmd_adopt, add_adopt_arguments),
     Command("check", cmd_check),
     Command("report", cmd_report, add_report_arguments),
     Command("bento", cmd_bento, add_bento_arguments),

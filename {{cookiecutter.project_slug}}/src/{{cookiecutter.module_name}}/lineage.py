@@ -131,6 +131,7 @@ def build_lineage(
             "test_rows": split_rows[1],
             "target": dataset.target,
             "features": feature_schema(dataset),
+            "excluded": dataset.excluded,
             "classes": dataset.classes,
             # The DVC version the data's pointer names (None: not tracked): datastore.py.
             "dvc": lineage_record(root, params.data.path),

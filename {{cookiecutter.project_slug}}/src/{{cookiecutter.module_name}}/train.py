@@ -110,6 +110,8 @@ def run_training(
         f"validated {len(dataset.frame)} rows: {len(dataset.numeric)} numeric and "
         f"{len(dataset.categorical)} categorical features, target {dataset.target!r}"
     )
+    for line in dataset.schema_lines():
+        progress(f"schema: {line}")
     classification = params.task == "classification"
     x_train, x_test, y_train, y_test = split(
         dataset, params.data.test_size, params.seed, stratify=classification

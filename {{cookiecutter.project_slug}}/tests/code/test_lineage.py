@@ -45,6 +45,7 @@ DATA_KEYS = {
     "test_rows",
     "target",
     "features",
+    "excluded",
     "classes",
     "dvc",
 }

@@ -103,8 +103,20 @@ def test_a_glob_batch_concatenates_its_files(project, make_frame):
             lambda f: f.assign(target=lambda d: d["target"].where(d.index != 0)),
             r"column 'target': 1 missing target value",
         ),
+        (
+            lambda f: f.astype({"income": object}).assign(
+                income=lambda d: d["income"].where(d.index != 7, "1e400")
+            ),
+            r"column 'income': infinite value '1e400' at line 9",
+        ),
+        (
+            lambda f: f.astype({"target": object}).assign(
+                target=lambda d: d["target"].where(d.index != 2, 1)
+            ),
+            r"column 'target': class labels mix numbers and text",
+        ),
     ],
-    ids=["missing-columns", "non-numeric", "too-few-rows", "missing-label"],
+    ids=["missing-columns", "non-numeric", "too-few-rows", "missing-label", "inf", "mixed-labels"],
 )
 def test_malformed_batches_get_clear_errors(project, make_frame, change, message):
     params, reference = _setup(project)

@@ -186,7 +186,7 @@ BAD_INPUTS = {
     ),
     "an infinite number": (
         "age,target\n1,a\n2,b\ninf,a\n4,b\n5,a\n6,b\n7,a\n8,b\n",
-        "data/data.csv: column 'age': non-numeric value inf at line 4",
+        "data/data.csv: column 'age': infinite value inf at line 4",
     ),
     "missing target values": (
         "age,target\n1,a\n2,\n3,b\n4,a\n5,b\n6,\n",
