@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - checked
             print(response.status, response.read().decode())
     except urllib.error.HTTPError as error:
-        print(f"example-request: {url} answered {error.code}: {error.read().decode()}", file=sys.stderr)
+        answer = error.read().decode()
+        print(f"example-request: {url} answered {error.code}: {answer}", file=sys.stderr)
         return 1
     except OSError as error:
         print(f"example-request: {url}: {error} (is `make serve` running?)", file=sys.stderr)

@@ -109,7 +109,7 @@ def refusal(scope: Scope, max_body_bytes: int) -> tuple[int, bytes] | None:
                 return _error(415, f"charset must be utf-8, got {value.strip()!r}")
     encoding = _header(scope, b"content-encoding")
     if encoding is not None and encoding.strip().lower() not in {"", "identity"}:
-        return _error(415, f"Content-Encoding {encoding.strip()!r} is not accepted: send plain JSON")
+        return _error(415, f"Content-Encoding {encoding.strip()!r} is not accepted: send JSON")
     length = _header(scope, b"content-length")
     if length is not None:
         if not length.strip().isdigit():

@@ -170,7 +170,9 @@ def serving(env: dict[str, str], log: Path) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
-def server(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     """One real server per test module that asks for it."""
     with serving(server_env, tmp_path_factory.mktemp("serve") / "serve.log") as running:
         yield running

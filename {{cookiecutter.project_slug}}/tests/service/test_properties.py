@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import math
 
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from payloads import bad_bodies, records  # tests/service/payloads.py, shared with test_server
 
 from {{ cookiecutter.module_name }} import schema
-from payloads import bad_bodies, records  # tests/service/payloads.py, shared with test_server
 
 pytestmark = pytest.mark.service
 

@@ -13,9 +13,9 @@ import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from payloads import bad_bodies, records
 
 from conftest import PACKAGE, ROOT, fetch
-from payloads import bad_bodies, records
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
@@ -76,7 +76,9 @@ def bodies(features):
         lambda rows: json.dumps({"records": rows})
     )
     deep = st.integers(1, 3000).map(lambda n: "[" * n + "]" * n)
-    deep_records = st.integers(1, 1000).map(lambda n: '{"records": ' + '{"a": ' * n + "1" + "}" * (n + 1))
+    deep_records = st.integers(1, 1000).map(
+        lambda n: '{"records": ' + '{"a": ' * n + "1" + "}" * (n + 1)
+    )
     text = st.one_of(valid, bad_bodies(features), literal_bodies(features), deep, deep_records,
                      st.text(max_size=50))  # fmt: skip
     encoded = st.tuples(text, st.sampled_from(["utf-8", "latin-1", "utf-16"])).map(
