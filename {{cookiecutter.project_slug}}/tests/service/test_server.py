@@ -20,7 +20,7 @@ from conftest import PACKAGE, ROOT, fetch
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
 API_PATHS = ("/predict", "/metadata")
-FUZZ_EXAMPLES = int(os.environ.get("HTTP_FUZZ_EXAMPLES") or 150)
+FUZZ_EXAMPLES = int(os.environ.get("HTTP_FUZZ_EXAMPLES") or 400)
 """Requests the fuzz sends (HTTP_FUZZ_EXAMPLES=1000 for a longer run)."""
 CONTENT_TYPES = [
     "application/json", "application/json; charset=utf-8", "Application/JSON; charset=UTF8",
