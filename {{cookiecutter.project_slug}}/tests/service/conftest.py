@@ -7,30 +7,20 @@ tests never read or write ``bentoml_home/`` or ``~/bentoml``.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import joblib
 import pytest
+from live import PACKAGE, ROOT, Server, serving  # tests/service/live.py
 
 from {{ cookiecutter.module_name }} import bento
 
-PACKAGE = bento.__name__.rpartition(".")[0]
-ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
 
 
@@ -92,81 +82,6 @@ def server_env(bentoml_home: Path) -> dict[str, str]:
     env.update(BENTOML_HOME=str(bentoml_home), BENTOML_DO_NOT_TRACK="true")
     env.pop("MODEL_TAG", None)
     return env
-
-
-READY_TIMEOUT = 90
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def fetch(url: str, body: str | bytes | None = None, headers: dict[str, str] | None = None):
-    """GET (no body) or POST ``url``; return ``(status, text)`` whatever the status."""
-    data = body.encode() if isinstance(body, str) else body
-    request = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")  # noqa: S310 - loopback URL
-    for key, value in (headers or {"content-type": "application/json"}).items():
-        request.add_header(key, value)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback URL
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
-@dataclass(frozen=True)
-class Server:
-    """A running `bentoml serve`: its base URL, process (a group leader) and log file."""
-
-    url: str
-    port: int
-    process: subprocess.Popen
-    log: Path
-
-    def log_text(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-
-def stop(process: subprocess.Popen) -> None:
-    """Stop the server and its workers: signal the process group, wait, then kill it."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-    with contextlib.suppress(ProcessLookupError):  # anything left in its group
-        os.killpg(process.pid, signal.SIGKILL)
-
-
-@contextlib.contextmanager
-def serving(env: dict[str, str], log: Path) -> Iterator[Server]:
-    """Run what `make serve` runs on a free 127.0.0.1 port, in a session of its own; stop it."""
-    port = free_port()
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bentoml", "serve", f"{PACKAGE}.service:Predictor",
-             "--host", "127.0.0.1", "--port", str(port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    server = Server(f"http://127.0.0.1:{port}", port, process, log)
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"bentoml serve exited: {server.log_text()[-2000:]}")
-            with contextlib.suppress(OSError):
-                if fetch(f"{server.url}/readyz")[0] == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"not ready in {READY_TIMEOUT} s")
-            time.sleep(0.25)
-        yield server
-    finally:
-        stop(process)
 
 
 @pytest.fixture(scope="module")

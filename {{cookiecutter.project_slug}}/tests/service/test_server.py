@@ -13,9 +13,8 @@ import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from live import PACKAGE, ROOT, fetch
 from payloads import bad_bodies, records
-
-from conftest import PACKAGE, ROOT, fetch
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 

@@ -9,8 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from conftest import serving
+from live import serving
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
