@@ -39,8 +39,9 @@ def choices(name: str) -> list[str]:
 
 # Options that change the set of generated files: baked as a full product.
 FILESET_OPTIONS = ("license", "deploy_target")
-# Options that only change file contents: cycled through the product instead of multiplied.
-CYCLED_OPTIONS = ("task", "python_version", "report_images")
+# Options that change file contents (experiment_tracking: one test file too) are cycled through
+# the product instead of multiplied.
+CYCLED_OPTIONS = ("task", "python_version", "report_images", "experiment_tracking")
 
 
 def option_matrix() -> list[dict[str, str]]:

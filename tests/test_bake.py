@@ -46,6 +46,8 @@ def expected_files(baked: Baked) -> set[str]:
     files = {f for f in files if not f.startswith("licenses/")} | {"LICENSE", ".cruft.json"}
     if baked.context["deploy_target"] == "none":
         files = {f for f in files if not f.startswith("deploy/")}
+    if baked.context["experiment_tracking"] == "none":
+        files.discard("tests/code/test_tracking.py")
     return files
 
 

@@ -33,6 +33,8 @@ MODEL_FILE = "model.joblib"
 METRICS_FILE = "metrics.json"
 LINEAGE_FILE = "lineage.json"
 PLOTS_DIR = "plots"
+#: Test rows kept as the model's input example (the tracked model's signature and example).
+EXAMPLE_ROWS = 5
 
 Progress = Callable[[str], None]
 
@@ -45,6 +47,10 @@ class TrainResult:
     metrics: dict[str, Any]
     lineage: dict[str, Any]
     seconds: float
+    #: The fitted pipeline and a few test rows: what experiment tracking logs as the model and
+    #: its input example (see :mod:`.tracking`).
+    model: Any = None
+    example: Any = None
 
 
 def _quiet(_: str) -> None:
@@ -145,4 +151,5 @@ def run_training(
     progress(
         f"wrote {display_path(artifacts, root)}/: {MODEL_FILE}, {METRICS_FILE}, {LINEAGE_FILE}"
     )
-    return TrainResult(artifacts, metrics, lineage, time.perf_counter() - clock)
+    seconds = time.perf_counter() - clock
+    return TrainResult(artifacts, metrics, lineage, seconds, pipeline, x_test.head(EXAMPLE_ROWS))

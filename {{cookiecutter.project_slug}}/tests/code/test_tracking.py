@@ -1,0 +1,252 @@
+"""Experiment tracking against a real MLflow server on 127.0.0.1, read back with MLflow's client.
+
+One ``mlflow server`` (SQLite store, artifacts proxied by the server) is started for this module
+and shared by its tests; each test logs to an experiment of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from {{ cookiecutter.module_name }} import tracking
+from {{ cookiecutter.module_name }}.cli import main
+
+pytestmark = pytest.mark.code
+
+SERVER_START_TIMEOUT = 90
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real MLflow tracking server on a free loopback port; yields its URI."""
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    port = _free_port()
+    mlflow = Path(sys.executable).with_name("mlflow")
+    command = [
+        str(mlflow), "server",
+        "--backend-store-uri", f"sqlite:///{folder / 'store.db'}",
+        "--artifacts-destination", str(folder / "artifacts"),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    log = (folder / "server.log").open("w")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    try:
+        while True:
+            try:
+                if requests.get(f"{uri}/health", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"mlflow server did not start:\n{(folder / 'server.log').read_text()}")
+            time.sleep(0.3)
+        yield uri
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture
+def project(make_project, base_params, make_frame) -> Path:
+    """A small classification project with its data; returns the params file."""
+    return make_project(base_params("classification"), frame=make_frame("classification", 120))
+
+
+def _with_c(params_file: Path, c: float) -> None:
+    import yaml
+
+    params = yaml.safe_load(params_file.read_text())
+    params["model"]["params"]["C"] = c
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def _client(uri: str):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(uri)
+
+
+def _warnings(out: str) -> list[str]:
+    return [line for line in out.splitlines() if "warning" in line.lower()]
+
+
+def test_two_trainings_are_two_runs_on_the_server(server, project, monkeypatch, capsys) -> None:
+    monkeypatch.setenv(tracking.URI_ENV, server)
+    monkeypatch.setenv(tracking.EXPERIMENT_ENV, "two-runs")
+    monkeypatch.setenv("GITHUB_HEAD_REF", "idea/smaller-c")
+    for c in (1.0, 0.05):
+        _with_c(project, c)
+        assert main(["train", "--params", str(project)]) == 0
+    out = capsys.readouterr().out
+    assert not _warnings(out), out
+    artifacts = project.parent / "artifacts"
+    record = json.loads((artifacts / tracking.TRACKING_FILE).read_text())
+    assert (
+        record["url"] == f"{server}/#/experiments/{record['experiment_id']}/runs/{record['run_id']}"
+    )
+    assert record["url"] in out
+
+    client = _client(server)
+    experiment = client.get_experiment_by_name("two-runs")
+    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
+    assert [r.data.params["model.params.C"] for r in runs] == ["1.0", "0.05"]
+    lineage = json.loads((artifacts / "lineage.json").read_text())
+    metrics = json.loads((artifacts / "metrics.json").read_text())
+    last = runs[-1]
+    assert last.info.run_id == record["run_id"]
+    assert last.data.params["data.target"] == "target"
+    assert last.data.metrics["test_roc_auc"] == pytest.approx(metrics["test"]["roc_auc"])
+    assert last.data.metrics["train_accuracy"] == pytest.approx(metrics["train"]["accuracy"])
+    tags = last.data.tags
+    assert tags[tracking.TAG_MODEL_SHA] == lineage["model"]["sha256"]
+    assert tags[tracking.TAG_DATA_SHA] == lineage["data"]["sha256"]
+    assert tags[tracking.TAG_TASK] == "classification"
+    assert tags[tracking.TAG_BRANCH] == "idea/smaller-c"
+    assert tags[tracking.TAG_COMMAND] == "train"
+    files = {a.path for a in client.list_artifacts(last.info.run_id)}
+    assert {"lineage.json", "metrics.json", "plots"} <= files
+
+    import joblib
+    import mlflow.sklearn
+
+    model = mlflow.sklearn.load_model(f"runs:/{last.info.run_id}/model")
+    local = joblib.load(artifacts / "model.joblib")
+    frame = local.named_steps["preprocess"].feature_names_in_
+    from {{ cookiecutter.module_name }}.config import load_params
+    from {{ cookiecutter.module_name }}.data import load_dataset
+
+    data = load_dataset(load_params(project), project.parent).frame[list(frame)]
+    assert (model.predict(data) == local.predict(data)).all()
+    info = mlflow.models.get_model_info(f"runs:/{last.info.run_id}/model")
+    assert info.signature is not None
+    assert info.saved_input_example_info is not None
+
+
+def test_runs_lists_the_branch_history(server, project, monkeypatch, capsys) -> None:
+    monkeypatch.setenv(tracking.URI_ENV, server)
+    monkeypatch.setenv(tracking.EXPERIMENT_ENV, "history")
+    monkeypatch.setenv("GITHUB_HEAD_REF", "main")
+    for c in (1.0, 0.01):
+        _with_c(project, c)
+        assert main(["train", "--params", str(project)]) == 0
+    capsys.readouterr()
+    assert main(["runs", "--params", str(project), "--branch", "main"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line[:4].isdigit()]
+    assert len(rows) == 2, out
+    assert "test_roc_auc" in out
+    assert main(["runs", "--params", str(project), "--branch", "other"]) == 0
+    assert "No tracked runs on 'other'" in capsys.readouterr().out
+
+
+def test_gates_are_added_to_the_tracked_run(server, project, monkeypatch, capsys) -> None:
+    monkeypatch.setenv(tracking.URI_ENV, server)
+    monkeypatch.setenv(tracking.EXPERIMENT_ENV, "gates")
+    assert main(["train", "--params", str(project)]) == 0
+    artifacts = project.parent / "artifacts"
+    summary = artifacts / "checks.json"
+    summary.write_text('{"passed": true, "gates": []}')
+    record = tracking.read_tracked(
+        artifacts, json.loads((artifacts / "lineage.json").read_text())["model"]["sha256"]
+    )
+    assert record is not None
+    assert tracking.log_checks(
+        artifacts, record.model_sha256, (summary,), True, project.parent, print
+    )
+    run = _client(server).get_run(record.run_id)
+    assert run.data.tags[tracking.TAG_GATES] == "true"
+    assert "checks.json" in {a.path for a in _client(server).list_artifacts(record.run_id)}
+    # Another model's record is not this run's: nothing is logged to it.
+    assert not tracking.log_checks(artifacts, "0" * 64, (summary,), True, project.parent, print)
+
+
+def test_a_server_that_is_down_costs_one_warning_line(project, monkeypatch, capsys) -> None:
+    monkeypatch.setenv(tracking.URI_ENV, f"http://user:secret@127.0.0.1:{_free_port()}")
+    artifacts = project.parent / "artifacts"
+    artifacts.mkdir()
+    (artifacts / tracking.TRACKING_FILE).write_text("{}")  # an older run's record
+    started = time.monotonic()
+    assert main(["train", "--params", str(project)]) == 0
+    out = capsys.readouterr().out
+    assert len(_warnings(out)) == 1, out
+    assert "experiment tracking failed" in out
+    assert "secret" not in out  # the URI is printed without its credentials
+    assert time.monotonic() - started < 60  # no minutes of retries
+    for name in ("model.joblib", "metrics.json", "lineage.json"):
+        assert (artifacts / name).is_file()
+    assert not (artifacts / tracking.TRACKING_FILE).exists()
+
+
+def test_a_server_that_refuses_writes_costs_one_warning_line(
+    server, project, monkeypatch, capsys
+) -> None:
+    client = _client(server)
+    client.delete_experiment(client.create_experiment("closed"))  # runs cannot start in it
+    monkeypatch.setenv(tracking.URI_ENV, server)
+    monkeypatch.setenv(tracking.EXPERIMENT_ENV, "closed")
+    assert main(["train", "--params", str(project)]) == 0
+    out = capsys.readouterr().out
+    assert len(_warnings(out)) == 1, out
+    assert "run not logged" in out
+    assert (project.parent / "artifacts" / "model.joblib").is_file()
+
+
+def test_the_embedded_store_lives_in_the_project(project, monkeypatch, capsys) -> None:
+    monkeypatch.delenv(tracking.URI_ENV, raising=False)
+    monkeypatch.setenv(tracking.EXPERIMENT_ENV, "embedded")
+    assert main(["train", "--params", str(project)]) == 0
+    assert not _warnings(capsys.readouterr().out)
+    root = project.parent
+    store = tracking.store_uri(root)
+    assert store == f"sqlite:///{(root / 'mlruns' / 'mlflow.db').resolve().as_posix()}"
+    client = _client(store)
+    experiment = client.get_experiment_by_name("embedded")
+    assert experiment.artifact_location == (root / "mlruns" / "artifacts").resolve().as_uri()
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert json.loads((root / "artifacts" / tracking.TRACKING_FILE).read_text())["url"] is None
+    assert "lineage.json" in {a.path for a in client.list_artifacts(run.info.run_id)}
+
+
+@pytest.mark.parametrize(
+    ("uri", "public"),
+    [
+        ("http://u:p@host:5000/x", "http://host:5000/x"),
+        ("https://token@host", "https://host"),
+        ("sqlite:////tmp/a.db", "sqlite:////tmp/a.db"),
+        ("databricks", "databricks"),
+    ],
+)
+def test_printed_uris_carry_no_credentials(uri: str, public: str) -> None:
+    assert tracking.public_uri(uri) == public
+
+
+def test_params_are_flattened_and_metrics_finite() -> None:
+    params = tracking.run_params({"model": {"type": "ridge", "params": {"alpha": 1.0}}, "x": [1]})
+    assert params == {"model.type": "ridge", "model.params.alpha": "1.0", "x": "[1]"}
+    metrics = tracking.run_metrics({"test": {"r2": 0.5, "bad": float("nan")}, "train": {"r2": 1}})
+    assert metrics == {"test_r2": 0.5, "train_r2": 1.0}
+
+
+def test_history_filter_quotes_the_branch() -> None:
+    assert tracking._quote("a'b\\c") == "a\\'b\\\\c"
