@@ -139,9 +139,11 @@ def _train(args: argparse.Namespace) -> None:
 def _track(args: argparse.Namespace, result: TrainResult, progress: Callable[[str], None]) -> None:
     """Log the finished run to the experiment tracker (one warning line if that fails)."""
     from . import tracking
+    from .diagnostics import DIAGNOSTICS_FILE
     from .train import LINEAGE_FILE, METRICS_FILE, PLOTS_DIR
 
-    files = tuple(result.artifacts_dir / name for name in (PLOTS_DIR, METRICS_FILE, LINEAGE_FILE))
+    names = (PLOTS_DIR, METRICS_FILE, DIAGNOSTICS_FILE, LINEAGE_FILE)
+    files = tuple(result.artifacts_dir / name for name in names)
     run = tracking.TrainingRun(
         result.lineage,
         result.metrics,

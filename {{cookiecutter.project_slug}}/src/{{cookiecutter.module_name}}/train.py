@@ -105,7 +105,8 @@ def run_training(
     Raises:
         DataError: if the data is invalid; no artifact is written or changed then.
     """
-    from .evaluate import compute_metrics, write_plots
+    from .diagnostics import DIAGNOSTICS_FILE, RESAMPLES, compute_diagnostics
+    from .evaluate import compute_metrics, permutation_importance_table, write_plots
     from .lineage import build_lineage
 
     started, clock = _now(), time.perf_counter()
@@ -130,9 +131,17 @@ def run_training(
         "train": compute_metrics(params.task, pipeline, x_train, y_train),
         "test": compute_metrics(params.task, pipeline, x_test, y_test),
     }
+    importance = permutation_importance_table(pipeline, x_test, y_test, params.seed)
+    progress(f"bootstrapping the test metrics ({RESAMPLES} resamples)")
+    diagnostics = compute_diagnostics(
+        params.task, pipeline, x_test, y_test, params.seed, importance
+    )
     with StagingDir(artifacts) as stage:
         progress("writing plots")
-        write_plots(params.task, pipeline, x_test, y_test, stage.path / PLOTS_DIR, params.seed)
+        write_plots(
+            params.task, pipeline, x_test, y_test, stage.path / PLOTS_DIR, params.seed, importance
+        )
+        atomic_write_json(stage.path / DIAGNOSTICS_FILE, diagnostics.to_dict())
         model_path = atomic_dump_joblib(stage.path / MODEL_FILE, pipeline)
         atomic_write_json(stage.path / METRICS_FILE, metrics)
         lineage = build_lineage(
