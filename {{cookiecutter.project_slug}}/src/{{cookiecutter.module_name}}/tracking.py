@@ -65,6 +65,7 @@ TAG_MODEL_SHA = "model.sha256"
 TAG_TASK = "task"
 TAG_COMMAND = "command"
 TAG_GATES = "gates.passed"
+GATES_WORDS = {"true": "passed", "false": "failed"}
 
 Warn = Callable[[str], None]
 
@@ -424,7 +425,7 @@ def history(
             commit=(r.data.tags.get(TAG_COMMIT) or "")[:7],
             run_id=r.info.run_id,
             value=r.data.metrics.get(metric),
-            gates=r.data.tags.get(TAG_GATES, "not run"),
+            gates=GATES_WORDS.get(r.data.tags.get(TAG_GATES, ""), "not run"),
         )
         for r in runs
     ]
