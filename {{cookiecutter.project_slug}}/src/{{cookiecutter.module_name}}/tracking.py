@@ -20,6 +20,7 @@ that is down or refuses writes costs one warning line (the artifacts are all in 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import math
@@ -47,6 +48,7 @@ STORE_ARTIFACTS = "artifacts"
 #: In artifacts/: which tracked run holds this training run (:class:`TrackedRun`).
 TRACKING_FILE = "tracking.json"
 URI_ENV = "MLFLOW_TRACKING_URI"
+SWITCH_ENV = "EXPERIMENT_TRACKING"
 EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_NAME"
 #: The metric the history (``make runs``) follows, per task.
 MAIN_METRIC = {"classification": "roc_auc", "regression": "r2"}
@@ -90,8 +92,12 @@ class TrackedRun:
 
 
 def enabled() -> bool:
-    """True when this project tracks experiments (the template option)."""
-    return BACKEND == "mlflow"
+    """True when this project tracks experiments (the template option) and this run does.
+
+    ``EXPERIMENT_TRACKING=none`` in the environment leaves a run out of the tracker (a quick
+    local try; the project's unit tests, which test tracking on its own).
+    """
+    return BACKEND == "mlflow" and os.environ.get(SWITCH_ENV, "").strip().lower() != "none"
 
 
 def store_uri(root: Path) -> str:
@@ -202,7 +208,8 @@ def _mlflow_quiet() -> Iterator[None]:
     for logger in loggers:
         logger.setLevel(logging.CRITICAL)
     try:
-        with warnings.catch_warnings():
+        # MLflow also prints "View run ... at" lines of its own to stdout.
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             yield
     finally:

@@ -6,16 +6,20 @@ and shared by its tests; each test logs to an experiment of its own.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from {{ cookiecutter.module_name }} import tracking
 from {{ cookiecutter.module_name }}.cli import main
@@ -67,6 +71,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
+@pytest.fixture(autouse=True)
+def _tracking_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about tracking: undo the suite's EXPERIMENT_TRACKING=none."""
+    monkeypatch.delenv(tracking.SWITCH_ENV, raising=False)
+
+
 @pytest.fixture
 def project(make_project, base_params, make_frame) -> Path:
     """A small classification project with its data; returns the params file."""
@@ -74,8 +84,6 @@ def project(make_project, base_params, make_frame) -> Path:
 
 
 def _with_c(params_file: Path, c: float) -> None:
-    import yaml
-
     params = yaml.safe_load(params_file.read_text())
     params["model"]["params"]["C"] = c
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))
@@ -91,30 +99,57 @@ def _warnings(out: str) -> list[str]:
     return [line for line in out.splitlines() if "warning" in line.lower()]
 
 
-def test_two_trainings_are_two_runs_on_the_server(server, project, monkeypatch, capsys) -> None:
-    monkeypatch.setenv(tracking.URI_ENV, server)
-    monkeypatch.setenv(tracking.EXPERIMENT_ENV, "two-runs")
-    monkeypatch.setenv("GITHUB_HEAD_REF", "idea/smaller-c")
-    for c in (1.0, 0.05):
-        _with_c(project, c)
-        assert main(["train", "--params", str(project)]) == 0
-    out = capsys.readouterr().out
-    assert not _warnings(out), out
-    artifacts = project.parent / "artifacts"
-    record = json.loads((artifacts / tracking.TRACKING_FILE).read_text())
-    assert (
-        record["url"] == f"{server}/#/experiments/{record['experiment_id']}/runs/{record['run_id']}"
-    )
-    assert record["url"] in out
+BRANCH = "idea/smaller-c"
 
-    client = _client(server)
+
+@dataclass(frozen=True)
+class Trained:
+    """A project trained twice (C=1.0, then C=0.05) with the server as its tracking store."""
+
+    params_file: Path
+    server: str
+    out: str
+
+    @property
+    def artifacts(self) -> Path:
+        return self.params_file.parent / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def trained(server, base_params, make_frame, tmp_path_factory) -> Trained:
+    root = tmp_path_factory.mktemp("tracked")
+    params_file = root / "params.yaml"
+    params_file.write_text(yaml.safe_dump(base_params("classification"), sort_keys=False))
+    (root / "data").mkdir()
+    make_frame("classification", 120).to_csv(root / "data" / "data.csv", index=False)
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out):
+        patch.delenv(tracking.SWITCH_ENV, raising=False)
+        patch.setenv(tracking.URI_ENV, server)
+        patch.setenv(tracking.EXPERIMENT_ENV, "two-runs")
+        patch.setenv("GITHUB_HEAD_REF", BRANCH)
+        for c in (1.0, 0.05):
+            _with_c(params_file, c)
+            assert main(["train", "--params", str(params_file)]) == 0
+    return Trained(params_file, server, out.getvalue())
+
+
+def test_two_trainings_are_two_runs_on_the_server(trained: Trained) -> None:
+    assert not _warnings(trained.out), trained.out
+    record = json.loads((trained.artifacts / tracking.TRACKING_FILE).read_text())
+    experiment_id, run_id = record["experiment_id"], record["run_id"]
+    assert record["url"] == f"{trained.server}/#/experiments/{experiment_id}/runs/{run_id}"
+    assert record["url"] in trained.out
+    assert "View run" not in trained.out  # MLflow's own lines: one line per run is ours
+
+    client = _client(trained.server)
     experiment = client.get_experiment_by_name("two-runs")
     runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
     assert [r.data.params["model.params.C"] for r in runs] == ["1.0", "0.05"]
-    lineage = json.loads((artifacts / "lineage.json").read_text())
-    metrics = json.loads((artifacts / "metrics.json").read_text())
+    lineage = json.loads((trained.artifacts / "lineage.json").read_text())
+    metrics = json.loads((trained.artifacts / "metrics.json").read_text())
     last = runs[-1]
-    assert last.info.run_id == record["run_id"]
+    assert last.info.run_id == run_id
     assert last.data.params["data.target"] == "target"
     assert last.data.metrics["test_roc_auc"] == pytest.approx(metrics["test"]["roc_auc"])
     assert last.data.metrics["train_accuracy"] == pytest.approx(metrics["train"]["accuracy"])
@@ -122,63 +157,56 @@ def test_two_trainings_are_two_runs_on_the_server(server, project, monkeypatch, 
     assert tags[tracking.TAG_MODEL_SHA] == lineage["model"]["sha256"]
     assert tags[tracking.TAG_DATA_SHA] == lineage["data"]["sha256"]
     assert tags[tracking.TAG_TASK] == "classification"
-    assert tags[tracking.TAG_BRANCH] == "idea/smaller-c"
+    assert tags[tracking.TAG_BRANCH] == BRANCH
     assert tags[tracking.TAG_COMMAND] == "train"
-    files = {a.path for a in client.list_artifacts(last.info.run_id)}
-    assert {"lineage.json", "metrics.json", "plots"} <= files
+    files = {a.path for a in client.list_artifacts(run_id)}
+    assert {"lineage.json", "metrics.json", "diagnostics.json", "plots"} <= files
 
+
+def test_the_tracked_model_predicts_as_the_trained_one(trained: Trained) -> None:
     import joblib
+    import mlflow.models
     import mlflow.sklearn
+    import pandas as pd
 
-    model = mlflow.sklearn.load_model(f"runs:/{last.info.run_id}/model")
-    local = joblib.load(artifacts / "model.joblib")
-    frame = local.named_steps["preprocess"].feature_names_in_
-    from {{ cookiecutter.module_name }}.config import load_params
-    from {{ cookiecutter.module_name }}.data import load_dataset
-
-    data = load_dataset(load_params(project), project.parent).frame[list(frame)]
+    run_id = json.loads((trained.artifacts / tracking.TRACKING_FILE).read_text())["run_id"]
+    model = mlflow.sklearn.load_model(f"runs:/{run_id}/model")
+    local = joblib.load(trained.artifacts / "model.joblib")
+    data = pd.read_csv(trained.params_file.parent / "data" / "data.csv").drop(columns="target")
     assert (model.predict(data) == local.predict(data)).all()
-    info = mlflow.models.get_model_info(f"runs:/{last.info.run_id}/model")
+    info = mlflow.models.get_model_info(f"runs:/{run_id}/model")
     assert info.signature is not None
+    assert set(info.signature.inputs.input_names()) == set(data.columns)
     assert info.saved_input_example_info is not None
 
 
-def test_runs_lists_the_branch_history(server, project, monkeypatch, capsys) -> None:
-    monkeypatch.setenv(tracking.URI_ENV, server)
-    monkeypatch.setenv(tracking.EXPERIMENT_ENV, "history")
-    monkeypatch.setenv("GITHUB_HEAD_REF", "main")
-    for c in (1.0, 0.01):
-        _with_c(project, c)
-        assert main(["train", "--params", str(project)]) == 0
-    capsys.readouterr()
-    assert main(["runs", "--params", str(project), "--branch", "main"]) == 0
+def test_runs_lists_the_branch_history(trained: Trained, monkeypatch, capsys) -> None:
+    monkeypatch.setenv(tracking.URI_ENV, trained.server)
+    monkeypatch.setenv(tracking.EXPERIMENT_ENV, "two-runs")
+    args = ["runs", "--params", str(trained.params_file)]
+    assert main([*args, "--branch", BRANCH]) == 0
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line[:4].isdigit()]
     assert len(rows) == 2, out
     assert "test_roc_auc" in out
-    assert main(["runs", "--params", str(project), "--branch", "other"]) == 0
+    assert main([*args, "--branch", "other"]) == 0
     assert "No tracked runs on 'other'" in capsys.readouterr().out
 
 
-def test_gates_are_added_to_the_tracked_run(server, project, monkeypatch, capsys) -> None:
-    monkeypatch.setenv(tracking.URI_ENV, server)
-    monkeypatch.setenv(tracking.EXPERIMENT_ENV, "gates")
-    assert main(["train", "--params", str(project)]) == 0
-    artifacts = project.parent / "artifacts"
-    summary = artifacts / "checks.json"
+def test_gates_are_added_to_the_tracked_run(trained: Trained, monkeypatch) -> None:
+    monkeypatch.setenv(tracking.URI_ENV, trained.server)
+    artifacts, root = trained.artifacts, trained.params_file.parent
+    summary = root / "checks.json"  # beside the artifacts: other tests read them as trained
     summary.write_text('{"passed": true, "gates": []}')
-    record = tracking.read_tracked(
-        artifacts, json.loads((artifacts / "lineage.json").read_text())["model"]["sha256"]
-    )
+    model_sha = json.loads((artifacts / "lineage.json").read_text())["model"]["sha256"]
+    record = tracking.read_tracked(artifacts, model_sha)
     assert record is not None
-    assert tracking.log_checks(
-        artifacts, record.model_sha256, (summary,), True, project.parent, print
-    )
-    run = _client(server).get_run(record.run_id)
-    assert run.data.tags[tracking.TAG_GATES] == "true"
-    assert "checks.json" in {a.path for a in _client(server).list_artifacts(record.run_id)}
+    assert tracking.log_checks(artifacts, model_sha, (summary,), True, root, print)
+    client = _client(trained.server)
+    assert client.get_run(record.run_id).data.tags[tracking.TAG_GATES] == "true"
+    assert "checks.json" in {a.path for a in client.list_artifacts(record.run_id)}
     # Another model's record is not this run's: nothing is logged to it.
-    assert not tracking.log_checks(artifacts, "0" * 64, (summary,), True, project.parent, print)
+    assert not tracking.log_checks(artifacts, "0" * 64, (summary,), True, root, print)
 
 
 def test_a_server_that_is_down_costs_one_warning_line(project, monkeypatch, capsys) -> None:
