@@ -237,7 +237,7 @@ def test_pr_report_job_compares_with_main(repo: Baked, tmp_path: Path, mlflow_se
     # With the secret, the run went to the team's server and the report links to it.
     tracked = json.loads((repo.path / "artifacts/tracking.json").read_text())
     assert tracked["url"].startswith(f"{mlflow_server}/#/experiments/")
-    assert f"]({tracked['url']})" in _section(markdown, "Experiment tracking")
+    assert f": {tracked['url']}" in _section(markdown, "Experiment tracking")
     run_api = f"{mlflow_server}/api/2.0/mlflow/runs/get?run_id={tracked['run_id']}"
     with urllib.request.urlopen(run_api, timeout=10) as response:
         run = json.load(response)["run"]

@@ -14,8 +14,9 @@ import re
 from collections.abc import Sequence
 
 FENCE = "```"
-#: Characters a quoted Mermaid label cannot hold (quotes, brackets, fences, line breaks).
-_UNSAFE = re.compile(r"[\"`\[\]{}<>;#\r\n\t]")
+#: What a quoted label may not hold: quotes, backslashes, brackets, markup, control characters
+#: (the comment workflow posts a chart only when its labels have none of them).
+_UNSAFE = re.compile(r"[\"`\\\[\]{}<>;#\x00-\x1f]")
 LABEL_LENGTH = 28
 TITLE_LENGTH = 90
 

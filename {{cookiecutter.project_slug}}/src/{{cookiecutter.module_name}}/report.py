@@ -586,7 +586,7 @@ def _per_class_section(run: Run) -> list[str]:
     out = ["### Per class (test set)", ""]
     out += _table(["Class", "Precision", "Recall", "F1", "Rows"], rows, "lrrrr")
     if diag.confusion:
-        header = ["Actual \\ predicted", *(_cell(label) for label in diag.confusion_labels)]
+        header = ["actual / predicted", *(_cell(label) for label in diag.confusion_labels)]
         matrix = [
             [f"**{_cell(label)}**", *(str(v) for v in row)]
             for label, row in zip(diag.confusion_labels, diag.confusion, strict=True)
@@ -608,7 +608,8 @@ def _tracking_section(run: Run, history: History | None) -> list[str]:
     if tracked is None:
         out.append("This run was not logged to the tracker (see the training log's warning).")
     elif tracked.url:
-        out.append(f"MLflow run [`{tracked.run_id[:8]}`]({tracked.url}) in `{tracked.experiment}`.")
+        # A plain address: GitHub links it; the comment escapes markdown links.
+        out.append(f"MLflow run `{tracked.run_id[:8]}` of `{tracked.experiment}`: {tracked.url}")
     else:
         out.append(
             f"Logged as run `{tracked.run_id}` of `{tracked.experiment}` in the workflow's own "
