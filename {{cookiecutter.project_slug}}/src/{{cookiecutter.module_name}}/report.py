@@ -77,8 +77,8 @@ _ISOLATED_ENV = (
     "MFLAGS",
     "MAKELEVEL",
     "MAKEOVERRIDES",
-    # The base's retraining is a copy of a run the base branch logged already: it goes to the
-    # worktree's own store (removed with it), never to the team's tracking server.
+    # The base's retraining is a copy of a run the base branch logged already: it is not tracked
+    # (see _base_env), and never reaches the team's tracking server.
     "MLFLOW_TRACKING_URI",
 )
 
@@ -177,6 +177,7 @@ def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def _base_env(uv: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _ISOLATED_ENV}
+    env[tracking.SWITCH_ENV] = "none"
     if uv:
         env["PATH"] = f"{Path(uv).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
