@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .artifacts import atomic_write_json, read_json
+from .errors import ArtifactError
 from .compare import flatten
 
 if TYPE_CHECKING:
@@ -294,6 +295,7 @@ def _check_server(uri: str) -> None:
 def _log(run: TrainingRun, root: Path, uri: str) -> TrackedRun:
     _check_server(uri)
     import mlflow
+    import mlflow.sklearn
     from mlflow.models import infer_signature
     from mlflow.tracking import MlflowClient
 
@@ -340,7 +342,7 @@ def read_tracked(artifacts_dir: Path, model_sha256: str | None) -> TrackedRun | 
         return None
     try:
         tracked = TrackedRun(**read_json(path))
-    except (TypeError, ValueError, OSError, Exception):
+    except (ArtifactError, TypeError):  # unreadable, or not a record of this shape: none
         return None
     return tracked if model_sha256 and tracked.model_sha256 == model_sha256 else None
 
