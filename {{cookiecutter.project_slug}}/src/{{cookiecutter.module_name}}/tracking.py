@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .artifacts import atomic_write_json, read_json
-from .errors import ArtifactError
 from .compare import flatten
+from .errors import ArtifactError
 
 if TYPE_CHECKING:
     import pandas as pd
