@@ -166,6 +166,7 @@ def pull_request(
         "github.event.pull_request.number": PR_NUMBER,
         "secrets.MLFLOW_TRACKING_URI": tracking_uri,
         "secrets.MLFLOW_TRACKING_TOKEN": "",
+        "secrets.MLFLOW_TRACKING_URI && 'mlflow' || 'none'": "mlflow" if tracking_uri else "none",
     }
     tmp.mkdir()
     workflow = project.path / ".github/workflows/pr-report.yml"
@@ -283,6 +284,9 @@ def test_pr_report_job_reports_a_failing_gate_then_fails(repo: Baked, tmp_path: 
     for name in failed:
         assert f"`{name}`" in verdict
     assert any("❌" in v[5] for v in _metric_rows(markdown).values())
+    # No tracking secret (a fork's PR): nothing was tracked, and the report has no such section.
+    assert not (repo.path / "artifacts/tracking.json").exists()
+    assert "### Experiment tracking" not in markdown
 
 
 # --- pr-comment.yml --------------------------------------------------------------------------
