@@ -2,7 +2,7 @@
 
 The steps are read from the workflow itself (its `run: make ...` steps, with their static `env:`),
 so what is timed is what CI runs. The expression `github.base_ref` becomes BASE (default: main), and
-secrets are empty, as for a pull request from a fork. The first step (`make install`) runs on
+secrets are empty, as for a pull request from a fork (or a repository without a tracking server). The first step (`make install`) runs on
 the environment as it is: run it once before for a warm figure (the target excludes the cold
 install). Steps run in this checkout and rewrite artifacts/ as CI would.
 
@@ -25,13 +25,16 @@ from common import ROOT
 WORKFLOW = ROOT / ".github" / "workflows" / "pr-report.yml"
 #: The issue's target for the path from install to report, on 2 cores, warm install excluded.
 TARGET_SECONDS = 45.0
+#: Expressions of the workflow's env as a pull request without secrets sees them (any other
+#: `secrets.*` is empty): no tracking server, so nothing is tracked.
+FORK_VALUES = {"secrets.MLFLOW_TRACKING_URI && 'mlflow' || 'none'": "none"}
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 
 def make_steps(base: str) -> list[tuple[str, list[str], dict[str, str], bool]]:
     """The workflow's `make` steps: (name, argv, env, may fail), expressions filled in."""
     job = next(iter(yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))["jobs"].values()))
-    values = {"github.base_ref": base}
+    values = {"github.base_ref": base, **FORK_VALUES}
     steps = []
     for step in job["steps"]:
         command = str(step.get("run", "")).strip()
