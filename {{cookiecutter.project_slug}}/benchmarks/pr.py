@@ -1,10 +1,11 @@
 """Time the pull-request report's path: each `make` step of pr-report.yml, in order, and the total.
 
 The steps are read from the workflow itself (its `run: make ...` steps, with their static `env:`),
-so what is timed is what CI runs. The expression `github.base_ref` becomes BASE (default: main), and
-secrets are empty, as for a pull request from a fork (or a repository without a tracking server). The first step (`make install`) runs on
-the environment as it is: run it once before for a warm figure (the target excludes the cold
-install). Steps run in this checkout and rewrite artifacts/ as CI would.
+so what is timed is what CI runs. The expression `github.base_ref` becomes BASE (default: main);
+secrets are empty, as for a pull request from a fork or a repository without a tracking server.
+The first step (`make install`) runs on the environment as it is: run it once before for a warm
+figure (the target excludes the cold install). Steps run in this checkout and rewrite artifacts/
+as CI would.
 
 Usage: python benchmarks/pr.py [--base main] [--target 45]
 """
