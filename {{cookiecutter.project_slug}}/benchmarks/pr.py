@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shlex
 import subprocess
 import sys
@@ -50,6 +51,12 @@ def make_steps(base: str) -> list[tuple[str, list[str], dict[str, str], bool]]:
     return steps
 
 
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default="main", help="the PR's base branch (default: main)")
@@ -58,7 +65,7 @@ def main() -> None:
     rows = []
     failed = False
     for name, argv, env, may_fail in make_steps(args.base):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _children_cpu()
         done = subprocess.run(
             argv,
             cwd=ROOT,
@@ -68,16 +75,20 @@ def main() -> None:
             text=True,
             check=False,
         )
-        seconds = time.perf_counter() - started
-        rows.append((name, " ".join(argv), seconds, done.returncode))
-        print(f"{seconds:7.1f} s  {name}  ({' '.join(argv)}, exit {done.returncode})", flush=True)
+        seconds, cpu = time.perf_counter() - started, _children_cpu() - cpu
+        rows.append((name, " ".join(argv), seconds, cpu))
+        print(
+            f"{seconds:7.1f} s  {name}  ({' '.join(argv)}, exit {done.returncode}; "
+            f"CPU {cpu:.1f} s)",
+            flush=True,
+        )
         if done.returncode != 0 and not may_fail:
             failed = True
             tail = "\n".join(done.stderr.strip().splitlines()[-5:])
             print(f"         last lines of stderr:\n{tail}", flush=True)
     total = sum(r[2] for r in rows)
     install = sum(r[2] for r in rows if r[1] == "make install")
-    print(f"{total:7.1f} s  total")
+    print(f"{total:7.1f} s  total (CPU {sum(r[3] for r in rows):.1f} s: wall time grows with load)")
     print(
         f"{total - install:7.1f} s  total without `make install` "
         f"(target: <= {args.target:.0f} s on 2 cores)"
