@@ -136,6 +136,15 @@ def _answers(url: str) -> bool:
         return False
 
 
+def tracking_secrets(uri: str = "") -> dict[str, str]:
+    """The workflows' tracking secrets and the expression on them (empty: none, as for forks)."""
+    return {
+        "secrets.MLFLOW_TRACKING_URI": uri,
+        "secrets.MLFLOW_TRACKING_TOKEN": "",
+        "secrets.MLFLOW_TRACKING_URI && 'mlflow' || 'none'": "mlflow" if uri else "none",
+    }
+
+
 def pull_request(
     project: Baked,
     branch: str,
@@ -164,9 +173,7 @@ def pull_request(
     context = {
         "github.base_ref": "main",
         "github.event.pull_request.number": PR_NUMBER,
-        "secrets.MLFLOW_TRACKING_URI": tracking_uri,
-        "secrets.MLFLOW_TRACKING_TOKEN": "",
-        "secrets.MLFLOW_TRACKING_URI && 'mlflow' || 'none'": "mlflow" if tracking_uri else "none",
+        **tracking_secrets(tracking_uri),
     }
     tmp.mkdir()
     workflow = project.path / ".github/workflows/pr-report.yml"
@@ -472,6 +479,7 @@ def test_hostile_values_stay_data_in_the_workflows_run_steps(
     context = {
         "github.event.repository.default_branch": "main",
         "github.token": "",
+        **tracking_secrets(),
     }
     for name, value in hostile_corpus(repo)(canary).items():
         runner = tmp_path / name.replace(" ", "-")
