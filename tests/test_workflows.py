@@ -231,7 +231,9 @@ def test_pr_report_job_compares_with_main(repo: Baked, tmp_path: Path, mlflow_se
     code = (
         f"import json, sys; from {module} import charts; names = json.loads(sys.argv[1]); "
         "print(json.dumps([charts.importance_chart([(n, 0.1) for n in names]), "
-        "charts.comparison_chart('t\"]', names, [-0.5] * len(names), [1e-09] * len(names))]))"
+        "charts.comparison_chart('t\"]', names, [-0.5] * len(names), [1e-09] * len(names)), "
+        "charts.histogram_chart('residuals', [-10.5, 0.0, 10.5], [3, 4]), "
+        "charts.trend_chart('r2 on main', names[:2], [0.45, 0.46])]))"
     )
     made = repo.run(".venv/bin/python", "-c", code, json.dumps(hostile)).stdout
     extra = [mermaid_blocks(block + "\n")[0] for block in json.loads(made)]
