@@ -33,13 +33,15 @@ import pytest
 import yaml
 
 from conftest import Baked, bake, node_packages
-from workflow_runner import Job, run_job
+from workflow_runner import Job, no_secrets, run_job
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("workflows")]
 
 #: `uses:` steps of pr-report.yml that only exist on GitHub (the runner provides git and uv).
 PR_REPORT_GITHUB_ONLY = ["actions/checkout", "astral-sh/setup-uv", "actions/upload-artifact"]
 PR_NUMBER = "7"
+#: The expression pr-report.yml gives `make data` as FORK_PR.
+FORK_PR = "github.event.pull_request.head.repo.full_name != github.repository"
 
 
 def git(project: Baked, *args: str) -> str:
@@ -173,6 +175,8 @@ def pull_request(
     context = {
         "github.base_ref": "main",
         "github.event.pull_request.number": PR_NUMBER,
+        FORK_PR: "false",
+        **no_secrets(),
         **tracking_secrets(tracking_uri),
     }
     tmp.mkdir()
@@ -481,6 +485,7 @@ def test_hostile_values_stay_data_in_the_workflows_run_steps(
     context = {
         "github.event.repository.default_branch": "main",
         "github.token": "",
+        **no_secrets(),
         **tracking_secrets(),
     }
     for name, value in hostile_corpus(repo)(canary).items():

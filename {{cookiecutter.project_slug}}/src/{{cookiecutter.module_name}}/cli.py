@@ -106,16 +106,131 @@ def _add_github_output(parser: argparse.ArgumentParser, what: str = "step output
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    """Write the bundled sample dataset to the configured path (never overwrites)."""
+    """Get the data params.yaml names: pull its DVC version, or write the sample to its own file."""
+    from .data import get_data
+    from .errors import DataError
+
+    params = _load(args)
+    try:
+        fetched = get_data(params, _root(args))
+    except DataError as exc:
+        if args.fork_pr != "true":
+            raise
+        return _no_data_for_fork(args, str(exc))
+    said = {
+        "pulled": f"pulled the version its DVC pointer names (md5 {(fetched.md5 or '')[:12]})",
+        "in-sync": "is the version its DVC pointer names",
+        "modified": "differs from the version its DVC pointer names: using it as it is "
+        "(`make track` versions it)",
+        "untracked": "exists (not tracked by DVC: `make track` versions it); left untouched",
+        "sample": f"written: the bundled {params.task} sample (params name its file)",
+    }
+    print(f"[data] {fetched.path} {said[fetched.how]}")
+    if args.github_output:
+        write_github_output({"available": "true"})
+    return EXIT_OK
+
+
+def _no_data_for_fork(args: argparse.Namespace, why: str) -> int:
+    """A fork PR gets no secrets, so no data: write a report that says so, never the sample."""
+    from .datastore import write_fork_notice
+
+    path = write_fork_notice(_artifacts(args), why)
+    print(f"[data] data not available to fork PRs ({why}); wrote {path}")
+    if args.github_output:
+        write_github_output({"available": "false"})
+    return EXIT_OK
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``data``."""
+    parser.add_argument(
+        "--fork-pr",
+        choices=["true", "false"],
+        default="false",
+        help="a pull request from a fork (no secrets): data that cannot be pulled gives a "
+        "'data not available' report (artifacts/report/) and exit 0 instead of an error",
+    )
+    _add_github_output(parser, "available=true|false")
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    """Write the bundled sample dataset to its own file (data/<sample>.csv; never overwrites)."""
+    from .artifacts import display_path
     from .data import write_sample
 
     params = _load(args)
-    path, written = write_sample(params, _root(args))
-    if written:
-        print(f"[data] wrote the {params.task} sample dataset to {path}")
+    path, written = write_sample(params.task, _root(args))
+    shown = display_path(path, _root(args))
+    print(f"[sample] {'wrote' if written else 'left untouched'} {shown} ({params.task} sample)")
+    return EXIT_OK
+
+
+def _data_path(args: argparse.Namespace) -> str:
+    """``--path`` (checked to stay inside the project), else data.path of the params."""
+    if args.path is None:
+        return _load(args).data.path
+    _inside(args, args.path, "--path")
+    return str(args.path)
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    """Version the data file with DVC (pointer <file>.dvc for git) and push it to the remote."""
+    from .datastore import push, track
+
+    root, path = _root(args), _data_path(args)
+    version = track(root, path)
+    print(f"[track] {path}: DVC version {version.md5[:12]} ({version.size} bytes)")
+    if not args.no_push:
+        push(root, path)
+        print(f"[track] pushed to the DVC remote; commit {version.pointer}")
     else:
-        print(f"[data] {path} exists; left untouched")
-    return 0
+        print(f"[track] commit {version.pointer}; `make push` uploads the data")
+    return EXIT_OK
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    """Upload the data version the DVC pointer names to the project's DVC remote."""
+    from .datastore import push
+
+    path = _data_path(args)
+    version = push(_root(args), path)
+    print(f"[push] {path}: version {version.md5[:12]} is in the DVC remote")
+    return EXIT_OK
+
+
+def add_path_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``track`` and ``push``."""
+    parser.add_argument(
+        "--path", default=None, metavar="FILE", help="data file (default: data.path in params)"
+    )
+
+
+def add_track_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``track``."""
+    add_path_arguments(parser)
+    parser.add_argument("--no-push", action="store_true", help="track only; push later")
+
+
+def cmd_remote(args: argparse.Namespace) -> int:
+    """Set the project's DVC remote (.dvc/config): S3, GCS, Azure, SSH or a local folder."""
+    from .datastore import remote, set_remote
+
+    root = _root(args)
+    if args.url is None:
+        found = remote(root)
+        print(f"[remote] {found.name}: {found.url}" if found else "[remote] none configured")
+        return EXIT_OK
+    configured = set_remote(root, args.url, args.endpoint)
+    print(f"[remote] default DVC remote {configured.name!r} is now {configured.url}")
+    print("[remote] commit .dvc/config; credentials come from the environment (README 'Data')")
+    return EXIT_OK
+
+
+def add_remote_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``remote``."""
+    parser.add_argument("--url", default=None, help="remote URL (none: show the current one)")
+    parser.add_argument("--endpoint", default=None, help="endpoint of an S3-compatible store")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -485,17 +600,21 @@ def _update_data(args: argparse.Namespace) -> DataUpdate:
 
 
 def _publish_update(args: argparse.Namespace, update: DataUpdate) -> None:
-    """Stage the data and its ledger for the retrain pull request; write the step outputs."""
-    from .monitor import git_add
+    """Version the new data with DVC and stage its pointer and ledger; write the step outputs."""
+    from .monitor import version_update
 
-    root = _root(args)
+    staged: list[str] = []
     if args.git_add:
-        for path in (update.path, update.ledger):
-            git_add(root / path, root)
-        print(f"[retrain] staged {update.path} and {update.ledger} (git add --force)")
+        staged = version_update(update)
+        print(f"[retrain] new data version pushed to the DVC remote; staged {', '.join(staged)}")
     if args.github_output:
         write_github_output(
-            {"data_path": update.path, "ledger_path": update.ledger, "rows": str(update.rows_after)}
+            {
+                "data_path": update.path,
+                "ledger_path": update.ledger,
+                "add_paths": "\n".join(staged),
+                "rows": str(update.rows_after),
+            }
         )
 
 
@@ -537,7 +656,9 @@ def add_update_data_arguments(parser: argparse.ArgumentParser) -> None:
         "--mode", choices=["append", "replace"], default=None, help="override monitor.retrain"
     )
     parser.add_argument(
-        "--git-add", action="store_true", help="stage the training data file with git add --force"
+        "--git-add",
+        action="store_true",
+        help="version the new data with DVC (track, push) and git add its pointer and the ledger",
     )
 
 
@@ -728,7 +849,11 @@ class Command:
 
 #: Subcommands in the order ``--help`` lists them. Add a command by appending one entry.
 COMMANDS: list[Command] = [
-    Command("data", cmd_data),
+    Command("data", cmd_data, add_data_arguments),
+    Command("sample", cmd_sample),
+    Command("track", cmd_track, add_track_arguments),
+    Command("push", cmd_push, add_path_arguments),
+    Command("remote", cmd_remote, add_remote_arguments),
     Command("train", cmd_train),
     Command("lineage", cmd_lineage),
     Command("check", cmd_check),

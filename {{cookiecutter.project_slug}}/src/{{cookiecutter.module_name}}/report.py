@@ -46,6 +46,7 @@ from .compare import (
     diff_params,
     direction,
 )
+from .datastore import report_lines, share_with_worktree
 from .diagnostics import DIAGNOSTICS_FILE, Diagnostics, load_diagnostics
 from .errors import ArtifactError
 
@@ -198,6 +199,8 @@ def _external_data(project: Path, base_project: Path) -> list[str]:
     except (OSError, TypeError, KeyError, yaml.YAMLError):
         return []
     if relative.is_absolute() or ".." in relative.parts:
+        return []
+    if share_with_worktree(project, base_project, relative):  # the base pulls its own version
         return []
     source, target = project / relative, base_project / relative
     if target.exists() or not source.is_file():
@@ -649,6 +652,7 @@ def _data_section(run: Run, base: Base) -> list[str]:
     else:
         old = (base_data.get("sha256") or "none")[:12]
         out.append(f"**Data changed**: fingerprint `{old}` on the base, `{fingerprint[:12]}` here.")
+    out += ["", *report_lines(data, base_data)]  # the DVC version (datastore.py)
     keys = [
         ("File", "path"),
         ("Rows", "rows"),
