@@ -186,7 +186,7 @@ def run_tags(lineage: Mapping[str, Any], root: Path, command: str) -> dict[str, 
         TAG_BRANCH: git_branch(root),
         TAG_DIRTY: None if git.get("dirty") is None else str(bool(git.get("dirty"))).lower(),
         TAG_DATA_SHA: data.get("sha256"),
-        TAG_DATA_VERSION: data.get("version") or data.get("dvc_md5"),
+        TAG_DATA_VERSION: (data.get("dvc") or {}).get("md5"),  # the DVC version of the data
         TAG_MODEL_SHA: (lineage.get("model") or {}).get("sha256"),
         TAG_TASK: lineage.get("task"),
         TAG_COMMAND: command,
