@@ -26,7 +26,7 @@ from {{ cookiecutter.module_name }}.cli import main
 
 pytestmark = pytest.mark.code
 
-SERVER_START_TIMEOUT = 90
+SERVER_START_TIMEOUT = 240  # a loaded 2-core runner takes a minute to import the server
 
 
 def _free_port() -> int:
