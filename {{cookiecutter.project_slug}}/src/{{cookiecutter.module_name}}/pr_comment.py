@@ -67,9 +67,9 @@ _NUM = r"-?[0-9]{1,12}(?:\.[0-9]{1,12})?"
 _MERMAID_LINE = re.compile(
     r"xychart-beta(?: horizontal)?"
     rf"|  title {_LABEL}"
-    rf"|  x-axis \[{_LABEL}(?:, {_LABEL}){{0,50}}\]"
+    rf"|  x-axis \[{_LABEL}(?:, {_LABEL})*\]"
     rf"|  y-axis {_LABEL}(?: {_NUM} --> {_NUM})?"
-    rf"|  (?:bar|line) \[{_NUM}(?:, {_NUM}){{0,50}}\]"
+    rf"|  (?:bar|line) \[{_NUM}(?:, {_NUM})*\]"
 )
 #: Any other fence that GitHub would draw as a diagram: posted as plain code instead.
 _OTHER_DIAGRAM = re.compile(r"^( {0,3}(?:`{3,}|~{3,})\s*)mermaid", re.IGNORECASE)
