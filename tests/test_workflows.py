@@ -20,6 +20,7 @@ import os
 import re
 import runpy
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -116,7 +117,14 @@ def mlflow_server(repo: Baked, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
     ]  # fmt: skip
     with (folder / "server.log").open("w") as log:
-        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+        server = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=folder,
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},  # no workers
+            start_new_session=True,  # stopping the group stops whatever the server started
+        )
         uri = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 240  # a loaded runner takes a minute or more
@@ -126,7 +134,7 @@ def mlflow_server(repo: Baked, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 time.sleep(0.3)
             yield uri
         finally:
-            server.terminate()
+            os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
 
 
