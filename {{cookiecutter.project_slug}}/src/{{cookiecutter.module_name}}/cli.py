@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__, release  # release.py is light: gto is imported by its functions
-from .artifacts import disk_full_is_an_error, ensure_inside
+from .artifacts import STOPPING_SIGNALS, disk_full_is_an_error, ensure_inside
 from .errors import ProjectError
 
 if TYPE_CHECKING:
@@ -408,8 +408,7 @@ def interrupted_by_signals() -> Iterator[None]:
     def stop(signum: int, _frame: object) -> None:
         raise Interrupted(f"stopped by {signal.Signals(signum).name}; cleaned up")
 
-    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {sig: signal.signal(sig, stop) for sig in handled}
+    previous = {sig: signal.signal(sig, stop) for sig in STOPPING_SIGNALS}
     try:
         yield
     finally:

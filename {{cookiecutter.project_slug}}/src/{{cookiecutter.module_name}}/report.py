@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from . import charts, tracking
-from .artifacts import process_alive, read_json, sweep_stale
+from .artifacts import STOPPING_SIGNALS, process_alive, read_json, sweep_stale
 from .compare import (
     BETTER,
     MISSING,
@@ -346,14 +346,32 @@ def run_process_group(command: list[str], log: IO[str], env: dict[str, str]) -> 
     (make, uv, the base's training) is stopped with it: SIGTERM, then SIGKILL after
     :data:`STOP_GRACE` seconds. Nothing keeps running in a worktree that is being removed.
     """
-    process = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-    )
+    # A signal that lands between the fork and `process` being bound would leave the group
+    # running with nobody to stop it: the stopping signals wait (blocked) until it is bound, and
+    # the child unblocks them for itself before it runs make.
+    process: subprocess.Popen[bytes] | None = None
     try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING_SIGNALS)
+        try:
+            process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_unblock_stopping_signals,
+            )
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING_SIGNALS)
         return process.wait(timeout=BASE_TIMEOUT)
     except BaseException:
-        _stop_group(process)
+        if process is not None:
+            _stop_group(process)
         raise
+
+
+def _unblock_stopping_signals() -> None:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING_SIGNALS)
 
 
 def _stop_group(process: subprocess.Popen[bytes]) -> None:
