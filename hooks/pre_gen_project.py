@@ -139,6 +139,9 @@ def validate(answers: Mapping[str, object]) -> list[str]:
         ),
         lambda: check_choice("deploy_target", answers["deploy_target"], ["kubernetes", "none"]),
         lambda: check_choice("report_images", answers["report_images"], ["artifact", "publish"]),
+        lambda: check_choice(
+            "experiment_tracking", answers["experiment_tracking"], ["mlflow", "none"]
+        ),
     ]
     return [message for check in checks if (message := check()) is not None]
 

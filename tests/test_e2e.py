@@ -72,29 +72,66 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.mark.xdist_group("classification")
-def test_make_serve_answers_in_the_demo_project(demo: Baked) -> None:
-    """The demo's last hint, `make serve`, from a shell that has no uv."""
-    port = free_port()
+def _serve(demo: Baked, target: str, port: int, ready_path: str) -> subprocess.Popen:
+    """Start ``make <target> PORT=<port>`` in its own session; wait until ``ready_path`` answers."""
+    ready_url = f"http://127.0.0.1:{port}{ready_path}"
     server = subprocess.Popen(
-        ["make", "serve", f"PORT={port}"],
+        ["make", target, f"PORT={port}"],
         cwd=demo.path,
         env=bare_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
+    deadline = time.monotonic() + 180
+    while True:
+        assert server.poll() is None, server.stderr.read().decode()[-3000:]
+        try:
+            with urllib.request.urlopen(ready_url, timeout=2) as ok:
+                assert ok.status == 200
+                return server
+        except OSError:
+            assert time.monotonic() < deadline, f"make {target} did not answer in 180 s"
+            time.sleep(0.5)
+
+
+@pytest.mark.xdist_group("classification")
+def test_make_ui_serves_the_tracked_runs_of_the_demo(demo: Baked) -> None:
+    """The demo trained with tracking on: `make ui` shows its runs from the embedded store."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = _serve(demo, "ui", port, "/health")
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, server.stderr.read().decode()[-3000:]
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as ok:
-                    assert ok.status == 200
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "the server did not get ready in 120 s"
-                time.sleep(0.5)
+        with urllib.request.urlopen(f"{url}/", timeout=30) as page:
+            assert b"<html" in page.read().lower(), "the UI's page (full mlflow, not skinny)"
+        name = "my-ml-project"
+        with urllib.request.urlopen(
+            f"{url}/api/2.0/mlflow/experiments/get-by-name?experiment_name={name}", timeout=30
+        ) as response:
+            experiment = json.load(response)["experiment"]["experiment_id"]
+        search = urllib.request.Request(
+            f"{url}/api/2.0/mlflow/runs/search",
+            data=json.dumps({"experiment_ids": [experiment]}).encode(),
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(search, timeout=30) as response:
+            runs = json.load(response)["runs"]
+        tracked = json.loads((demo.path / "artifacts" / "tracking.json").read_text())
+        (run,) = [r for r in runs if r["info"]["run_id"] == tracked["run_id"]]
+        tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
+        assert tags["git.branch"] == "main"
+        assert tags["gates.passed"] == "true"  # `make check` added the verdict to its run
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+@pytest.mark.xdist_group("classification")
+def test_make_serve_answers_in_the_demo_project(demo: Baked) -> None:
+    """The demo's last hint, `make serve`, from a shell that has no uv."""
+    port = free_port()
+    server = _serve(demo, "serve", port, "/readyz")
+    try:
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/metadata",
             data=b"{}",

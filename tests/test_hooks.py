@@ -119,6 +119,12 @@ def test_unsupported_python_version_is_refused() -> None:
     assert pre_gen.validate(answers) == ["python_version '3.13': choose one of 3.10, 3.11, 3.12"]
 
 
+def test_an_unknown_tracker_is_refused() -> None:
+    answers = derived_answers()
+    answers["experiment_tracking"] = "wandb"
+    assert pre_gen.validate(answers) == ["experiment_tracking 'wandb': choose one of mlflow, none"]
+
+
 def test_every_error_is_reported_at_once() -> None:
     answers = derived_answers()
     answers.update(author_email="nope", github_owner="-x")
@@ -196,6 +202,16 @@ def test_post_gen_keeps_only_the_chosen_license(tmp_path: Path) -> None:
     post_gen.choose_license(tmp_path, "Apache-2.0")
     assert (tmp_path / "LICENSE").read_text() == "Apache-2.0"
     assert not licenses.exists()
+
+
+def test_post_gen_drops_the_tracking_tests_when_nothing_tracks(tmp_path: Path) -> None:
+    tests = tmp_path / post_gen.TRACKING_TESTS
+    tests.parent.mkdir(parents=True)
+    tests.write_text("tests")
+    post_gen.prune_experiment_tracking(tmp_path, "mlflow")
+    assert tests.exists()
+    post_gen.prune_experiment_tracking(tmp_path, "none")
+    assert not tests.exists()
 
 
 def test_the_recorded_answers_regenerate_the_same_project(tmp_path: Path) -> None:

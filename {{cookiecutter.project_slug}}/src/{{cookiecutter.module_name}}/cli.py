@@ -34,11 +34,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__, release  # release.py is light: gto is imported by its functions
-from .artifacts import disk_full_is_an_error, ensure_inside
+from .artifacts import STOPPING_SIGNALS, disk_full_is_an_error, ensure_inside
 from .errors import ProjectError
 
 if TYPE_CHECKING:
     from .monitor import DataUpdate
+    from .train import TrainResult
 
 EXIT_OK = 0
 EXIT_GATE_FAILED = 1
@@ -274,10 +275,35 @@ def _train(args: argparse.Namespace) -> None:
     from .train import run_training
 
     params = _load(args)
-    result = run_training(params, _root(args), _artifacts(args), progress=_progress("train"))
+    progress = _progress("train")
+    result = run_training(params, _root(args), _artifacts(args), progress=progress)
     test = ", ".join(f"{name} {value:.4f}" for name, value in result.metrics["test"].items())
     print(f"[train] test metrics: {test}")
     print(f"[train] done in {result.seconds:.1f} s")
+    _track(args, result, progress)
+
+
+def _track(args: argparse.Namespace, result: TrainResult, progress: Callable[[str], None]) -> None:
+    """Log the finished run to the experiment tracker (one warning line if that fails)."""
+    from . import tracking
+    from .diagnostics import DIAGNOSTICS_FILE
+    from .train import LINEAGE_FILE, METRICS_FILE, PLOTS_DIR
+
+    names = (PLOTS_DIR, METRICS_FILE, DIAGNOSTICS_FILE, LINEAGE_FILE)
+    files = tuple(result.artifacts_dir / name for name in names)
+    run = tracking.TrainingRun(
+        result.lineage,
+        result.metrics,
+        result.artifacts_dir,
+        files,
+        result.model,
+        result.example,
+        command=args.command,
+    )
+    tracked = tracking.log_training(run, _root(args), progress)
+    if tracked is not None:
+        where = tracked.url or f"{tracked.store} (`make ui` to browse)"
+        progress(f"logged run {tracked.run_id} of experiment {tracked.experiment!r} to {where}")
 
 
 def cmd_lineage(args: argparse.Namespace) -> int:
@@ -300,7 +326,48 @@ def _check(args: argparse.Namespace) -> bool:
     result = run_project_checks(_load(args), _root(args), artifacts, progress=_progress("check"))
     print(result.table())
     print(f"[check] wrote {artifacts / CHECKS_JSON} and {artifacts / CHECKS_HTML}")
+    _track_checks(args, artifacts, result.passed, (artifacts / CHECKS_JSON,))
     return result.passed
+
+
+def _track_checks(
+    args: argparse.Namespace, artifacts: Path, passed: bool, files: tuple[Path, ...]
+) -> None:
+    """Add the gate summary to this model's tracked run, if it was tracked."""
+    from . import tracking
+    from .artifacts import read_json
+
+    lineage = read_json(artifacts / "lineage.json", "run `make train` first")
+    model_sha = (lineage.get("model") or {}).get("sha256") if isinstance(lineage, dict) else None
+    progress = _progress("check")
+    if tracking.log_checks(artifacts, model_sha, files, passed, _root(args), progress):
+        progress("logged the gate results to the tracked run")
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    """List the last tracked runs of a branch with the trend of the main metric."""
+    from . import distribution_name, tracking
+
+    branch = args.branch or tracking.git_branch(_root(args)) or "main"
+    release.ensure_ref_name(branch, "--branch")
+    params = _load(args)
+    experiment = os.environ.get(tracking.EXPERIMENT_ENV, "").strip() or distribution_name()
+    try:
+        rows = tracking.history(_root(args), branch, params.task, experiment, args.limit)
+    except tracking.TrackingError as exc:
+        raise ProjectError(str(exc)) from None
+    print(tracking.history_text(rows, branch, params.task))
+    return EXIT_OK
+
+
+def add_runs_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``runs``."""
+    parser.add_argument(
+        "--branch", default=None, help="branch whose runs to list (default: current)"
+    )
+    parser.add_argument(
+        "--limit", type=int, default=10, help="how many runs (default: %(default)s)"
+    )
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -341,8 +408,7 @@ def interrupted_by_signals() -> Iterator[None]:
     def stop(signum: int, _frame: object) -> None:
         raise Interrupted(f"stopped by {signal.Signals(signum).name}; cleaned up")
 
-    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {sig: signal.signal(sig, stop) for sig in handled}
+    previous = {sig: signal.signal(sig, stop) for sig in STOPPING_SIGNALS}
     try:
         yield
     finally:
@@ -824,6 +890,7 @@ COMMANDS: list[Command] = [
     Command("adopt", cmd_adopt, add_adopt_arguments),
     Command("check", cmd_check),
     Command("report", cmd_report, add_report_arguments),
+    Command("runs", cmd_runs, add_runs_arguments),
     Command("bento", cmd_bento, add_bento_arguments),
     Command("monitor", cmd_monitor, add_monitor_arguments),
     Command("batches", cmd_batches, add_batches_arguments),
