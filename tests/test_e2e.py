@@ -28,7 +28,9 @@ def git(project: Baked, *args: str, check: bool = True) -> subprocess.CompletedP
     return project.run("git", *args, check=check, env=bare_env())
 
 
-@pytest.fixture(scope="module")
+# Session scope: xdist may hand this worker tests of other modules between the demo's tests,
+# and a module-scoped fixture would then be torn down and baked again (about five minutes).
+@pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Baked:
     """`make demo` of the template, into a temporary directory: the default project, run whole."""
     demo_dir = tmp_path_factory.mktemp("demo")
