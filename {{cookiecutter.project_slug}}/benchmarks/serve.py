@@ -13,11 +13,9 @@ stopped (its process group is signalled).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import json
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -27,6 +25,8 @@ import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from {{ cookiecutter.module_name }}.processes import stop_group
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -69,18 +69,6 @@ def wait_ready(port: int, process: subprocess.Popen, timeout: float = 90) -> flo
             pass
         time.sleep(0.2)
     raise SystemExit(f"not ready in {timeout} s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-    with contextlib.suppress(ProcessLookupError):  # workers left in the group
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 def load(port: int, body: bytes, clients: int, seconds: float, max_requests: int) -> dict:
@@ -202,7 +190,7 @@ def main() -> int:
                         if r["status"]:
                             print(f"          non-200 answers by status: {r['status']}")
             finally:
-                stop(process)
+                stop_group(process, grace=20)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
     return 0

@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__, release  # release.py is light: gto is imported by its functions
-from .artifacts import STOPPING_SIGNALS, disk_full_is_an_error, ensure_inside
+from .artifacts import disk_full_is_an_error, ensure_inside
 from .errors import ProjectError
+from .processes import STOPPING_SIGNALS
 
 if TYPE_CHECKING:
     from .monitor import DataUpdate

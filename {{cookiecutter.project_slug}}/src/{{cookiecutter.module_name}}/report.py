@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from . import charts, tracking
-from .artifacts import STOPPING_SIGNALS, process_alive, read_json, sweep_stale
+from .artifacts import process_alive, read_json, sweep_stale
 from .compare import (
     BETTER,
     MISSING,
@@ -49,6 +49,7 @@ from .compare import (
 from .datastore import report_lines, share_with_worktree
 from .diagnostics import DIAGNOSTICS_FILE, Diagnostics, load_diagnostics
 from .errors import ArtifactError
+from .processes import STOPPING_SIGNALS, stop_group
 
 if TYPE_CHECKING:
     from .config import Params
@@ -366,25 +367,12 @@ def run_process_group(command: list[str], log: IO[str], env: dict[str, str]) -> 
         return process.wait(timeout=BASE_TIMEOUT)
     except BaseException:
         if process is not None:
-            _stop_group(process)
+            stop_group(process, STOP_GRACE)
         raise
 
 
 def _unblock_stopping_signals() -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING_SIGNALS)
-
-
-def _stop_group(process: subprocess.Popen[bytes]) -> None:
-    for sig, wait in ((signal.SIGTERM, STOP_GRACE), (signal.SIGKILL, None)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 # --- markdown ---------------------------------------------------------------------------------

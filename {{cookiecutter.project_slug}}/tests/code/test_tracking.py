@@ -10,7 +10,6 @@ import contextlib
 import io
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import yaml
 
 from {{ cookiecutter.module_name }} import tracking
 from {{ cookiecutter.module_name }}.cli import main
+from {{ cookiecutter.module_name }}.processes import stop_group
 
 pytestmark = pytest.mark.code
 
@@ -70,11 +70,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.3)
         yield uri
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        stop_group(process, grace=15)
         log.close()
 
 

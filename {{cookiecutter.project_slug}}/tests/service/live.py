@@ -7,8 +7,6 @@ shares.
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.module_name }} import schema
+from {{ cookiecutter.module_name }}.processes import stop_group
 
 PACKAGE = schema.__name__.rpartition(".")[0]
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,19 +60,6 @@ class Server:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
 
-def stop(process: subprocess.Popen) -> None:
-    """Stop the server and its workers: signal the process group, wait, then kill it."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-    with contextlib.suppress(ProcessLookupError):  # anything left in its group
-        os.killpg(process.pid, signal.SIGKILL)
-
-
 @contextlib.contextmanager
 def serving(env: dict[str, str], log: Path) -> Iterator[Server]:
     """Run what `make serve` runs on a free 127.0.0.1 port, in a session of its own; stop it."""
@@ -98,4 +84,4 @@ def serving(env: dict[str, str], log: Path) -> Iterator[Server]:
             time.sleep(0.25)
         yield server
     finally:
-        stop(process)
+        stop_group(process, grace=20)
