@@ -474,6 +474,82 @@ def add_update_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# --- batch scoring and tuning -----------------------------------------------------------------
+
+
+def _data_path(args: argparse.Namespace, params: object, path: str, what: str) -> Path:
+    """``path`` (relative to the project) if it resolves inside the project or external_dir."""
+    from .config import data_folders
+
+    root = _root(args)
+    ensure_inside(root / path, data_folders(params, root), f"{what} {path!r}")  # type: ignore[arg-type]
+    return root / path
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Score a CSV or Parquet file in chunks: one prediction per row (in-process or on Dask)."""
+    from .predict import Job, load_last_run, load_stage, run
+
+    params = _load(args)
+    job = Job(
+        input=_data_path(args, params, args.input, "--input"),
+        output=_data_path(args, params, args.output, "--output"),
+        id_column=args.id_column,
+        rejects=_data_path(args, params, args.rejects, "--rejects") if args.rejects else None,
+        chunk_rows=args.chunk_rows,
+        scheduler=args.scheduler or None,
+        label=args.input,
+    )
+    if args.stage:
+        model = load_stage(args.stage, _root(args), _artifacts(args))
+    else:
+        model = load_last_run(params, _root(args), _artifacts(args))
+    progress = _progress("predict")
+    progress(f"model: {model.source}")
+    summary = run(job, model, progress)
+    rate = summary.rows / summary.seconds if summary.seconds else 0.0
+    print(
+        f"[predict] wrote {summary.scored} prediction(s) to {args.output} "
+        f"({summary.engine}, {summary.seconds:.1f} s, {rate:,.0f} rows/s)"
+    )
+    if summary.rejects is not None:
+        print(f"[predict] {summary.rejected} refused row(s) with their reasons in {args.rejects}")
+    return EXIT_OK
+
+
+def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``predict``."""
+    from .predict import CHUNK_ROWS, SCHEDULER_ENV
+
+    parser.add_argument("--input", required=True, metavar="PATH", help="CSV or Parquet file")
+    parser.add_argument(
+        "--output", required=True, metavar="PATH", help="predictions file: .parquet or .csv"
+    )
+    parser.add_argument("--id-column", default=None, metavar="NAME", help="copied to the output")
+    parser.add_argument(
+        "--rejects",
+        default=None,
+        metavar="PATH",
+        help="write refused rows with their reasons here (.csv) and score the others "
+        "(default: refuse the file at its first bad row)",
+    )
+    parser.add_argument(
+        "--stage", default=None, help="score with the version GTO assigned to this stage"
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=os.environ.get(SCHEDULER_ENV) or None,
+        metavar="ADDRESS",
+        help=f"Dask scheduler, e.g. tcp://host:8786 (default: ${SCHEDULER_ENV}; none: in-process)",
+    )
+    parser.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=CHUNK_ROWS,
+        help="rows scored at a time in-process (default: %(default)s)",
+    )
+
+
 # --- release ----------------------------------------------------------------------------------
 
 
@@ -671,6 +747,7 @@ COMMANDS: list[Command] = [
     Command("batches", cmd_batches, add_batches_arguments),
     Command("update-data", cmd_update_data, add_update_data_arguments),
     Command("retrain", cmd_retrain, add_update_data_arguments),
+    Command("predict", cmd_predict, add_predict_arguments),
     Command("release", cmd_release, add_release_arguments),
     Command("pr-comment", cmd_pr_comment, add_pr_comment_arguments),
 ]

@@ -237,3 +237,56 @@ def predictions(pipeline: Pipeline, frame: pd.DataFrame, task: str) -> list[dict
         {"prediction": label, "probabilities": dict(zip(names, row, strict=True))}
         for label, row in zip(labels, probabilities, strict=True)
     ]
+
+
+def check_rows(
+    frame: pd.DataFrame, features: Sequence[Mapping[str, Any]]
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Apply the service's validation policy (module docstring) to a whole frame at once.
+
+    The vectorised twin of :func:`record_model` for batch scoring: the same bounds
+    (:func:`numeric_bounds`), categories and missing-value rule, without a pydantic object per
+    row. Columns must be present (the caller refuses a file without them); other columns are
+    ignored.
+
+    Args:
+        frame: Rows as read from a file (any dtypes).
+        features: The lineage record's ``data.features`` list.
+
+    Returns:
+        The feature columns converted as in training (numeric float64, categorical str with
+        missing values None), and per row the first reason it is refused ("" for a valid row).
+    """
+    names = [f["name"] for f in features]
+    reasons = pd.Series("", index=frame.index, dtype=object)
+    columns: dict[str, Any] = {}
+
+    def refuse(mask: pd.Series, why: str, raw: pd.Series) -> None:
+        fresh = mask & (reasons == "")
+        if fresh.any():  # bad rows are few: one message each, with the value as read
+            reasons[fresh] = [f"{why} (got {value!r})" for value in raw[fresh].tolist()]
+
+    for feature in features:
+        name, raw = feature["name"], frame[feature["name"]]
+        nullable = float(feature.get("missing") or 0.0) > 0
+        missing = raw.isna()
+        if not nullable:
+            refuse(missing, f"{name!r}: missing (training data had no missing values)", raw)
+        if feature["kind"] == "numeric":
+            values = pd.to_numeric(raw, errors="coerce").astype("float64")
+            refuse(values.isna() & ~missing, f"{name!r}: not a number", raw)
+            refuse(values.isin([math.inf, -math.inf]), f"{name!r}: not finite", raw)
+            low, high = numeric_bounds(feature)
+            if low is not None and high is not None:
+                outside = (values < low) | (values > high)
+                refuse(outside, f"{name!r}: outside the accepted range [{low:g}, {high:g}]", raw)
+            columns[name] = values
+        else:
+            text = raw.astype("object").where(~missing, None)
+            text = text.map(lambda v: v if v is None else str(v))
+            categories = feature.get("categories")
+            if categories:
+                known = text.isin([str(c) for c in categories]) | missing
+                refuse(~known, f"{name!r}: not one of the categories seen in training", raw)
+            columns[name] = text
+    return pd.DataFrame(columns, columns=names, index=frame.index), reasons
