@@ -234,6 +234,7 @@ def test_the_comment_step_turns_a_hostile_artifact_into_data(
         "github.event.workflow_run.head_sha": HEAD_SHA,
         "github.event.workflow_run.head_repository.full_name": head_repository,
         "github.token": "",
+        "inputs.stage || 'prod'": "prod",
     }
     runner = tmp_path / "runner"
     runner.mkdir()
@@ -272,6 +273,8 @@ WORKFLOW_TARGETS = {
     "monitor": ("CURRENT",),
     "retrain": ("CURRENT",),
     "report": ("BASE",),
+    "predict": ("INPUT", "OUTPUT", "REJECTS", "ID_COLUMN", "STAGE", "SCHEDULER"),
+    "stage-version": ("STAGE",),
     "pr-comment": ("REPORT_DIR", "HEAD_SHA", "HEAD_REPOSITORY", "PULL_REQUESTS"),
 }
 
@@ -333,6 +336,7 @@ PR_REPORT_STEP = "Build the report (compared with the base branch)"
 HOSTILE_STEPS = [
     ("release.yml", "decide", "gto check-ref", "github.ref_name"),
     ("monitor.yml", "drift", "Check the batch for drift", "inputs.batch"),
+    ("batch.yml", "score", "Score", "inputs.input || 'data/batches/stable.csv'"),
     ("pr-report.yml", "report", PR_REPORT_STEP, "github.base_ref"),
 ]
 
@@ -345,6 +349,7 @@ def test_hostile_values_stay_data_in_the_workflows_run_steps(
     context = {
         "github.event.repository.default_branch": "main",
         "github.token": "",
+        "inputs.stage || 'prod'": "prod",
     }
     for name, value in hostile_corpus(repo)(canary).items():
         runner = tmp_path / name.replace(" ", "-")

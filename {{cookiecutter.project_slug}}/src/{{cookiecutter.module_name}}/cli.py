@@ -517,6 +517,23 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_stage(args: argparse.Namespace) -> int:
+    """Say which registered version and commit a stage runs (GTO tags)."""
+    from .predict import stage_version
+
+    version = stage_version(args.stage, _root(args))
+    print(f"[stage] {args.stage} runs {version.version} ({version.tag}, commit {version.commit})")
+    if args.github_output:
+        write_github_output({"version": version.version, "tag": version.tag, "commit": version.commit})
+    return EXIT_OK
+
+
+def add_stage_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``stage``."""
+    parser.add_argument("--stage", required=True, help="staging or prod")
+    _add_github_output(parser, "version, tag and commit")
+
+
 def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``predict``."""
     from .predict import CHUNK_ROWS, SCHEDULER_ENV
@@ -748,6 +765,7 @@ COMMANDS: list[Command] = [
     Command("update-data", cmd_update_data, add_update_data_arguments),
     Command("retrain", cmd_retrain, add_update_data_arguments),
     Command("predict", cmd_predict, add_predict_arguments),
+    Command("stage", cmd_stage, add_stage_arguments),
     Command("release", cmd_release, add_release_arguments),
     Command("pr-comment", cmd_pr_comment, add_pr_comment_arguments),
 ]

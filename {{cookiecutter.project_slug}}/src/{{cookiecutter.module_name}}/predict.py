@@ -111,6 +111,22 @@ def load_last_run(params: Params, root: Path, artifacts: Path) -> Model:
     return Model(joblib.load(artifacts / MODEL_FILE), lineage, "the last run (artifacts/)")
 
 
+def stage_version(stage: str, root: Path) -> Any:  # noqa: ANN401 - release.Version, imported lazily
+    """The registered version GTO assigned to ``stage`` (release.py reads the tags).
+
+    Raises:
+        ReleaseError: the stage is unknown or has no version assigned.
+    """
+    from .release import ReleaseError, ensure_stage, read_state
+
+    ensure_stage(stage)
+    state = read_state(root)
+    assignment = state.current(stage)
+    if assignment is None:
+        raise ReleaseError(f"no version is assigned to {stage} (make promote VERSION=... STAGE=...)")
+    return state.versions[assignment.version]
+
+
 def load_stage(stage: str, root: Path, artifacts: Path) -> Model:
     """The model GTO says runs in ``stage``: its registration's model sha256, found locally.
 

@@ -212,6 +212,8 @@ def test_a_stage_scores_with_the_model_its_registration_names(
     git(root, *tag, "-m", f"Register\n\nmodel-sha256: {sha}\n", f"{NAME}@v0.1.0")
     git(root, *tag, "-m", "Assign", f"{NAME}#prod#1")
     staged = predict.load_stage("prod", root, root / "artifacts")
+    assert cli_main(["stage", "--params", str(trained), "--stage", "prod"]) == 0
+    assert f"prod runs v0.1.0 ({NAME}@v0.1.0, commit " in capsys.readouterr().out
     assert staged.source.startswith("prod: v0.1.0")
     assert staged.lineage == model.lineage
     with pytest.raises(Exception, match="no version is assigned to staging"):
