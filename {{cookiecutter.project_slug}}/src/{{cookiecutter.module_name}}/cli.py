@@ -524,7 +524,9 @@ def cmd_stage(args: argparse.Namespace) -> int:
     version = stage_version(args.stage, _root(args))
     print(f"[stage] {args.stage} runs {version.version} ({version.tag}, commit {version.commit})")
     if args.github_output:
-        write_github_output({"version": version.version, "tag": version.tag, "commit": version.commit})
+        write_github_output(
+            {"version": version.version, "tag": version.tag, "commit": version.commit}
+        )
     return EXIT_OK
 
 

@@ -123,7 +123,9 @@ def stage_version(stage: str, root: Path) -> Any:  # noqa: ANN401 - release.Vers
     state = read_state(root)
     assignment = state.current(stage)
     if assignment is None:
-        raise ReleaseError(f"no version is assigned to {stage} (make promote VERSION=... STAGE=...)")
+        raise ReleaseError(
+            f"no version is assigned to {stage} (make promote VERSION=... STAGE=...)"
+        )
     return state.versions[assignment.version]
 
 
