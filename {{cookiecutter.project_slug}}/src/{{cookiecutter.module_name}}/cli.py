@@ -569,6 +569,54 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    """Search hyperparameters with Optuna (tune: in params); --apply writes the best to params."""
+    from .tune import MARKDOWN_FILE, SUMMARY_FILE, apply_best, tune, write_summary
+
+    params = _load(args)
+    if args.worker < 0:
+        raise ProjectError(f"--worker: must be 0 or more (got {args.worker})")
+    if args.trials is not None and args.trials < 1:
+        raise ProjectError(f"--trials: must be at least 1 (got {args.trials})")
+    artifacts = _artifacts(args)
+    result = tune(
+        params,
+        _root(args),
+        artifacts,
+        storage=args.storage or None,
+        trials=args.trials,
+        worker=args.worker,
+        progress=_progress("tune"),
+    )
+    best = ", ".join(f"{k}={v!r}" for k, v in result.best_params.items())
+    print(f"[tune] best {result.metric} {result.best_value:.4f} with {best}")
+    if args.apply:
+        apply_best(Path(args.params), result.best_params)
+        result = type(result)(**{**result.to_dict(), "applied": True})
+        print(f"[tune] wrote the best hyperparameters into model.params of {args.params}")
+    write_summary(result, artifacts)
+    print(f"[tune] wrote {SUMMARY_FILE} and {MARKDOWN_FILE} in {result.seconds} s")
+    return EXIT_OK
+
+
+def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``tune``."""
+    parser.add_argument("--trials", type=int, default=None, help="override tune.trials")
+    parser.add_argument(
+        "--storage",
+        default=os.environ.get("TUNE_STORAGE") or None,
+        metavar="URL",
+        help="Optuna storage URL shared by workers (default: $TUNE_STORAGE, else tune.storage, "
+        "else artifacts/tune.db)",
+    )
+    parser.add_argument(
+        "--worker", type=int, default=0, help="this worker's number: its sampler seed offset"
+    )
+    parser.add_argument(
+        "--apply", action="store_true", help="write the best hyperparameters into params.yaml"
+    )
+
+
 # --- release ----------------------------------------------------------------------------------
 
 
@@ -768,6 +816,7 @@ COMMANDS: list[Command] = [
     Command("retrain", cmd_retrain, add_update_data_arguments),
     Command("predict", cmd_predict, add_predict_arguments),
     Command("stage", cmd_stage, add_stage_arguments),
+    Command("tune", cmd_tune, add_tune_arguments),
     Command("release", cmd_release, add_release_arguments),
     Command("pr-comment", cmd_pr_comment, add_pr_comment_arguments),
 ]
