@@ -235,6 +235,7 @@ def test_the_comment_step_turns_a_hostile_artifact_into_data(
         "github.event.workflow_run.head_repository.full_name": head_repository,
         "github.token": "",
         "inputs.stage || 'prod'": "prod",
+        "secrets.TUNE_STORAGE": "",
     }
     runner = tmp_path / "runner"
     runner.mkdir()
@@ -275,6 +276,7 @@ WORKFLOW_TARGETS = {
     "report": ("BASE",),
     "predict": ("INPUT", "OUTPUT", "REJECTS", "ID_COLUMN", "STAGE", "SCHEDULER"),
     "stage-version": ("STAGE",),
+    "tune": ("TRIALS", "STORAGE", "WORKER"),
     "pr-comment": ("REPORT_DIR", "HEAD_SHA", "HEAD_REPOSITORY", "PULL_REQUESTS"),
 }
 
@@ -337,6 +339,7 @@ HOSTILE_STEPS = [
     ("release.yml", "decide", "gto check-ref", "github.ref_name"),
     ("monitor.yml", "drift", "Check the batch for drift", "inputs.batch"),
     ("batch.yml", "score", "Score", "inputs.input || 'data/batches/stable.csv'"),
+    ("tune.yml", "tune", "Search and write the best hyperparameters into params.yaml", "inputs.trials"),
     ("pr-report.yml", "report", PR_REPORT_STEP, "github.base_ref"),
 ]
 
@@ -350,6 +353,7 @@ def test_hostile_values_stay_data_in_the_workflows_run_steps(
         "github.event.repository.default_branch": "main",
         "github.token": "",
         "inputs.stage || 'prod'": "prod",
+        "secrets.TUNE_STORAGE": "",
     }
     for name, value in hostile_corpus(repo)(canary).items():
         runner = tmp_path / name.replace(" ", "-")

@@ -169,6 +169,7 @@ def tune(
 ) -> TuneResult:
     """Run (or join) the study until it holds ``trials`` finished trials or the timeout passes."""
     import optuna
+    from sqlalchemy.exc import ArgumentError, OperationalError
 
     from .data import load_dataset, split
 
@@ -190,14 +191,18 @@ def tune(
     )
     # Workers of one study differ by their seed only: same seed, same draws, wasted trials.
     sampler = optuna.samplers.TPESampler(seed=params.seed + worker, n_startup_trials=STARTUP_TRIALS)
-    study = optuna.create_study(
-        study_name=name,
-        storage=url,
-        direction="maximize",
-        sampler=sampler,
-        pruner=pruner,
-        load_if_exists=True,
-    )
+    try:
+        study = optuna.create_study(
+            study_name=name,
+            storage=url,
+            direction="maximize",
+            sampler=sampler,
+            pruner=pruner,
+            load_if_exists=True,
+        )
+    except (ValueError, ImportError, ArgumentError, OperationalError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"tuning storage {shown_storage(url)!r}: {first}") from None
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     done_before = len(study.get_trials(deepcopy=False, states=finished))
     progress(f"study {name} in {shown_storage(url)}: {done_before} of {budget} trials done")
