@@ -40,6 +40,10 @@ MARKDOWN_FILE = "tune.md"
 DB_FILE = "tune.db"
 #: Trials sampled at random before TPE takes over, and before pruning starts.
 STARTUP_TRIALS = 5
+#: Times a worker tries to open a storage that another worker is creating.
+STORAGE_ATTEMPTS = 5
+#: What a worker sees when another one is creating the storage's tables at the same moment.
+RACE = re.compile(r"UNIQUE constraint|already exists|duplicate key|database is locked", re.I)
 DEFAULT_METRIC = {"classification": "accuracy", "regression": "r2"}
 
 
@@ -114,6 +118,37 @@ def shown_storage(url: str) -> str:
         return url.split("@")[-1]
 
 
+def _first(exc: BaseException) -> str:
+    """The first line of an exception's message (SQLAlchemy appends long explanations)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def open_storage(url: str) -> optuna.storages.RDBStorage:
+    """Open (creating its tables if needed) the Optuna storage at ``url``.
+
+    Workers started together race to create a new storage's tables; the loser's insert fails
+    and it simply opens the storage the winner made. SQLite waits for a lock instead of failing.
+
+    Raises:
+        ConfigError: for a URL that cannot be parsed or opened (password hidden).
+    """
+    import optuna
+    from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+
+    options = {"connect_args": {"timeout": 60}} if url.startswith("sqlite:") else {}
+    for attempt in range(STORAGE_ATTEMPTS):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=options)
+        except (IntegrityError, OperationalError) as exc:
+            if not RACE.search(str(exc)):
+                raise ConfigError(f"tuning storage {shown_storage(url)!r}: {_first(exc)}") from None
+            time.sleep(0.2 * (attempt + 1))  # another worker is creating the same tables
+        except (ValueError, ImportError, ArgumentError) as exc:
+            raise ConfigError(f"tuning storage {shown_storage(url)!r}: {_first(exc)}") from None
+    raise ConfigError(f"tuning storage {shown_storage(url)!r}: could not be created")
+
+
 def suggest(trial: optuna.Trial, name: str, dist: Distribution) -> Any:  # noqa: ANN401 - a hyperparameter value
     """Draw one hyperparameter from its distribution."""
     if dist.type == "categorical":
@@ -169,7 +204,6 @@ def tune(
 ) -> TuneResult:
     """Run (or join) the study until it holds ``trials`` finished trials or the timeout passes."""
     import optuna
-    from sqlalchemy.exc import ArgumentError, OperationalError
 
     from .data import load_dataset, split
 
@@ -191,18 +225,14 @@ def tune(
     )
     # Workers of one study differ by their seed only: same seed, same draws, wasted trials.
     sampler = optuna.samplers.TPESampler(seed=params.seed + worker, n_startup_trials=STARTUP_TRIALS)
-    try:
-        study = optuna.create_study(
-            study_name=name,
-            storage=url,
-            direction="maximize",
-            sampler=sampler,
-            pruner=pruner,
-            load_if_exists=True,
-        )
-    except (ValueError, ImportError, ArgumentError, OperationalError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"tuning storage {shown_storage(url)!r}: {first}") from None
+    study = optuna.create_study(
+        study_name=name,
+        storage=open_storage(url),
+        direction="maximize",
+        sampler=sampler,
+        pruner=pruner,
+        load_if_exists=True,
+    )
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     done_before = len(study.get_trials(deepcopy=False, states=finished))
     progress(f"study {name} in {shown_storage(url)}: {done_before} of {budget} trials done")
