@@ -11,7 +11,7 @@ scored twice, each in a fresh process so that its peak RSS is its own:
 
 With ``--dask-workers N`` the CLI also runs on a local Dask cluster of N worker processes.
 
-Usage: python benchmarks/predict.py [--rows 1000000,10000000] [--dask-workers 0]
+Usage: python benchmarks/predict.py [--rows 1000000,10000000] [--dask-workers 0] [--train-rows N]
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="1000000,10000000")
     parser.add_argument("--dask-workers", type=int, default=0)
+    parser.add_argument("--train-rows", type=int, default=TRAIN_ROWS)
     args = parser.parse_args()
     package = package_name()
     train = __import__(f"{package}.train", fromlist=["run_training"])
@@ -75,9 +76,9 @@ def main() -> None:
             "model": {"type": "logistic_regression", "params": {"max_iter": 1000}},
         }
         (root / "params.yaml").write_text(yaml.safe_dump(params))
-        synthetic(TRAIN_ROWS, seed=0).to_csv(root / "data/train.csv", index=False)
+        synthetic(args.train_rows, seed=0).to_csv(root / "data/train.csv", index=False)
         train.run_training(config.load_params(root / "params.yaml"), root)
-        print(f"model: logistic_regression on {TRAIN_ROWS} rows (14 numeric, 6 categorical)\n")
+        print(f"model: logistic_regression on {args.train_rows} rows (14 numeric, 6 categorical)\n")
         cli = [python, "-m", package, "predict", "--params", str(root / "params.yaml")]
         print(
             f"{'rows':>10}  {'csv MB':>7}  {'how':<30}  {'seconds':>8}  {'rows/s':>10}  "
