@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -27,17 +28,13 @@ NAME = model_name(PROJECT)
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A git repository holding a project trained on 300 mixed rows; returns its params file."""
-    from conftest import params_dict, synthetic_frame
-
+def trained(tmp_path_factory: pytest.TempPathFactory, base_params, make_frame) -> Path:
+    """A project trained on 300 mixed rows; returns its params file."""
     root = tmp_path_factory.mktemp("scoring")
     params_file = root / "params.yaml"
-    import yaml
-
-    params_file.write_text(yaml.safe_dump(params_dict()), encoding="utf-8")
+    params_file.write_text(yaml.safe_dump(base_params()), encoding="utf-8")
     (root / "data").mkdir()
-    synthetic_frame(rows=300, seed=3).to_csv(root / "data" / "data.csv", index=False)
+    make_frame(rows=300, seed=3).to_csv(root / "data" / "data.csv", index=False)
     (root / "pyproject.toml").write_text(f'[project]\nname = "{NAME}"\nversion = "0.1.0"\n')
     run_training(load_params(params_file), root)
     return params_file
@@ -49,19 +46,24 @@ def model(trained: Path) -> predict.Model:
     return predict.load_last_run(load_params(trained), root, root / "artifacts")
 
 
-def new_rows(rows: int = 500, seed: int = 9) -> pd.DataFrame:
-    """Unlabelled rows from the training distribution, with an id column."""
-    from conftest import synthetic_frame
+@pytest.fixture(scope="module")
+def new_rows(make_frame):
+    """Factory: unlabelled rows from the training distribution, with an id column."""
 
-    frame = synthetic_frame(rows=rows, seed=seed).drop(columns="target")
-    return frame.assign(customer=[f"c{i}" for i in range(rows)])
+    def rows(count: int = 500, seed: int = 9) -> pd.DataFrame:
+        frame = make_frame(rows=count, seed=seed).drop(columns="target")
+        return frame.assign(customer=[f"c{i}" for i in range(count)])
+
+    return rows
 
 
 def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
 
 
-def test_predictions_equal_the_services_for_the_same_rows(trained: Path, model: predict.Model):
+def test_predictions_equal_the_services_for_the_same_rows(
+    trained: Path, model: predict.Model, new_rows
+):
     root = trained.parent
     rows = new_rows(300)
     rows.to_csv(root / "new.csv", index=False)
@@ -83,7 +85,7 @@ def test_predictions_equal_the_services_for_the_same_rows(trained: Path, model: 
     np.testing.assert_allclose(out[[f"probability_{c}" for c in classes]].to_numpy(), expected)
 
 
-def test_chunk_size_and_formats_do_not_change_the_predictions(trained: Path, model):
+def test_chunk_size_and_formats_do_not_change_the_predictions(trained: Path, model, new_rows):
     root = trained.parent
     rows = new_rows(250)
     rows.to_csv(root / "in.csv", index=False)
@@ -101,7 +103,7 @@ def test_chunk_size_and_formats_do_not_change_the_predictions(trained: Path, mod
     pd.testing.assert_frame_equal(outputs["a.parquet"], outputs["b.csv"], check_dtype=False)
 
 
-def bad_file(root: Path) -> Path:
+def bad_file(root: Path, new_rows) -> Path:
     """Rows 4 and 10 (file lines 5 and 11) break the schema; the others are fine."""
     rows = new_rows(40).astype({"age": object})
     rows.loc[3, "age"] = "forty"
@@ -110,19 +112,23 @@ def bad_file(root: Path) -> Path:
     return root / "bad.csv"
 
 
-def test_a_bad_row_refuses_the_file_naming_its_line_and_writes_nothing(trained: Path, model):
+def test_a_bad_row_refuses_the_file_naming_its_line_and_writes_nothing(
+    trained: Path, model, new_rows
+):
     root = trained.parent
-    job = predict.Job(bad_file(root), root / "refused.parquet", chunk_rows=8)
+    job = predict.Job(bad_file(root, new_rows), root / "refused.parquet", chunk_rows=8)
     with pytest.raises(DataError, match=r"bad\.csv: line 5: 'age': not a number \(got 'forty'\)"):
         predict.run(job, model)
     assert not (root / "refused.parquet").exists()
     assert leftovers(root) == []
 
 
-def test_rejects_holds_the_bad_rows_with_reasons_and_the_rest_is_scored(trained: Path, model):
+def test_rejects_holds_the_bad_rows_with_reasons_and_the_rest_is_scored(
+    trained: Path, model, new_rows
+):
     root = trained.parent
     job = predict.Job(
-        bad_file(root),
+        bad_file(root, new_rows),
         root / "scored.csv",
         id_column="customer",
         rejects=root / "rejects.csv",
@@ -139,7 +145,9 @@ def test_rejects_holds_the_bad_rows_with_reasons_and_the_rest_is_scored(trained:
     assert len(scored) == 38
 
 
-def test_an_interrupted_run_leaves_no_output_and_keeps_the_previous_one(trained: Path, model):
+def test_an_interrupted_run_leaves_no_output_and_keeps_the_previous_one(
+    trained: Path, model, new_rows
+):
     root = trained.parent
     new_rows(100).to_csv(root / "big.csv", index=False)
     (root / "kept.parquet").write_bytes(b"previous run")
@@ -167,7 +175,9 @@ def test_an_interrupted_run_leaves_no_output_and_keeps_the_previous_one(trained:
         ({"--input": "nofeatures.csv"}, "feature column(s) the model needs are missing: age"),
     ],
 )
-def test_the_command_refuses_bad_arguments_in_one_line(trained: Path, capsys, change, message):
+def test_the_command_refuses_bad_arguments_in_one_line(
+    trained: Path, capsys, change, message, new_rows
+):
     root = trained.parent
     (root / "data.txt").write_text("x")
     new_rows(5).drop(columns="age").to_csv(root / "nofeatures.csv", index=False)
@@ -267,7 +277,7 @@ def test_check_rows_accepts_exactly_what_the_service_accepts(rows):
 
 
 @pytest.mark.slow
-def test_dask_gives_the_in_process_predictions_and_rejects(trained: Path, model):
+def test_dask_gives_the_in_process_predictions_and_rejects(trained: Path, model, new_rows):
     from distributed import LocalCluster
 
     root = trained.parent
