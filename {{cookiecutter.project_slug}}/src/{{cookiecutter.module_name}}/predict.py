@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 #: Input formats by suffix, and output formats by suffix.
 INPUT_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
-#: Rows read and scored at a time in this process: bounds memory (~100 MB for 30 features).
-CHUNK_ROWS = 200_000
+#: Rows read and scored at a time in this process: with the one read ahead, bounds memory.
+CHUNK_ROWS = 100_000
 #: Bytes per Dask partition of a CSV input (Parquet inputs keep their row groups).
 DASK_BLOCKSIZE = "64MB"
 #: The environment variable Dask itself reads for a scheduler address (Client() uses it too).
@@ -224,7 +224,7 @@ def score_chunk(
     out = pd.DataFrame(index=range(int(good.sum())))
     if id_column is not None:
         out[id_column] = frame[id_column].to_numpy()[good]
-    rows = converted[good]
+    rows = converted if good.all() else converted[good]
     columns = output_columns(model)
     if len(rows):
         if model.task == "classification" and len(columns) > 1:
@@ -300,6 +300,51 @@ def read_chunks(path: Path, kind: str, chunk_rows: int) -> Iterator[pd.DataFrame
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         message = str(exc).strip().splitlines()[-1]
         raise DataError(f"{path}: not a valid CSV file: {message}") from None
+
+
+def read_ahead(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """Yield ``chunks`` while a thread reads the next one: parsing overlaps scoring.
+
+    pandas' CSV parser and most numpy/scikit-learn work release the GIL, so on two cores the
+    read of chunk N+1 runs while chunk N is scored. One chunk waits at most (bounded memory);
+    an error in the reader is raised here, and stopping early stops the reader.
+    """
+    import queue
+    import threading
+
+    handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def reader() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        handoff.put(("chunk", chunk), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            handoff.put(("done", None))
+        except BaseException as exc:
+            handoff.put(("error", exc))
+
+    thread = threading.Thread(target=reader, name="predict-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = handoff.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        with contextlib.suppress(queue.Empty):
+            handoff.get_nowait()  # unblock a reader waiting to hand over
+        thread.join(timeout=5)
 
 
 @contextlib.contextmanager
@@ -443,7 +488,7 @@ def run(job: Job, model: Model, progress: Progress = _quiet) -> Summary:
         engine = "in-process"
         results = (
             score_chunk(chunk, model.pipeline, model.lineage, job.id_column)
-            for chunk in read_chunks(job.input, kind, job.chunk_rows)
+            for chunk in read_ahead(read_chunks(job.input, kind, job.chunk_rows))
         )
     rows = scored = rejected = 0
     with contextlib.ExitStack() as stack:

@@ -257,36 +257,47 @@ def check_rows(
         The feature columns converted as in training (numeric float64, categorical str with
         missing values None), and per row the first reason it is refused ("" for a valid row).
     """
+    from pandas.api.types import infer_dtype
+
     names = [f["name"] for f in features]
-    reasons = pd.Series("", index=frame.index, dtype=object)
+    refused = np.zeros(len(frame), dtype=bool)
+    reasons = np.full(len(frame), "", dtype=object)
     columns: dict[str, Any] = {}
 
-    def refuse(mask: pd.Series, why: str, raw: pd.Series) -> None:
-        fresh = mask & (reasons == "")
-        if fresh.any():  # bad rows are few: one message each, with the value as read
-            reasons[fresh] = [f"{why} (got {value!r})" for value in raw[fresh].tolist()]
+    def refuse(mask: Any, why: str, raw: pd.Series) -> None:  # noqa: ANN401 - a boolean array
+        fresh = np.flatnonzero(np.asarray(mask) & ~refused)
+        if len(fresh):  # bad rows are few: one message each, with the value as read
+            reasons[fresh] = [f"{why} (got {value!r})" for value in raw.to_numpy()[fresh]]
+            refused[fresh] = True
 
     for feature in features:
         name, raw = feature["name"], frame[feature["name"]]
         nullable = float(feature.get("missing") or 0.0) > 0
-        missing = raw.isna()
+        missing = raw.isna().to_numpy()
         if not nullable:
             refuse(missing, f"{name!r}: missing (training data had no missing values)", raw)
         if feature["kind"] == "numeric":
-            values = pd.to_numeric(raw, errors="coerce").astype("float64")
-            refuse(values.isna() & ~missing, f"{name!r}: not a number", raw)
-            refuse(values.isin([math.inf, -math.inf]), f"{name!r}: not finite", raw)
+            values = raw if raw.dtype == "float64" else pd.to_numeric(raw, errors="coerce")
+            values = values.astype("float64", copy=False)
+            numbers = values.to_numpy()
+            refuse(np.isnan(numbers) & ~missing, f"{name!r}: not a number", raw)
+            refuse(np.isinf(numbers), f"{name!r}: not finite", raw)
             low, high = numeric_bounds(feature)
             if low is not None and high is not None:
-                outside = (values < low) | (values > high)
+                with np.errstate(invalid="ignore"):
+                    outside = (numbers < low) | (numbers > high)
                 refuse(outside, f"{name!r}: outside the accepted range [{low:g}, {high:g}]", raw)
             columns[name] = values
         else:
-            text = raw.astype("object").where(~missing, None)
-            text = text.map(lambda v: v if v is None else str(v))
+            # Categories are strings, as training made them; text read as text needs no str().
+            text = raw if infer_dtype(raw, skipna=True) in ("string", "empty") else raw.astype(str)
+            text = text.astype("object", copy=False)
+            if missing.any():  # astype(str) spelt them "nan": missing stays missing (None)
+                text = text.where(~missing, None)
             categories = feature.get("categories")
             if categories:
-                known = text.isin([str(c) for c in categories]) | missing
+                known = text.isin([str(c) for c in categories]).to_numpy() | missing
                 refuse(~known, f"{name!r}: not one of the categories seen in training", raw)
             columns[name] = text
+    reasons = pd.Series(reasons, index=frame.index)
     return pd.DataFrame(columns, columns=names, index=frame.index), reasons
