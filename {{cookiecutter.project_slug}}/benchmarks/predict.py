@@ -17,7 +17,7 @@ Usage: python benchmarks/predict.py [--rows 1000000,10000000] [--dask-workers 0]
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
 import subprocess
 import sys
 import tempfile
@@ -36,14 +36,24 @@ NAIVE = (
 
 
 def measure(command: list[str], cwd: Path) -> tuple[float, float]:
-    """Run ``command``; return its wall seconds and its peak RSS in MB (Linux: ru_maxrss in KB)."""
+    """Run ``command``; return its wall seconds and its peak RSS in MB.
+
+    The peak is the child's own VmHWM (Linux), read until it exits: exec starts it afresh,
+    whereas ru_maxrss would count this (large) parent's memory, inherited at fork.
+    """
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
+    status, peak_kb = Path(f"/proc/{process.pid}/status"), 0
+    while process.poll() is None:
+        with contextlib.suppress(OSError):
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak_kb = max(peak_kb, int(line.split()[1]))
+        time.sleep(0.02)
     seconds = time.perf_counter() - started
-    if status != 0:
-        sys.exit(f"{' '.join(command[:4])} ... failed (status {status})")
-    return seconds, usage.ru_maxrss / 1024
+    if process.returncode != 0:
+        sys.exit(f"{' '.join(command[:4])} ... failed (status {process.returncode})")
+    return seconds, peak_kb / 1024
 
 
 def write_rows(path: Path, rows: int) -> None:
