@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
+import re
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +20,7 @@ from pydantic import ValidationError
 from {{ cookiecutter.module_name }} import predict, schema
 from {{ cookiecutter.module_name }}.cli import main as cli_main
 from {{ cookiecutter.module_name }}.config import load_params
-from {{ cookiecutter.module_name }}.errors import ArtifactError, DataError, ProjectError
+from {{ cookiecutter.module_name }}.errors import DataError, ProjectError
 from {{ cookiecutter.module_name }}.release import model_name
 from {{ cookiecutter.module_name }}.train import run_training
 
@@ -195,13 +198,10 @@ def git(root: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
 
 
-def test_a_stage_scores_with_the_model_its_registration_names(
-    trained: Path, model, monkeypatch, capsys
-):
+def test_a_stage_scores_with_the_model_its_registration_names(trained: Path, model, capsys):
     from {{ cookiecutter.module_name }}.artifacts import sha256_file
 
     root = trained.parent
-    monkeypatch.setenv("BENTOML_HOME", str(root / "bentoml_home"))  # an empty store
     with pytest.raises(ProjectError, match="git"):
         predict.load_stage("prod", root, root / "artifacts")
     git(root, "init", "-q", "-b", "main")
@@ -242,8 +242,30 @@ def test_a_stage_scores_with_the_model_its_registration_names(
     )
     git(root, *tag, "-m", f"Register\n\nmodel-sha256: {'0' * 64}\n", f"{NAME}@v0.2.0")
     git(root, *tag, "-m", "Assign", f"{NAME}#prod#2")
-    with pytest.raises(ArtifactError, match=r"prod runs v0\.2\.0, whose model .* check out"):
-        predict.load_stage("prod", root, root / "artifacts")
+    # Looking in the BentoML store sets BentoML up for the whole process: a process of its own.
+    home = root / "empty_bentoml_home"
+    refused = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "{{ cookiecutter.module_name }}",
+            "predict",
+            "--params",
+            str(trained),
+            "--stage",
+            "prod",
+            "--input",
+            "x.csv",
+            "--output",
+            "y.parquet",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "true"},
+    )
+    assert refused.returncode == 2
+    assert re.search(r"^error: prod runs v0\.2\.0, whose model .* check out", refused.stderr)
 
 
 # The service's pydantic model and the batch check must agree on every value: one policy.
