@@ -234,8 +234,6 @@ def test_the_comment_step_turns_a_hostile_artifact_into_data(
         "github.event.workflow_run.head_sha": HEAD_SHA,
         "github.event.workflow_run.head_repository.full_name": head_repository,
         "github.token": "",
-        "inputs.stage || 'prod'": "prod",
-        "secrets.TUNE_STORAGE": "",
     }
     runner = tmp_path / "runner"
     runner.mkdir()
@@ -338,8 +336,6 @@ PR_REPORT_STEP = "Build the report (compared with the base branch)"
 HOSTILE_STEPS = [
     ("release.yml", "decide", "gto check-ref", "github.ref_name"),
     ("monitor.yml", "drift", "Check the batch for drift", "inputs.batch"),
-    ("batch.yml", "score", "Score", "inputs.input || 'data/batches/stable.csv'"),
-    ("tune.yml", "tune", "Search and write the best hyperparameters into params.yaml", "inputs.trials"),
     ("pr-report.yml", "report", PR_REPORT_STEP, "github.base_ref"),
 ]
 
@@ -352,8 +348,6 @@ def test_hostile_values_stay_data_in_the_workflows_run_steps(
     context = {
         "github.event.repository.default_branch": "main",
         "github.token": "",
-        "inputs.stage || 'prod'": "prod",
-        "secrets.TUNE_STORAGE": "",
     }
     for name, value in hostile_corpus(repo)(canary).items():
         runner = tmp_path / name.replace(" ", "-")
