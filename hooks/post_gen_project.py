@@ -40,6 +40,16 @@ def prune_deploy_target(project: Path, deploy_target: str) -> None:
         shutil.rmtree(project / "deploy", ignore_errors=True)
 
 
+#: The tests that need MLflow installed (the `tracking` dependency group).
+TRACKING_TESTS = "tests/code/test_tracking.py"
+
+
+def prune_experiment_tracking(project: Path, experiment_tracking: str) -> None:
+    """Remove the tests of experiment tracking when the project does not install MLflow."""
+    if experiment_tracking == "none":
+        (project / TRACKING_TESTS).unlink(missing_ok=True)
+
+
 def name_locked_project(project: Path, slug: str) -> None:
     """Give the project's own entry in the shipped uv.lock this project's name.
 
@@ -184,6 +194,7 @@ def main(answers: Mapping[str, object]) -> int:
     project = Path.cwd()
     choose_license(project, str(answers["license"]))
     prune_deploy_target(project, str(answers["deploy_target"]))
+    prune_experiment_tracking(project, str(answers["experiment_tracking"]))
     try:
         name_locked_project(project, str(answers["project_slug"]))
     except ValueError as error:

@@ -1,8 +1,11 @@
-"""Validate the template answers before cookiecutter writes anything.
+"""Validate the template answers: the one set of rules, run before cookiecutter writes anything.
 
-Cookiecutter renders this file with Jinja and runs it inside the new project directory; when it
-exits non-zero, cookiecutter deletes that directory, so a refused answer leaves nothing behind.
-The rules live in plain functions so that the template's tests can import and exercise them.
+`validate` runs first while cookiecutter renders the project directory's name, before it
+creates that directory (`local_extensions.CheckedProjectDirectory`): a slug such as `a/b` or
+`../../x/y` must not leave parent folders behind, and cookiecutter runs this hook only after the
+directory exists. Run as the hook, it checks the same answers again (a template bake without the
+extension, e.g. an older cruft record, still refuses them). The rules live in plain functions so
+that the extension and the template's tests can import and exercise them.
 """
 
 from __future__ import annotations
@@ -136,6 +139,9 @@ def validate(answers: Mapping[str, object]) -> list[str]:
         ),
         lambda: check_choice("deploy_target", answers["deploy_target"], ["kubernetes", "none"]),
         lambda: check_choice("report_images", answers["report_images"], ["artifact", "publish"]),
+        lambda: check_choice(
+            "experiment_tracking", answers["experiment_tracking"], ["mlflow", "none"]
+        ),
     ]
     return [message for check in checks if (message := check()) is not None]
 

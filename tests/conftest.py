@@ -32,6 +32,32 @@ def bare_env() -> dict[str, str]:
     return {**os.environ, "PATH": BARE_PATH}
 
 
+#: npm packages the tests run with node, each set in a folder of its own under .tools/node.
+NODE_TOOLS = TEMPLATE / ".tools" / "node"
+
+
+def node_packages(packages: tuple[tuple[str, str], ...]) -> Path:
+    """Install the pinned npm ``(name, version)`` packages once; return their node_modules."""
+    prefix = NODE_TOOLS / "-".join(name.replace("/", "_") for name, _ in packages)
+    modules = prefix / "node_modules"
+
+    def installed(name: str) -> str | None:
+        manifest = modules / name / "package.json"
+        return json.loads(manifest.read_text())["version"] if manifest.is_file() else None
+
+    if any(installed(name) != version for name, version in packages):
+        npm = shutil.which("npm")
+        assert npm, "node is installed but npm is not: install npm to fetch the node tools"
+        options = ["--no-save", "--no-package-lock", "--no-audit", "--no-fund"]
+        pins = [f"{name}@{version}" for name, version in packages]
+        subprocess.run(
+            [npm, "install", "--prefix", str(prefix), *options, *pins],
+            check=True,
+            capture_output=True,
+        )
+    return modules
+
+
 def choices(name: str) -> list[str]:
     """Return the choices of a choice variable in cookiecutter.json (first is the default)."""
     return list(CONTEXT[name])
@@ -39,8 +65,9 @@ def choices(name: str) -> list[str]:
 
 # Options that change the set of generated files: baked as a full product.
 FILESET_OPTIONS = ("license", "deploy_target")
-# Options that only change file contents: cycled through the product instead of multiplied.
-CYCLED_OPTIONS = ("task", "python_version", "report_images")
+# Options that change file contents (experiment_tracking: one test file too) are cycled through
+# the product instead of multiplied.
+CYCLED_OPTIONS = ("task", "python_version", "report_images", "experiment_tracking")
 
 
 def option_matrix() -> list[dict[str, str]]:

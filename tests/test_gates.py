@@ -11,6 +11,8 @@ import csv
 import io
 import json
 import random
+import shutil
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,7 +85,7 @@ def check_cli(project: Baked) -> int:
     return result.returncode
 
 
-def assert_every_gate_passes(project: Baked, task: str) -> None:
+def assert_every_gate_passes(project: Baked, task: str, *, connected: bool = True) -> None:
     checks = summary(project)
     assert checks["passed"] is True, [g for g in checks["gates"] if not g["passed"]]
     assert {gate["name"] for gate in checks["gates"]} == EXPECTED_GATES[task]
@@ -91,7 +93,32 @@ def assert_every_gate_passes(project: Baked, task: str) -> None:
     for gate in checks["gates"]:
         assert set(gate) == {"name", "suite", "value", "threshold", "passed", "detail"}
     html = project.path / "artifacts" / "checks.html"
-    assert 10_000 < html.stat().st_size < 1_000_000, "checks.html: moderate size (CDN scripts)"
+    assert checks["html_connected"] is connected
+    if connected:
+        assert 10_000 < html.stat().st_size < 1_000_000, "checks.html: moderate size (CDN scripts)"
+    else:
+        assert_renders_offline(html)
+    page = html.read_text(encoding="utf-8")
+    for gate in checks["gates"]:  # the page opens with each gate's value, threshold and result
+        assert f"<td>{gate['name']}</td>" in page
+
+
+def assert_renders_offline(html: Path) -> None:
+    """Headless Chromium with every network request refused draws the page's plotly charts."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed (Debian package `chromium`)")
+    dom = subprocess.run(
+        [
+            chromium, "--headless", "--no-sandbox", "--disable-gpu",
+            "--proxy-server=127.0.0.1:9",  # nothing listens there: no request gets out
+            "--virtual-time-budget=20000", "--dump-dom", html.as_uri(),
+        ],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert "Quality gates:" in dom.stdout
+    assert 'class="main-svg"' in dom.stdout, "plotly drew no chart without the network"
 
 
 @contextmanager
@@ -210,9 +237,14 @@ def test_regression_data_tests_run_on_a_fresh_checkout(regression: Baked) -> Non
 
 
 def test_regression_bundled_data_passes_every_gate(regression: Baked) -> None:
-    result = regression.run("make", "check")
+    """This project writes the self-contained checks.html (the classification one: connected)."""
+    params = regression.path / "params.yaml"
+    offline = yaml.safe_load(params.read_text(encoding="utf-8"))
+    offline["checks"]["html_connected"] = False
+    with edited(params, yaml.safe_dump(offline, sort_keys=False)):
+        result = regression.run("make", "check")
     assert "PASSED: all 12 gates" in result.stdout
-    assert_every_gate_passes(regression, "regression")
+    assert_every_gate_passes(regression, "regression", connected=False)
 
 
 def test_regression_weak_model_fails_exactly_the_test_metric_gate(regression: Baked) -> None:

@@ -46,6 +46,8 @@ INVALID_ANSWERS = [
     ({"project_slug": "My Project"}, "project_slug 'My Project': use lowercase letters"),
     ({"project_slug": "9lives"}, "project_slug '9lives': use lowercase letters"),
     ({"project_slug": "double--dash"}, "project_slug 'double--dash'"),
+    ({"project_slug": "a/b"}, "project_slug 'a/b': use lowercase letters"),  # left `a` before
+    ({"project_slug": "../x"}, "project_slug '../x'"),
     ({"module_name": "my-module"}, "module_name 'my-module': use lowercase letters"),
     ({"module_name": "class"}, "module_name 'class': is a Python keyword"),
     ({"module_name": "json"}, "module_name 'json': shadows the standard library"),
@@ -84,26 +86,43 @@ def test_invalid_answers_are_refused_and_leave_nothing(
     assert list(tmp_path.iterdir()) == [], "a refused bake must leave no directory behind"
 
 
+@pytest.mark.parametrize("slug", ["../../x", "../../x/y", "a/b"])
 def test_a_replayed_path_slug_is_refused_and_leaves_nothing_anywhere(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], slug: str
 ) -> None:
-    """A replay file skips the prompts and their derivations: the hook still checks the slug."""
+    """A replay file skips the prompts and their derivations: the slug is still checked, before
+    cookiecutter creates the project directory (`../../x/y` left `../../x` behind before)."""
     answers = {k: v for k, v in derived_answers().items() if not k.startswith("_")}
     replay = tmp_path / "replay.json"
-    replay.write_text(json.dumps({"cookiecutter": {**answers, "project_slug": "../../x"}}))
+    replay.write_text(json.dumps({"cookiecutter": {**answers, "project_slug": slug}}))
     output = tmp_path / "a" / "b" / "out"
     output.mkdir(parents=True)
     with pytest.raises(FailedHookException):
         cookiecutter(str(TEMPLATE), replay=str(replay), output_dir=str(output))
-    assert "error: project_slug '../../x'" in capfd.readouterr().err
+    assert f"error: project_slug {slug!r}" in capfd.readouterr().err
     assert list(output.iterdir()) == []
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["b"], "nothing outside either"
+    assert sorted(p.name for p in (tmp_path / "a" / "b").iterdir()) == ["out"]
+
+
+def test_the_checks_run_when_the_project_directory_is_named() -> None:
+    """The extension rewrites exactly the template's directory name: renaming it needs both."""
+    from local_extensions import PROJECT_DIRECTORY
+
+    (root,) = [p.name for p in TEMPLATE.iterdir() if p.name.startswith("{{")]
+    assert root == PROJECT_DIRECTORY
 
 
 def test_unsupported_python_version_is_refused() -> None:
     answers = derived_answers()
     answers["python_version"] = "3.13"
     assert pre_gen.validate(answers) == ["python_version '3.13': choose one of 3.10, 3.11, 3.12"]
+
+
+def test_an_unknown_tracker_is_refused() -> None:
+    answers = derived_answers()
+    answers["experiment_tracking"] = "wandb"
+    assert pre_gen.validate(answers) == ["experiment_tracking 'wandb': choose one of mlflow, none"]
 
 
 def test_every_error_is_reported_at_once() -> None:
@@ -183,6 +202,16 @@ def test_post_gen_keeps_only_the_chosen_license(tmp_path: Path) -> None:
     post_gen.choose_license(tmp_path, "Apache-2.0")
     assert (tmp_path / "LICENSE").read_text() == "Apache-2.0"
     assert not licenses.exists()
+
+
+def test_post_gen_drops_the_tracking_tests_when_nothing_tracks(tmp_path: Path) -> None:
+    tests = tmp_path / post_gen.TRACKING_TESTS
+    tests.parent.mkdir(parents=True)
+    tests.write_text("tests")
+    post_gen.prune_experiment_tracking(tmp_path, "mlflow")
+    assert tests.exists()
+    post_gen.prune_experiment_tracking(tmp_path, "none")
+    assert not tests.exists()
 
 
 def test_the_recorded_answers_regenerate_the_same_project(tmp_path: Path) -> None:

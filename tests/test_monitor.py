@@ -10,6 +10,7 @@ when the gates fail.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import stat
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 import yaml
 
 from conftest import Baked, bake
-from workflow_runner import run_job
+from workflow_runner import no_secrets, run_job
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("monitor")]
 
@@ -42,7 +43,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Baked:
 
 def test_the_scheduled_drift_job_finds_the_default_source_stable(project: Baked, tmp_path: Path):
     """A scheduled run (no batch input: monitor.source in params): every run: step, in order."""
-    job = run_job(project.path, project.path / WORKFLOW, {"inputs.batch": ""}, tmp_path, "drift")
+    context = {"inputs.batch": "", **no_secrets()}
+    job = run_job(project.path, project.path / WORKFLOW, context, tmp_path, "drift")
     assert job.failed_step is None, "\n".join(job.logs)
     assert job.skipped == DRIFT_JOB_GITHUB_ONLY
     assert job.outputs == {"verdict": "stable", "retrain": "false"}
@@ -68,7 +70,7 @@ def test_only_the_retrain_job_may_write_and_only_after_drift(project: Baked):
     assert pr["body-path"] == "monitor-report/monitor.md"
     assert pr["branch"] != "main"
     runs = [s["run"] for s in retrain["steps"] if "run" in s]
-    assert runs == ["make install", "make batches", "make retrain"]
+    assert runs == ["make install", "make data", "make batches", "make retrain"]
 
 
 def test_make_monitor_flags_the_drifted_batch_and_refuses_a_broken_one(project: Baked):
@@ -84,6 +86,11 @@ def test_make_monitor_flags_the_drifted_batch_and_refuses_a_broken_one(project: 
     bad = project.run("make", "monitor", "CURRENT=broken.csv", check=False)
     assert "error: broken.csv: missing column(s) the model was trained on: 'mean" in bad.stderr
     assert "Error 2" in bad.stderr, "unusable input: the CLI's exit status 2"
+
+
+def md5(path: Path) -> str:
+    """DVC's content hash of a file."""
+    return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
 
 
 @pytest.fixture
@@ -106,8 +113,13 @@ def test_make_retrain_adds_the_batch_once_and_gives_it_back_when_a_gate_fails(tr
     assert after["data"]["sha256"] != before["data"]["sha256"]
     assert after["model"]["sha256"] != before["model"]["sha256"]
     ledger = f"{before['data']['path']}.batches.json"
+    pointer = f"{before['data']['path']}.dvc"
     staged = project.run("git", "diff", "--cached", "--name-only").stdout.split()
-    assert staged == [before["data"]["path"], ledger], "the ignored data and its ledger, for the PR"
+    assert sorted(staged) == sorted([pointer, ledger]), "the DVC pointer and the ledger, for the PR"
+    assert f"md5: {md5(data)}" in (project.path / pointer).read_text(), "names the new version"
+    assert project.run("git", "check-ignore", "--quiet", before["data"]["path"]).returncode == 0
+    pushed = project.path / ".dvc-storage" / "files" / "md5" / md5(data)[:2] / md5(data)[2:]
+    assert pushed.read_bytes() == data.read_bytes(), "the new version is in the DVC remote"
     assert json.loads((project.path / "artifacts/checks.json").read_text())["passed"]
     assert stat.S_IMODE(data.stat().st_mode) == 0o600
 

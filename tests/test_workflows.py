@@ -20,23 +20,29 @@ import os
 import re
 import runpy
 import shutil
+import signal
+import socket
 import struct
 import subprocess
+import time
+import urllib.request
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import Baked, bake
-from workflow_runner import Job, run_job
+from conftest import Baked, bake, node_packages
+from workflow_runner import Job, no_secrets, run_job
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("workflows")]
 
 #: `uses:` steps of pr-report.yml that only exist on GitHub (the runner provides git and uv).
 PR_REPORT_GITHUB_ONLY = ["actions/checkout", "astral-sh/setup-uv", "actions/upload-artifact"]
 PR_NUMBER = "7"
+#: The expression pr-report.yml gives `make data` as FORK_PR.
+FORK_PR = "github.event.pull_request.head.repo.full_name != github.repository"
 
 
 def git(project: Baked, *args: str) -> str:
@@ -50,9 +56,38 @@ def _section(markdown: str, title: str) -> str:
 
 
 def _metric_rows(markdown: str) -> dict[str, list[str]]:
+    """Test-set rows: metric, this PR, interval, base, change, verdict."""
     table = _section(markdown, "Metrics").split("<details>")[0]
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()]
-    return {r[0].split()[0]: r for r in rows if len(r) == 5 and r[1] not in ("This PR", "---:")}
+    return {r[0].split()[0]: r for r in rows if len(r) == 6 and r[1] not in ("This PR", "---:")}
+
+
+#: mermaid's own parser (what GitHub renders the comment's charts with) and jsdom, which gives
+#: mermaid's sanitizer the DOM it needs under node.
+MERMAID_PACKAGES = (("mermaid", "11.12.2"), ("jsdom", "26.1.0"))
+
+
+def mermaid_blocks(markdown: str) -> list[str]:
+    return re.findall(r"^```mermaid\n(.*?)^```$", markdown, re.M | re.S)
+
+
+def parse_mermaid(diagrams: list[str]) -> list[dict[str, object]]:
+    """Parse each diagram with mermaid (npm, pinned); return [{ok, type | error}]."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the Mermaid parser (npm package `mermaid`) needs it")
+    modules = node_packages(MERMAID_PACKAGES)
+    script = Path(__file__).with_name("mermaid_parse.mjs")
+    result = subprocess.run(
+        [node, str(script), str(modules)],
+        input=json.dumps(diagrams),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +103,69 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Baked:
     return project
 
 
-def pull_request(project: Baked, branch: str, edit: dict[str, object], tmp: Path) -> Job:
-    """Open a "pull request": branch off main, edit params.yaml, commit, run pr-report.yml."""
+@pytest.fixture(scope="module")
+def mlflow_server(repo: Baked, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The team's tracking server: a real `mlflow server` on a free loopback port; its URI."""
+    folder = tmp_path_factory.mktemp("mlflow")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [
+        str(repo.path / ".venv/bin/mlflow"), "server",
+        "--backend-store-uri", f"sqlite:///{folder / 'store.db'}",
+        "--artifacts-destination", str(folder / "artifacts"),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    with (folder / "server.log").open("w") as log:
+        server = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=folder,
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},  # no workers
+            start_new_session=True,  # stopping the group stops whatever the server started
+        )
+        uri = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 240  # a loaded runner takes a minute or more
+            while not _answers(f"{uri}/health"):
+                assert server.poll() is None, (folder / "server.log").read_text()
+                assert time.monotonic() < deadline, "mlflow server did not start in 240 s"
+                time.sleep(0.3)
+            yield uri
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def tracking_secrets(uri: str = "") -> dict[str, str]:
+    """The workflows' tracking secrets and the expression on them (empty: none, as for forks)."""
+    return {
+        "secrets.MLFLOW_TRACKING_URI": uri,
+        "secrets.MLFLOW_TRACKING_TOKEN": "",
+        "secrets.MLFLOW_TRACKING_URI && 'mlflow' || 'none'": "mlflow" if uri else "none",
+    }
+
+
+def pull_request(
+    project: Baked,
+    branch: str,
+    edit: dict[str, object],
+    tmp: Path,
+    tracking_uri: str = "",
+) -> Job:
+    """Open a "pull request": branch off main, edit params.yaml, commit, run pr-report.yml.
+
+    ``tracking_uri``: the repository's MLFLOW_TRACKING_URI secret (empty: none, as for forks).
+    """
     git(project, "checkout", "--quiet", "main")
     git(project, "checkout", "--quiet", "-b", branch)
     params_file = project.path / "params.yaml"
@@ -84,7 +180,13 @@ def pull_request(project: Baked, branch: str, edit: dict[str, object], tmp: Path
     git(project, "commit", "--quiet", "-am", f"Try {edit}")
     git(project, "fetch", "--quiet", "origin")  # actions/checkout with fetch-depth: 0
     shutil.rmtree(project.path / "artifacts", ignore_errors=True)  # a fresh runner
-    context = {"github.base_ref": "main", "github.event.pull_request.number": PR_NUMBER}
+    context = {
+        "github.base_ref": "main",
+        "github.event.pull_request.number": PR_NUMBER,
+        FORK_PR: "false",
+        **no_secrets(),
+        **tracking_secrets(tracking_uri),
+    }
     tmp.mkdir()
     workflow = project.path / ".github/workflows/pr-report.yml"
     steps = yaml.safe_load(workflow.read_text())["jobs"]["report"]["steps"]
@@ -99,9 +201,9 @@ def _hyperparameter(project: Baked) -> tuple[str, float]:
     return f"model.params.{name}", float(model["params"][name])
 
 
-def test_pr_report_job_compares_with_main(repo: Baked, tmp_path: Path) -> None:
+def test_pr_report_job_compares_with_main(repo: Baked, tmp_path: Path, mlflow_server) -> None:
     key, value = _hyperparameter(repo)
-    job = pull_request(repo, "smaller-c", {key: value / 20}, tmp_path / "job")
+    job = pull_request(repo, "smaller-c", {key: value / 20}, tmp_path / "job", mlflow_server)
     log = "\n".join(job.logs)
     assert job.failed_step is None, log
     assert set(job.outcomes.values()) == {"success"}, log
@@ -116,15 +218,58 @@ def test_pr_report_job_compares_with_main(repo: Baked, tmp_path: Path) -> None:
     rows = _metric_rows(markdown)
     assert set(rows) == set(pr_test)
     higher_is_better = {"accuracy", "precision", "recall", "f1", "roc_auc", "r2"}
-    for name, (_, pr_cell, base_cell, _, verdict) in rows.items():
+    intervals = json.loads((repo.path / "artifacts/diagnostics.json").read_text())["intervals"]
+    for name, (_, pr_cell, interval_cell, base_cell, _, verdict) in rows.items():
         assert pr_cell == f"{pr_test[name]:.4f}"
         assert base_cell == f"{base_test[name]:.4f}"
+        low, high = intervals[name]["low"], intervals[name]["high"]
+        assert interval_cell == f"{low:.4f} to {high:.4f}"
+        assert low <= pr_test[name] <= high
         if pr_test[name] == base_test[name]:
             assert verdict == "unchanged"
+        elif low <= base_test[name] <= high:
+            assert verdict.endswith("within noise"), (name, verdict)
         else:
             better = (pr_test[name] > base_test[name]) == (name in higher_is_better)
             assert verdict.endswith("better" if better else "worse"), (name, verdict)
-    assert any(v[4].endswith(("better", "worse")) for v in rows.values()), "C changed nothing?"
+    assert any(v[5] != "unchanged" for v in rows.values()), "C changed nothing?"
+
+    # Charts GitHub draws from the text (no image upload): each one parses with mermaid itself.
+    diagrams = mermaid_blocks(markdown)
+    assert len(diagrams) >= 3, markdown  # metrics, ROC or residuals, importance
+    # Labels are data (a team's column names): hostile ones still make diagrams that parse.
+    hostile = ['a"b', "x]y", "``` fence", "semi;colon", "new\nline", "{curly}", "é 名", "-1e-09"]
+    module = repo.context["module_name"]
+    code = (
+        f"import json, sys; from {module} import charts; names = json.loads(sys.argv[1]); "
+        "print(json.dumps([charts.importance_chart([(n, 0.1) for n in names]), "
+        "charts.comparison_chart('t\"]', names, [-0.5] * len(names), [1e-09] * len(names)), "
+        "charts.histogram_chart('residuals', [-10.5, 0.0, 10.5], [3, 4]), "
+        "charts.trend_chart('r2 on main', names[:2], [0.45, 0.46])]))"
+    )
+    made = repo.run(".venv/bin/python", "-c", code, json.dumps(hostile)).stdout
+    extra = [mermaid_blocks(block + "\n")[0] for block in json.loads(made)]
+    parsed = parse_mermaid(diagrams + extra)
+    assert all(p["ok"] for p in parsed), list(zip(diagrams + extra, parsed, strict=True))
+    assert {p["type"] for p in parsed} == {"xychart"}
+    assert "### Per class (test set)" in markdown
+    assert "Confusion matrix:" in _section(markdown, "Per class (test set)")
+    # The base's gate values stand beside the PR's.
+    assert "| Base value |" in _section(markdown, "Gates")
+    # With the secret, the run went to the team's server and the report links to it.
+    tracked = json.loads((repo.path / "artifacts/tracking.json").read_text())
+    assert tracked["url"].startswith(f"{mlflow_server}/#/experiments/")
+    assert f": {tracked['url']}" in _section(markdown, "Experiment tracking")
+    run_api = f"{mlflow_server}/api/2.0/mlflow/runs/get?run_id={tracked['run_id']}"
+    with urllib.request.urlopen(run_api, timeout=10) as response:
+        run = json.load(response)["run"]
+    tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
+    assert tags["git.branch"] == "smaller-c"
+    assert tags["gates.passed"] == "true"  # the gates step added its verdict to the run
+    # main has no tracked runs on this server yet (CD logs them): the history says so.
+    assert "History of `main`: no tracked runs yet." in _section(markdown, "Experiment tracking")
+    # The report says in which mode the full gate report was written.
+    assert "mode" in _section(markdown, "Full gate report")
     changed = _section(markdown, "Parameters changed from the base")
     assert f"| `{key}` | `{value}` | `{value / 20}` |" in changed
     assert "Data unchanged" in _section(markdown, "Data")
@@ -159,7 +304,10 @@ def test_pr_report_job_reports_a_failing_gate_then_fails(repo: Baked, tmp_path: 
     assert f"{len(failed)} of {len(checks['gates'])}" in verdict
     for name in failed:
         assert f"`{name}`" in verdict
-    assert any("❌" in v[4] for v in _metric_rows(markdown).values())
+    assert any("❌" in v[5] for v in _metric_rows(markdown).values())
+    # No tracking secret (a fork's PR): nothing was tracked, and the report has no such section.
+    assert not (repo.path / "artifacts/tracking.json").exists()
+    assert "### Experiment tracking" not in markdown
 
 
 # --- pr-comment.yml --------------------------------------------------------------------------
@@ -311,6 +459,12 @@ def test_hostile_values_stay_data_in_every_make_target_a_workflow_calls(
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == len(WORKFLOW_TARGETS), result.stderr[-4000:]
     assert not canary.exists(), result.stderr[-4000:]
+    # `make data` on its own: other targets above depend on it, so its failure would hide theirs.
+    result = make_with(repo, ["data"], {"FORK_PR": value})
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr[-4000:]
+    assert "--fork-pr" in errors[0]
+    assert not canary.exists(), result.stderr[-4000:]
 
 
 def test_the_issue_reproductions_are_refused_cleanly(repo: Baked, tmp_path: Path) -> None:
@@ -348,6 +502,8 @@ def test_hostile_values_stay_data_in_the_workflows_run_steps(
     context = {
         "github.event.repository.default_branch": "main",
         "github.token": "",
+        **no_secrets(),
+        **tracking_secrets(),
     }
     for name, value in hostile_corpus(repo)(canary).items():
         runner = tmp_path / name.replace(" ", "-")

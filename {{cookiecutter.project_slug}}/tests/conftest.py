@@ -29,6 +29,12 @@ DEFAULT_MODELS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _no_experiment_tracking(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training in tests logs to no tracker; tests/code/test_tracking.py turns it back on."""
+    monkeypatch.setenv("EXPERIMENT_TRACKING", "none")
+
+
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     """The generated project's root directory (holds params.yaml and artifacts/)."""

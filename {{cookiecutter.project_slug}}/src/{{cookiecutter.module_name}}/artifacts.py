@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import stat
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -101,6 +102,10 @@ def disk_full_is_an_error(path: str | os.PathLike[str]) -> Iterator[None]:
         if error is None:
             raise
         raise error from None
+
+
+# The signals that stop a command: the CLI turns them into a clean unwind (cli.Interrupted).
+STOPPING_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
 
 
 def process_alive(pid: int) -> bool:

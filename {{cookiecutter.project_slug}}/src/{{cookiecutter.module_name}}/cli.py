@@ -34,11 +34,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__, release  # release.py is light: gto is imported by its functions
-from .artifacts import disk_full_is_an_error, ensure_inside
+from .artifacts import STOPPING_SIGNALS, disk_full_is_an_error, ensure_inside
 from .errors import ProjectError
 
 if TYPE_CHECKING:
     from .monitor import DataUpdate
+    from .train import TrainResult
 
 EXIT_OK = 0
 EXIT_GATE_FAILED = 1
@@ -105,16 +106,163 @@ def _add_github_output(parser: argparse.ArgumentParser, what: str = "step output
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    """Write the bundled sample dataset to the configured path (never overwrites)."""
+    """Get the data params.yaml names: pull its DVC version, or write the sample to its own file."""
+    from .data import get_data
+    from .errors import DataError
+
+    params = _load(args)
+    try:
+        fetched = get_data(params, _root(args))
+    except DataError as exc:
+        if args.fork_pr != "true":
+            raise
+        return _no_data_for_fork(args, str(exc))
+    said = {
+        "pulled": f"pulled the version its DVC pointer names (md5 {(fetched.md5 or '')[:12]})",
+        "in-sync": "is the version its DVC pointer names",
+        "modified": "differs from the version its DVC pointer names: using it as it is "
+        "(`make track` versions it)",
+        "untracked": "exists (not tracked by DVC: `make track` versions it); left untouched",
+        "sample": f"written: the bundled {params.task} sample (params name its file)",
+    }
+    print(f"[data] {fetched.path} {said[fetched.how]}")
+    if args.github_output:
+        write_github_output({"available": "true"})
+    return EXIT_OK
+
+
+def _no_data_for_fork(args: argparse.Namespace, why: str) -> int:
+    """A fork PR gets no secrets, so no data: write a report that says so, never the sample."""
+    from .datastore import write_fork_notice
+
+    path = write_fork_notice(_artifacts(args), why)
+    print(f"[data] data not available to fork PRs ({why}); wrote {path}")
+    if args.github_output:
+        write_github_output({"available": "false"})
+    return EXIT_OK
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``data``."""
+    parser.add_argument(
+        "--fork-pr",
+        choices=["true", "false"],
+        default="false",
+        help="a pull request from a fork (no secrets): data that cannot be pulled gives a "
+        "'data not available' report (artifacts/report/) and exit 0 instead of an error",
+    )
+    _add_github_output(parser, "available=true|false")
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    """Write the bundled sample dataset to its own file (data/<sample>.csv; never overwrites)."""
+    from .artifacts import display_path
     from .data import write_sample
 
     params = _load(args)
-    path, written = write_sample(params, _root(args))
-    if written:
-        print(f"[data] wrote the {params.task} sample dataset to {path}")
+    path, written = write_sample(params.task, _root(args))
+    shown = display_path(path, _root(args))
+    print(f"[sample] {'wrote' if written else 'left untouched'} {shown} ({params.task} sample)")
+    return EXIT_OK
+
+
+def _data_path(args: argparse.Namespace) -> str:
+    """``--path`` (checked to stay inside the project), else data.path of the params."""
+    if args.path is None:
+        return _load(args).data.path
+    _inside(args, args.path, "--path")
+    return str(args.path)
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    """Version the data file with DVC (pointer <file>.dvc for git) and push it to the remote."""
+    from .datastore import push, track
+
+    root, path = _root(args), _data_path(args)
+    version = track(root, path)
+    print(f"[track] {path}: DVC version {version.md5[:12]} ({version.size} bytes)")
+    if not args.no_push:
+        push(root, path)
+        print(f"[track] pushed to the DVC remote; commit {version.pointer}")
     else:
-        print(f"[data] {path} exists; left untouched")
-    return 0
+        print(f"[track] commit {version.pointer}; `make push` uploads the data")
+    return EXIT_OK
+
+
+def cmd_adopt(args: argparse.Namespace) -> int:
+    """Make a CSV the project's data: params, DVC tracking, gates from a first run, training."""
+    from .adopt import GATE_MARGIN, GATE_SLACK, adopt
+
+    if not args.data or not args.target:
+        raise ProjectError("adopt needs a data file and its target: make adopt DATA=x.csv TARGET=y")
+    _inside(args, args.data, "DATA")
+    result = adopt(
+        _root(args), args.data, args.target, args.task, Path(args.params), _progress("adopt")
+    )
+    print(
+        f"[adopt] changed (gate margin: {GATE_MARGIN:.0%} of the measured value, at least "
+        f"{GATE_SLACK}):"
+    )
+    for change in result.changes:
+        print(f"  - {change}")
+    print(
+        "[adopt] next: review `git diff params.yaml`, run `make check test`, commit params.yaml "
+        f"and {result.params.data.path}.dvc"
+    )
+    return EXIT_OK
+
+
+def add_adopt_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``adopt``: the data file, its target column and, optionally, the task."""
+    parser.add_argument("--data", help="CSV file, relative to the project (DATA=)")
+    parser.add_argument("--target", help="column to predict (TARGET=)")
+    parser.add_argument(
+        "--task", choices=["classification", "regression"], help="default: inferred from the target"
+    )
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    """Upload the data version the DVC pointer names to the project's DVC remote."""
+    from .datastore import push
+
+    path = _data_path(args)
+    version = push(_root(args), path)
+    print(f"[push] {path}: version {version.md5[:12]} is in the DVC remote")
+    return EXIT_OK
+
+
+def add_path_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``track`` and ``push``."""
+    parser.add_argument(
+        "--path", default=None, metavar="FILE", help="data file (default: data.path in params)"
+    )
+
+
+def add_track_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``track``."""
+    add_path_arguments(parser)
+    parser.add_argument("--no-push", action="store_true", help="track only; push later")
+
+
+def cmd_remote(args: argparse.Namespace) -> int:
+    """Set the project's DVC remote (.dvc/config): S3, GCS, Azure, SSH or a local folder."""
+    from .datastore import remote, set_remote
+
+    root = _root(args)
+    if args.url is None:
+        found = remote(root)
+        print(f"[remote] {found.name}: {found.url}" if found else "[remote] none configured")
+        return EXIT_OK
+    configured = set_remote(root, args.url, args.endpoint)
+    print(f"[remote] default DVC remote {configured.name!r} is now {configured.url}")
+    print("[remote] commit .dvc/config; credentials come from the environment (README 'Data')")
+    return EXIT_OK
+
+
+def add_remote_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``remote``."""
+    parser.add_argument("--url", default=None, help="remote URL (none: show the current one)")
+    parser.add_argument("--endpoint", default=None, help="endpoint of an S3-compatible store")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -127,10 +275,35 @@ def _train(args: argparse.Namespace) -> None:
     from .train import run_training
 
     params = _load(args)
-    result = run_training(params, _root(args), _artifacts(args), progress=_progress("train"))
+    progress = _progress("train")
+    result = run_training(params, _root(args), _artifacts(args), progress=progress)
     test = ", ".join(f"{name} {value:.4f}" for name, value in result.metrics["test"].items())
     print(f"[train] test metrics: {test}")
     print(f"[train] done in {result.seconds:.1f} s")
+    _track(args, result, progress)
+
+
+def _track(args: argparse.Namespace, result: TrainResult, progress: Callable[[str], None]) -> None:
+    """Log the finished run to the experiment tracker (one warning line if that fails)."""
+    from . import tracking
+    from .diagnostics import DIAGNOSTICS_FILE
+    from .train import LINEAGE_FILE, METRICS_FILE, PLOTS_DIR
+
+    names = (PLOTS_DIR, METRICS_FILE, DIAGNOSTICS_FILE, LINEAGE_FILE)
+    files = tuple(result.artifacts_dir / name for name in names)
+    run = tracking.TrainingRun(
+        result.lineage,
+        result.metrics,
+        result.artifacts_dir,
+        files,
+        result.model,
+        result.example,
+        command=args.command,
+    )
+    tracked = tracking.log_training(run, _root(args), progress)
+    if tracked is not None:
+        where = tracked.url or f"{tracked.store} (`make ui` to browse)"
+        progress(f"logged run {tracked.run_id} of experiment {tracked.experiment!r} to {where}")
 
 
 def cmd_lineage(args: argparse.Namespace) -> int:
@@ -153,7 +326,48 @@ def _check(args: argparse.Namespace) -> bool:
     result = run_project_checks(_load(args), _root(args), artifacts, progress=_progress("check"))
     print(result.table())
     print(f"[check] wrote {artifacts / CHECKS_JSON} and {artifacts / CHECKS_HTML}")
+    _track_checks(args, artifacts, result.passed, (artifacts / CHECKS_JSON,))
     return result.passed
+
+
+def _track_checks(
+    args: argparse.Namespace, artifacts: Path, passed: bool, files: tuple[Path, ...]
+) -> None:
+    """Add the gate summary to this model's tracked run, if it was tracked."""
+    from . import tracking
+    from .artifacts import read_json
+
+    lineage = read_json(artifacts / "lineage.json", "run `make train` first")
+    model_sha = (lineage.get("model") or {}).get("sha256") if isinstance(lineage, dict) else None
+    progress = _progress("check")
+    if tracking.log_checks(artifacts, model_sha, files, passed, _root(args), progress):
+        progress("logged the gate results to the tracked run")
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    """List the last tracked runs of a branch with the trend of the main metric."""
+    from . import distribution_name, tracking
+
+    branch = args.branch or tracking.git_branch(_root(args)) or "main"
+    release.ensure_ref_name(branch, "--branch")
+    params = _load(args)
+    experiment = os.environ.get(tracking.EXPERIMENT_ENV, "").strip() or distribution_name()
+    try:
+        rows = tracking.history(_root(args), branch, params.task, experiment, args.limit)
+    except tracking.TrackingError as exc:
+        raise ProjectError(str(exc)) from None
+    print(tracking.history_text(rows, branch, params.task))
+    return EXIT_OK
+
+
+def add_runs_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``runs``."""
+    parser.add_argument(
+        "--branch", default=None, help="branch whose runs to list (default: current)"
+    )
+    parser.add_argument(
+        "--limit", type=int, default=10, help="how many runs (default: %(default)s)"
+    )
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -194,8 +408,7 @@ def interrupted_by_signals() -> Iterator[None]:
     def stop(signum: int, _frame: object) -> None:
         raise Interrupted(f"stopped by {signal.Signals(signum).name}; cleaned up")
 
-    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {sig: signal.signal(sig, stop) for sig in handled}
+    previous = {sig: signal.signal(sig, stop) for sig in STOPPING_SIGNALS}
     try:
         yield
     finally:
@@ -418,17 +631,21 @@ def _update_data(args: argparse.Namespace) -> DataUpdate:
 
 
 def _publish_update(args: argparse.Namespace, update: DataUpdate) -> None:
-    """Stage the data and its ledger for the retrain pull request; write the step outputs."""
-    from .monitor import git_add
+    """Version the new data with DVC and stage its pointer and ledger; write the step outputs."""
+    from .monitor import version_update
 
-    root = _root(args)
+    staged: list[str] = []
     if args.git_add:
-        for path in (update.path, update.ledger):
-            git_add(root / path, root)
-        print(f"[retrain] staged {update.path} and {update.ledger} (git add --force)")
+        staged = version_update(update)
+        print(f"[retrain] new data version pushed to the DVC remote; staged {', '.join(staged)}")
     if args.github_output:
         write_github_output(
-            {"data_path": update.path, "ledger_path": update.ledger, "rows": str(update.rows_after)}
+            {
+                "data_path": update.path,
+                "ledger_path": update.ledger,
+                "add_paths": "\n".join(staged),
+                "rows": str(update.rows_after),
+            }
         )
 
 
@@ -470,7 +687,9 @@ def add_update_data_arguments(parser: argparse.ArgumentParser) -> None:
         "--mode", choices=["append", "replace"], default=None, help="override monitor.retrain"
     )
     parser.add_argument(
-        "--git-add", action="store_true", help="stage the training data file with git add --force"
+        "--git-add",
+        action="store_true",
+        help="version the new data with DVC (track, push) and git add its pointer and the ledger",
     )
 
 
@@ -736,7 +955,7 @@ _RELEASE = {
 def add_release_arguments(parser: argparse.ArgumentParser) -> None:
     """The release subcommands; the repository is the folder of ``--params``."""
     sub = parser.add_subparsers(dest="release_command", required=True, metavar="SUBCOMMAND")
-    stage_help = f"one of {', '.join(release.STAGES)}"
+    stage_help = "a stage listed in .gto (staging, prod)"
     branch_help = "released versions must be commits of this branch (default: origin's HEAD, main)"
 
     p = sub.add_parser("register", help="register HEAD as the next version (NAME@vX.Y.Z)")
@@ -804,11 +1023,17 @@ class Command:
 
 #: Subcommands in the order ``--help`` lists them. Add a command by appending one entry.
 COMMANDS: list[Command] = [
-    Command("data", cmd_data),
+    Command("data", cmd_data, add_data_arguments),
+    Command("sample", cmd_sample),
+    Command("track", cmd_track, add_track_arguments),
+    Command("push", cmd_push, add_path_arguments),
+    Command("remote", cmd_remote, add_remote_arguments),
     Command("train", cmd_train),
     Command("lineage", cmd_lineage),
+    Command("adopt", cmd_adopt, add_adopt_arguments),
     Command("check", cmd_check),
     Command("report", cmd_report, add_report_arguments),
+    Command("runs", cmd_runs, add_runs_arguments),
     Command("bento", cmd_bento, add_bento_arguments),
     Command("monitor", cmd_monitor, add_monitor_arguments),
     Command("batches", cmd_batches, add_batches_arguments),

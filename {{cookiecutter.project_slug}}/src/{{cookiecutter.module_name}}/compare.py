@@ -1,5 +1,9 @@
 """Compare a run with the base branch's run: metric changes by direction, changed parameters.
 
+A change is called better or worse only beyond the noise of the test set: when the PR's
+bootstrap interval of a metric (:mod:`.diagnostics`) holds the base's value, the verdict is
+:data:`NOISE`.
+
 Pure functions on plain mappings (the contents of ``metrics.json`` and ``lineage.json``), so the
 report and its tests share one definition of "better".
 """
@@ -24,6 +28,7 @@ UNCHANGED = "unchanged"
 NEW = "new"  # the base run has no such metric
 REMOVED = "removed"  # the PR run no longer has the metric
 UNKNOWN = "n/a"  # no direction known, or a value that is not a finite number
+NOISE = "within noise"  # the base's value lies inside the PR's bootstrap interval
 
 #: Relative tolerance under which two values count as equal (float noise, not a change).
 REL_TOL = 1e-9
@@ -64,11 +69,17 @@ class MetricChange:
     verdict: str
 
 
-def compare_metric(name: str, pr: float | None, base: float | None) -> MetricChange:
+def compare_metric(
+    name: str,
+    pr: float | None,
+    base: float | None,
+    interval: tuple[float, float] | None = None,
+) -> MetricChange:
     """Compare one metric value with the base value, according to the metric's direction.
 
     ``delta`` is ``pr - base`` (None when either side is missing or not finite). Values equal
-    within :data:`REL_TOL` / :data:`ABS_TOL` are ``unchanged`` whatever the direction.
+    within :data:`REL_TOL` / :data:`ABS_TOL` are ``unchanged`` whatever the direction; a base
+    value inside ``interval`` (the PR's bootstrap interval, low and high) is :data:`NOISE`.
     """
     if pr is None and base is None:
         return MetricChange(name, None, None, None, UNKNOWN)
@@ -84,17 +95,28 @@ def compare_metric(name: str, pr: float | None, base: float | None) -> MetricCha
     way = direction(name)
     if way is None:
         return MetricChange(name, pr, base, delta, UNKNOWN)
+    if interval is not None and interval[0] <= base <= interval[1]:
+        return MetricChange(name, pr, base, delta, NOISE)
     improved = pr > base if way == "higher" else pr < base
     return MetricChange(name, pr, base, delta, BETTER if improved else WORSE)
 
 
 def compare_metrics(
-    pr: Mapping[str, float], base: Mapping[str, float] | None
+    pr: Mapping[str, float],
+    base: Mapping[str, float] | None,
+    intervals: Mapping[str, tuple[float, float]] | None = None,
 ) -> list[MetricChange]:
-    """Compare every metric of one split; PR metrics first (in their order), then removed ones."""
+    """Compare every metric of one split; PR metrics first (in their order), then removed ones.
+
+    ``intervals``: the PR's bootstrap interval of each metric, where known (see
+    :func:`compare_metric`).
+    """
     base = base or {}
+    intervals = intervals or {}
     names = list(pr) + [name for name in base if name not in pr]
-    return [compare_metric(name, pr.get(name), base.get(name)) for name in names]
+    return [
+        compare_metric(name, pr.get(name), base.get(name), intervals.get(name)) for name in names
+    ]
 
 
 def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -58,6 +58,9 @@ class DataParams(_Section):
     categorical_features: list[str] | None = None
     exclude: list[str] = Field(default_factory=list)
     test_size: float = 0.2
+    #: Rows whose target is missing: false refuses the data (naming the first such line), true
+    #: drops them and reports how many.
+    drop_missing_target: bool = False
     #: A folder outside the project that data.path and batches (monitor.source, CURRENT) may
     #: resolve into, e.g. a mounted volume; relative paths are relative to the project.
     external_dir: str | None = Field(default=None, min_length=1)

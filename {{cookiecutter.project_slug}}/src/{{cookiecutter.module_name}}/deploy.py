@@ -29,8 +29,9 @@ from .release import (
     ensure_on_branch,
     ensure_registered_with_gates,
     ensure_stage,
+    ensure_stage_name,
+    ensure_version,
     model_name,
-    parse_semver,
     read_state,
 )
 
@@ -63,7 +64,7 @@ def render_overlay(repo: Path, stage: str, image: str) -> Path:
     The file is a kustomize Component the overlay includes; it is generated from the tags (and
     ignored by git): the tags are the record, the file is their rendering.
     """
-    ensure_stage(stage)
+    ensure_stage(repo, stage)
     name, digest = split_image(image)
     overlay = repo / DEPLOY / "overlays" / stage
     if not (overlay / "kustomization.yaml").is_file():
@@ -150,9 +151,8 @@ def deploy(
     default branch (``branch``, default :func:`~.release.default_branch`), as the release
     workflow checked for the triggering tag.
     """
-    ensure_stage(stage)
-    if version:
-        parse_semver(version)
+    ensure_stage(repo, stage)
+    version = ensure_version(version) if version else None
     state = read_state(repo)
     current = state.current(stage)
     if current is None:
@@ -255,7 +255,7 @@ def publish_release(
     already (the CD workflow creates it in the run that registers; the release workflow then
     only fills in for registrations pushed by hand).
     """
-    parse_semver(version)
+    version = ensure_version(version)
     state = read_state(repo)
     if version not in state.versions:
         raise ReleaseError(f"version {version} is not registered")
@@ -300,7 +300,7 @@ def read_environment(repository: str, stage: str) -> tuple[bool, dict | None]:
     token needs ``actions: read``).
     """
     ensure_format(repository, GITHUB_REPOSITORY, "repository")
-    ensure_stage(stage)
+    ensure_stage_name(stage)
     if shutil.which("gh") is None:
         return False, None
     proc = subprocess.run(

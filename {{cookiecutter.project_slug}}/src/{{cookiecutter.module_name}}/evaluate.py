@@ -232,8 +232,12 @@ def write_plots(
     y_test: pd.Series,
     directory: Path,
     seed: int,
+    importance: list[tuple[str, float, float]] | None = None,
 ) -> list[Path]:
-    """Write the task's diagnostic plots into ``directory``; return their paths."""
+    """Write the task's diagnostic plots into ``directory``; return their paths.
+
+    ``importance``: the :func:`permutation_importance_table` when the caller has it already.
+    """
     files = PLOT_FILES
     y_pred = model.predict(x_test)
     if task == "classification":
@@ -248,6 +252,6 @@ def write_plots(
             plot_predicted_vs_actual(y_test, y_pred, directory / files["predicted_vs_actual"]),
             plot_residuals(y_test, y_pred, directory / files["residuals"]),
         ]
-    table = permutation_importance_table(model, x_test, y_test, seed)
+    table = importance or permutation_importance_table(model, x_test, y_test, seed)
     paths.append(plot_importance(table, directory / files["feature_importance"]))
     return paths

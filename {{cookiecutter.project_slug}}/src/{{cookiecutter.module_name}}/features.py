@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sklearn.compose import ColumnTransformer
@@ -11,17 +11,32 @@ if TYPE_CHECKING:
 MISSING = "__missing__"
 
 
+def as_nan(frame: Any) -> Any:  # noqa: ANN401 - a DataFrame or array, as scikit-learn passes it
+    """Make every missing value of categorical columns NaN (``None`` included).
+
+    SimpleImputer treats NaN as missing but keeps ``None`` as a value of its own: a pipeline
+    that saw NaN in training would encode a ``None`` from a caller as an unseen category (all
+    zeros), and the reverse. With this step both spellings get the same prediction.
+    """
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.DataFrame(frame).astype("object")
+    return frame.where(frame.notna(), np.nan)
+
+
 def build_preprocessor(numeric: list[str], categorical: list[str]) -> ColumnTransformer:
     """Return an unfitted preprocessor for the given columns.
 
     Numeric columns: median imputation, then standard scaling. Categorical columns (strings):
-    missing values become their own category, then one-hot encoding that ignores categories
-    unseen in training (they encode as all zeros). Output is a dense float array.
+    missing values (NaN or None alike) become their own category, then one-hot encoding that
+    ignores categories unseen in training (they encode as all zeros). Output is a dense float
+    array.
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
     transformers = []
     if numeric:
@@ -35,6 +50,7 @@ def build_preprocessor(numeric: list[str], categorical: list[str]) -> ColumnTran
     if categorical:
         categorical_steps = Pipeline(
             [
+                ("missing", FunctionTransformer(as_nan, feature_names_out="one-to-one")),
                 ("impute", SimpleImputer(strategy="constant", fill_value=MISSING)),
                 ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
             ]

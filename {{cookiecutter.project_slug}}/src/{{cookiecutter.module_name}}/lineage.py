@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__, distribution_name
+from .datastore import lineage_record
 from .errors import ArtifactError, DataError
 
 if TYPE_CHECKING:
@@ -130,7 +131,10 @@ def build_lineage(
             "test_rows": split_rows[1],
             "target": dataset.target,
             "features": feature_schema(dataset),
+            "excluded": dataset.excluded,
             "classes": dataset.classes,
+            # The DVC version the data's pointer names (None: not tracked): datastore.py.
+            "dvc": lineage_record(root, params.data.path),
         },
         "metrics": metrics,
         "packages": package_versions(),
@@ -159,6 +163,7 @@ def stale_reasons(params: Params, root: Path, lineage: dict[str, Any]) -> list[s
     """
     from .artifacts import sha256_file
     from .compare import diff_params
+    from .data import missing_data_hint
 
     current = params.to_dict()
     recorded = lineage.get("params") or {}
@@ -173,7 +178,7 @@ def stale_reasons(params: Params, root: Path, lineage: dict[str, Any]) -> list[s
         reasons.append(f"params {', '.join(keys[:3])}{more}")
     data_path = root / params.data.path
     if not data_path.is_file():
-        raise DataError(f"{params.data.path}: file not found (`make data` writes the sample there)")
+        raise DataError(f"{params.data.path}: file not found; {missing_data_hint(params, root)}")
     if sha256_file(data_path) != (lineage.get("data") or {}).get("sha256"):
         reasons.append(f"data {params.data.path}")
     return reasons

@@ -768,14 +768,29 @@ def _concat(original: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([original, rows], ignore_index=True)
 
 
-def git_add(path: Path, root: Path) -> None:
-    """Stage ``path`` even though data/ is gitignored (the retrain pull request carries it)."""
+def version_update(update: DataUpdate) -> list[str]:
+    """Version the updated training data with DVC and stage what the retrain PR commits.
+
+    The data file is tracked again (its pointer names the new bytes) and pushed to the DVC
+    remote; the pointer, the ledger and a .gitignore DVC wrote are staged with ``git add`` (the
+    data file itself stays out of git). Returns the staged paths, relative to the project.
+
+    Raises:
+        DataError: if DVC cannot track or push the data (one line naming the remote).
+        ProjectError: if git refuses to stage a path.
+    """
+    from .datastore import push, track
+
+    root = update.root
+    version = track(root, update.path)
+    push(root, update.path)
+    paths = [version.pointer, update.ledger]
+    ignore = Path(update.path).parent / ".gitignore"  # DVC writes one outside ignored folders
+    if (root / ignore).is_file():
+        paths.append(ignore.as_posix())
     result = subprocess.run(
-        ["git", "add", "--force", "--", str(path)],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
+        ["git", "add", "--", *paths], cwd=root, capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
-        raise ProjectError(f"git add {path}: {result.stderr.strip()}")
+        raise ProjectError(f"git add {' '.join(paths)}: {' '.join(result.stderr.split())}")
+    return paths

@@ -8,7 +8,8 @@ anything:
 - the PR number must be digits and belong to the run that built the report;
 - ``report.md`` is posted as text: every character that could open a link, an image or HTML is
   escaped, so nothing in it can make CML upload or link a local file (only the report's own
-  ``<details>``/``<summary>`` lines stay HTML);
+  ``<details>``/``<summary>`` lines stay HTML, and its Mermaid charts when every line of one is
+  a plain chart line);
 - plots are published only when the trusted configuration says so (``REPORT_IMAGES`` in the
   default branch's Makefile), never for a pull request from a fork, and only files of a fixed
   list of names (:data:`~.evaluate.PLOT_FILES`), opened without following links, at most
@@ -55,6 +56,23 @@ _SUMMARY = re.compile(r"^<summary>(.*)</summary>$")
 #: Characters that open markdown structure that could reach a file: links, images, reference
 #: definitions, autolinks and HTML all need one of them. The backslash goes first.
 _ESCAPES = {"\\": "\\\\", "[": "\\[", "]": "\\]", "<": "&lt;", ">": "&gt;"}
+#: The report's own charts (:mod:`.charts`): a fenced ``mermaid`` block whose every line is one
+#: of these xychart lines (quoted labels without markup characters, plain numbers) is posted as it
+#: is, for GitHub to draw; a code block links nothing. Any other block is escaped like the text.
+_MERMAID_OPEN = "```mermaid"
+_FENCE = "```"
+_MAX_MERMAID_LINES = 12
+_LABEL = r'"[^"\\\[\]<>`{};#\x00-\x1f]*"'
+_NUM = r"-?[0-9]{1,12}(?:\.[0-9]{1,12})?"
+_MERMAID_LINE = re.compile(
+    r"xychart-beta(?: horizontal)?"
+    rf"|  title {_LABEL}"
+    rf"|  x-axis \[{_LABEL}(?:, {_LABEL})*\]"
+    rf"|  y-axis {_LABEL}(?: {_NUM} --> {_NUM})?"
+    rf"|  (?:bar|line) \[{_NUM}(?:, {_NUM})*\]"
+)
+#: Any other fence that GitHub would draw as a diagram: posted as plain code instead.
+_OTHER_DIAGRAM = re.compile(r"^( {0,3}(?:`{3,}|~{3,})\s*)mermaid", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -174,19 +192,42 @@ def sanitize_markdown(text: str) -> str:
     ``</details>``, ``<summary>...</summary>`` whose text is escaped). Without an unescaped
     ``[`` or ``<`` CommonMark has no link, image, reference definition, autolink or HTML.
     """
-    lines = []
-    for line in _CONTROL.sub("", text.replace("\r\n", "\n")).split("\n"):
+    lines: list[str] = []
+    source = _CONTROL.sub("", text.replace("\r\n", "\n")).split("\n")
+    index = 0
+    while index < len(source):
+        line = source[index]
+        chart = _chart_block(source, index)
+        if chart:
+            lines += chart
+            index += len(chart)
+            continue
         summary = _SUMMARY.fullmatch(line)
+        line = _OTHER_DIAGRAM.sub(r"\1text", line)  # drawn only when it is one of our charts
         if _FOLD.fullmatch(line):
             lines.append(line)
         elif summary:
             lines.append(f"<summary>{_escape(summary.group(1))}</summary>")
         else:
             lines.append(_escape(line))
+        index += 1
     sanitized = "\n".join(lines)
     if len(sanitized) > MAX_COMMENT_CHARS:
         sanitized = sanitized[:MAX_COMMENT_CHARS] + "\n\n(The report was cut here: too long.)\n"
     return sanitized
+
+
+def _chart_block(lines: list[str], start: int) -> list[str]:
+    """The fenced chart starting at ``lines[start]`` if every line of it is allowed, else []."""
+    if lines[start] != _MERMAID_OPEN:
+        return []
+    body = lines[start + 1 : start + 2 + _MAX_MERMAID_LINES]
+    if _FENCE not in body:
+        return []
+    body = body[: body.index(_FENCE)]
+    if not body or not all(_MERMAID_LINE.fullmatch(line) for line in body):
+        return []
+    return [_MERMAID_OPEN, *body, _FENCE]
 
 
 # --- the plots ---------------------------------------------------------------------------------

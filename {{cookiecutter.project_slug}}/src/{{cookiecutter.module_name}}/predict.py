@@ -119,7 +119,7 @@ def stage_version(stage: str, root: Path) -> Any:  # noqa: ANN401 - release.Vers
     """
     from .release import ReleaseError, ensure_stage, read_state
 
-    ensure_stage(stage)
+    ensure_stage(root, stage)
     state = read_state(root)
     assignment = state.current(stage)
     if assignment is None:
@@ -142,17 +142,10 @@ def load_stage(stage: str, root: Path, artifacts: Path) -> Model:
     import joblib
 
     from .artifacts import read_json, sha256_file
-    from .release import ReleaseError, ensure_stage, read_state
+    from .release import ReleaseError
     from .train import LINEAGE_FILE, MODEL_FILE
 
-    ensure_stage(stage)
-    state = read_state(root)
-    assignment = state.current(stage)
-    if assignment is None:
-        raise ReleaseError(
-            f"no version is assigned to {stage} (make promote VERSION=... STAGE=...)"
-        )
-    version = state.versions[assignment.version]
+    version = stage_version(stage, root)
     wanted = version.fields.get("model-sha256")
     if not wanted:
         raise ReleaseError(f"{version.tag} records no model-sha256: register it again")

@@ -5,14 +5,17 @@ The state of the registry lives in git tags only, as GTO writes them:
 - ``NAME@vX.Y.Z`` (annotated) registers version ``vX.Y.Z`` of the model at a commit. Its message
   carries ``key: value`` lines, among them ``image: REPO@sha256:...``: the container image built
   from that commit. That line is the version -> image digest mapping.
-- ``NAME#STAGE#N`` (annotated) assigns a registered version to ``staging`` or ``prod``. ``N``
-  increases with every assignment of the model, so the latest ``N`` of a stage says what runs
-  there, and the one before it is where a rollback goes.
+- ``NAME#STAGE#N`` (annotated) assigns a registered version to a stage listed in ``.gto``
+  (``staging``, ``prod``). ``N`` increases with every assignment of the model, so the latest
+  ``N`` of a stage says what runs there.
 
-So ``git fetch --tags`` is enough to tell which image runs in which environment. GTO creates the
-tags (``gto.api``) and reads them (``gto show``, ``gto check-ref``); this module adds the guards
-(clean tree, a gate record that belongs to the model and passed, increasing semver, known
-stage, registered version, a commit of the default branch). Every refusal raises
+So ``git fetch --tags`` is enough to tell which image runs in which environment. GTO does the
+tag work: it creates the tags (``gto.api.register``/``assign``), reads them into its registry
+state (versions, registrations, assignments, their messages), parses tag names
+(``gto.tag.parse_name``) and versions (``gto.versions.SemVer``: validation, order, bumps), and
+holds the stages (``gto.config``, read from ``.gto``). This module adds the guards (clean tree,
+a gate record that belongs to the model and passed, increasing versions, registered version, a
+commit of the default branch) and the rollback rule (:meth:`State.stack`). Every refusal raises
 ``ReleaseError`` before any tag is created. Values from outside (tag names, stages, versions,
 branch names) are checked against strict formats before they reach git. The model card is
 rendered by :mod:`.model_card`; deployment and publishing live in :mod:`.deploy`.
@@ -41,15 +44,15 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10 (tomli comes with bentoml there)
     import tomli as tomllib
 
-STAGES = ("staging", "prod")
 #: Stages whose GitHub environment must have required reviewers before a tag deploys there.
 REVIEWED_STAGES = ("prod",)
 ARTIFACTS = Path("artifacts")
 LINEAGE = ARTIFACTS / "lineage.json"
 CHECKS = ARTIFACTS / "checks.json"
 IMAGE = ARTIFACTS / "image.json"
-_SEMVER = re.compile(r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 BUMPS = ("major", "minor", "patch")
+#: The version a model's first registration gets (GTO's own default would be v0.0.1).
+FIRST_VERSION = "v0.1.0"
 #: Tag names this project reads: GTO's characters only (``NAME@vX.Y.Z``, ``NAME#STAGE#N``).
 _TAG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/=@#+-]{0,254}$")
 #: Branch and ref names this project accepts (a subset of git's rules; never an option).
@@ -67,12 +70,16 @@ class ReleaseError(ProjectError):
 
 @dataclass(frozen=True)
 class Version:
-    """A registered version: its tag, commit and the key: value lines of its tag message."""
+    """A registered version: its tag, commit and the key: value lines of its tag message.
+
+    ``deregistered`` names the tag that withdrew it (``NAME@vX.Y.Z!``, ``gto deregister``), if any.
+    """
 
     version: str
     tag: str
     commit: str
     fields: dict[str, str] = field(default_factory=dict)
+    deregistered: str | None = None
 
     @property
     def image(self) -> str | None:
@@ -97,12 +104,15 @@ class State:
     name: str
     versions: dict[str, Version]
     assignments: list[Assignment]
+    stages: tuple[str, ...]
 
     def latest(self) -> Version | None:
-        """Return the highest registered version."""
+        """Return the highest registered version (GTO's semantic version order)."""
+        from gto.versions import SemVer
+
         if not self.versions:
             return None
-        return self.versions[max(self.versions, key=parse_semver)]
+        return self.versions[max(self.versions, key=SemVer)]
 
     def history(self, stage: str) -> list[Assignment]:
         """Return the assignments of ``stage``, oldest first."""
@@ -112,6 +122,23 @@ class State:
         """Return the assignment in effect in ``stage`` (the last one), if any."""
         history = self.history(stage)
         return history[-1] if history else None
+
+    def stack(self, stage: str) -> list[str]:
+        """Return the versions of ``stage`` that a rollback can still return to, oldest first.
+
+        The stage's history read as a stack: assigning a new version pushes it; assigning the
+        version just below the top (``make rollback``, or promoting it by hand) pops the top,
+        which was rolled back from. The last entry is what runs; a rollback goes to the one
+        before it, so a second rollback goes one step further back instead of returning to
+        the version the first one left.
+        """
+        versions: list[str] = []
+        for assignment in self.history(stage):
+            if len(versions) >= 2 and versions[-2] == assignment.version:
+                versions.pop()
+            elif not versions or versions[-1] != assignment.version:
+                versions.append(assignment.version)
+        return versions
 
 
 # --------------------------------------------------------------------------- helpers
@@ -147,27 +174,31 @@ def model_name(repo: Path) -> str:
     return str(name)
 
 
-def parse_semver(version: str) -> tuple[int, int, int]:
-    """Return (major, minor, patch) of ``vX.Y.Z`` or ``X.Y.Z``; raise ReleaseError otherwise."""
-    match = _SEMVER.fullmatch(version)
-    if not match:
+def ensure_version(version: str) -> str:
+    """Return ``version`` as GTO writes it (``vX.Y.Z``, ``v`` added); refuse what is not semver.
+
+    GTO's :class:`~gto.versions.SemVer` decides (pre-release and build parts included), so a
+    version this accepts is one ``gto register`` accepts too.
+    """
+    from gto.versions import SemVer
+
+    normalized = version if version.startswith("v") else f"v{version}"
+    if not SemVer.is_valid(normalized):
         raise ReleaseError(f"version {version!r} is not semantic (expected vMAJOR.MINOR.PATCH)")
-    major, minor, patch = (int(part) for part in match.groups())
-    return major, minor, patch
+    return normalized
 
 
 def bump(version: str | None, part: str = "patch") -> str:
-    """Return the version after ``version`` with ``part`` bumped (``v0.1.0`` when there is none)."""
+    """Return the version after ``version`` with ``part`` bumped (FIRST_VERSION when none)."""
+    from gto.versions import SemVer
+
     if part not in BUMPS:
         raise ReleaseError(f"unknown version part {part!r} (expected one of {', '.join(BUMPS)})")
     if version is None:
-        return "v0.1.0"
-    major, minor, patch = parse_semver(version)
-    if part == "major":
-        return f"v{major + 1}.0.0"
-    if part == "minor":
-        return f"v{major}.{minor + 1}.0"
-    return f"v{major}.{minor}.{patch + 1}"
+        return FIRST_VERSION
+    current = SemVer(ensure_version(version))
+    bumped: SemVer = current.bump(**{f"bump_{part}": True})
+    return bumped.version
 
 
 def _parse_fields(message: str) -> dict[str, str]:
@@ -180,47 +211,83 @@ def _parse_fields(message: str) -> dict[str, str]:
     return fields
 
 
+def _config(repo: Path) -> Any:  # noqa: ANN401 - gto.config.RegistryConfig, imported lazily
+    """GTO's settings of ``repo``, read by GTO from its ``.gto`` (and GTO_* variables)."""
+    from gto.config import CONFIG_FILE_NAME, read_registry_config
+    from gto.exceptions import GTOException
+
+    try:
+        return read_registry_config(str(repo / CONFIG_FILE_NAME))
+    except GTOException as exc:
+        raise ReleaseError(f"{CONFIG_FILE_NAME}: GTO cannot read it ({exc})") from None
+
+
+def stages(repo: Path) -> tuple[str, ...]:
+    """The stages versions can be assigned to: ``stages`` of the project's ``.gto``, via GTO.
+
+    GTO accepts any stage when none are listed; this project refuses to guess and asks for them.
+    """
+    from gto.config import CONFIG_FILE_NAME
+
+    listed = tuple(_config(repo).stages or ())
+    if not listed and not (repo / CONFIG_FILE_NAME).is_file():
+        raise ReleaseError(
+            f"{repo / CONFIG_FILE_NAME} not found: it lists the stages (`stages: [staging, prod]`)"
+        )
+    if not listed:
+        raise ReleaseError(
+            f"{CONFIG_FILE_NAME} lists no stages: add `stages: [staging, prod]` to "
+            f"{repo / CONFIG_FILE_NAME}"
+        )
+    return listed
+
+
 def read_state(repo: Path, name: str | None = None) -> State:
-    """Read the versions and stage assignments of the model from the repository's tags."""
-    from gto.tag import parse_name  # GTO's own tag grammar, so both always agree
+    """Read the versions and stage assignments of the model from GTO's registry (the git tags).
+
+    Versions are the ones GTO knows as registered (a deregistered one is kept, marked, so that
+    what a stage ran stays readable); assignments are the counted ``NAME#STAGE#N`` tags of those
+    versions, ordered by ``N`` (GTO orders events by their tag time, which has one-second
+    resolution; the counter is strictly increasing).
+    """
+    from gto.exceptions import GTOException
+    from gto.registry import GitRegistry
+    from gto.tag import parse_name
+    from scmrepo.exceptions import SCMError
 
     name = name or model_name(repo)
-    raw = _git(
-        repo,
-        "for-each-ref",
-        "refs/tags",
-        "--format=%(refname:strip=2)%00%(*objectname)%00%(objectname)%00%(contents)%00%00",
-    )
+    listed = stages(repo)
+    try:
+        with GitRegistry.from_url(str(repo)) as registry:
+            artifact = registry.get_state().get_artifacts().get(name)
+    except GTOException as exc:
+        raise ReleaseError(f"GTO cannot read the tags of {repo}: {_gto_message(exc)}") from None
+    except SCMError:  # GTO's git layer: not a repository at all
+        raise ReleaseError(f"{repo} is not a git repository: it has no tags to read") from None
     versions: dict[str, Version] = {}
     assignments: list[Assignment] = []
-    for record in raw.split("\0\0"):
-        parts = record.strip("\n").split("\0")
-        if len(parts) < 4 or not parts[0]:
-            continue
-        tag, peeled, obj, message = parts[0], parts[1], parts[2], parts[3]
-        parsed = parse_name(tag, raise_on_fail=False)
-        if not parsed or parsed["name"] != name:
-            continue
-        if "stage" in parsed and "counter" in parsed:
-            continue  # resolved below, once every version is known
-        if "version" in parsed and "stage" not in parsed:
-            versions[parsed["version"]] = Version(
-                parsed["version"], tag, peeled or obj, _parse_fields(message)
-            )
-    for record in raw.split("\0\0"):
-        parts = record.strip("\n").split("\0")
-        if len(parts) < 4 or not parts[0]:
-            continue
-        parsed = parse_name(parts[0], raise_on_fail=False)
-        if not parsed or parsed["name"] != name or "stage" not in parsed:
-            continue
-        commit = parts[1] or parts[2]
-        version = next((v.version for v in versions.values() if v.commit == commit), None)
-        if version is None or "counter" not in parsed:
-            continue  # not written by this module (unregistered commit or simple notation)
-        assignments.append(Assignment(parsed["counter"], parsed["stage"], version, parts[0]))
+    if artifact is None:
+        return State(name, versions, assignments, listed)
+    for found in artifact.versions:
+        if not found.is_registered:
+            continue  # a commit GTO only knows from an assignment tag: never registered
+        registration = found.registrations[-1]
+        withdrawn = None if found.is_active else found.deregistrations[-1].tag
+        versions[found.version] = Version(
+            found.version,
+            registration.tag,
+            found.commit_hexsha,
+            _parse_fields(registration.message),
+            withdrawn,
+        )
+        for vstage in found.stages.values():
+            for event in vstage.assignments:
+                counter = parse_name(event.tag, raise_on_fail=False).get("counter")
+                if counter is None:
+                    continue  # GTO's simple notation NAME#STAGE: not written by this module
+                assignments.append(Assignment(counter, event.stage, found.version, event.tag))
     assignments.sort(key=lambda a: a.number)
-    return State(name, versions, assignments)
+    return State(name, versions, assignments, listed)
 
 
 def _tag_exists(repo: Path, tag: str) -> bool:
@@ -270,14 +337,19 @@ def _push(repo: Path, tag: str) -> None:
         raise ReleaseError(f"could not push {tag} to origin: {lines[-1] if lines else 'failed'}")
 
 
-def _gto_call(func: Any, **kwargs: Any) -> None:  # noqa: ANN401 - any GTO api function
-    """Call a GTO api function, turning its exceptions into one-line ReleaseErrors."""
+def _gto_message(exc: Exception) -> str:
+    """The first line of a GTO exception's message."""
+    return str(exc).strip().splitlines()[0].lstrip("❌ ")
+
+
+def _gto_call(func: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - any GTO api function and result
+    """Call a GTO api function and return its result; its exceptions become ReleaseErrors."""
     from gto.exceptions import GTOException
 
     try:
-        func(**kwargs)
+        return func(**kwargs)
     except GTOException as exc:
-        raise ReleaseError(str(exc).strip().splitlines()[0].lstrip("❌ ")) from exc
+        raise ReleaseError(_gto_message(exc)) from exc
 
 
 # --------------------------------------------------------------------------- guards
@@ -336,10 +408,22 @@ def ensure_gates_passed(
     return lineage, checks
 
 
-def ensure_stage(stage: str) -> str:
-    """Return ``stage`` if it is one of STAGES; refuse anything else."""
-    if stage not in STAGES:
-        raise ReleaseError(f"unknown stage {stage!r} (expected one of {', '.join(STAGES)})")
+def ensure_stage(repo: Path, stage: str) -> str:
+    """Return ``stage`` if the project's ``.gto`` lists it; refuse anything else."""
+    listed = stages(repo)
+    if stage not in listed:
+        raise ReleaseError(
+            f"unknown stage {stage!r} (expected one of {', '.join(listed)}, as listed in .gto)"
+        )
+    return stage
+
+
+def ensure_stage_name(stage: str) -> str:
+    """Return ``stage`` if it has the form GTO requires of stage names (no repository needed)."""
+    from gto.constants import check_string_is_valid
+
+    if not check_string_is_valid(stage):
+        raise ReleaseError(f"{stage!r} is not a stage name (letters, digits, _ - / only)")
     return stage
 
 
@@ -377,8 +461,11 @@ def ensure_registered_with_gates(version: Version) -> Version:
     """Refuse a version whose registration tag does not record a passed, model-bound gate record.
 
     ``make register`` writes these fields only after :func:`ensure_gates_passed`; a tag created
-    any other way (plain GTO, ``git tag``) lacks them and cannot be promoted or deployed.
+    any other way (plain GTO, ``git tag``) lacks them and cannot be promoted or deployed. A
+    version withdrawn with ``gto deregister`` is refused too.
     """
+    if version.deregistered:
+        raise ReleaseError(f"{version.version} was deregistered ({version.deregistered})")
     fields = version.fields
     if fields.get("gates") != "passed":
         raise ReleaseError(
@@ -474,22 +561,20 @@ def register(
     (from ``image`` or artifacts/image.json when it exists).
     """
     from gto import api
+    from gto.versions import SemVer
 
     if version is not None:
-        parse_semver(version)
+        version = ensure_version(version)
     head = ensure_clean(repo)
     lineage, checks = ensure_gates_passed(repo, head, params)
     state = read_state(repo)
     latest = state.latest()
     if version is None:
         version = bump(latest.version if latest else None, part)
-    else:
-        parse_semver(version)
-        version = version if version.startswith("v") else f"v{version}"
     tag = f"{state.name}@{version}"
     if _tag_exists(repo, tag):
         raise ReleaseError(f"tag {tag} already exists")
-    if latest and parse_semver(version) <= parse_semver(latest.version):
+    if latest and SemVer(version) <= SemVer(latest.version):
         raise ReleaseError(
             f"version {version} is not higher than the latest registered {latest.version}"
         )
@@ -519,26 +604,32 @@ def register(
     return Version(version, tag, head, fields)
 
 
-def promote(repo: Path, version: str, stage: str, push: bool = False) -> Assignment:
-    """Assign a registered ``version`` to ``stage`` (tag ``NAME#STAGE#N``)."""
-    from gto import api
+def promote(
+    repo: Path, version: str, stage: str, push: bool = False, title: str | None = None
+) -> Assignment:
+    """Assign a registered ``version`` to ``stage`` (tag ``NAME#STAGE#N``).
 
-    ensure_stage(stage)
-    parse_semver(version)
-    version = version if version.startswith("v") else f"v{version}"
+    ``title`` is the first line of the tag message (default ``Assign NAME vX.Y.Z to STAGE``).
+    """
+    from gto import api
+    from gto.tag import parse_name
+    from gto.versions import SemVer
+
+    ensure_stage(repo, stage)
+    version = ensure_version(version)
     state = read_state(repo)
     if version not in state.versions:
-        known = ", ".join(sorted(state.versions, key=parse_semver)) or "none"
+        known = ", ".join(sorted(state.versions, key=SemVer)) or "none"
         raise ReleaseError(f"version {version} is not registered (registered: {known})")
     ensure_registered_with_gates(state.versions[version])
     current = state.current(stage)
     if current and current.version == version:
         raise ReleaseError(f"{version} is already in {stage} ({current.tag})")
-    message = f"Assign {state.name} {version} to {stage}\n\nimage: "
+    message = (title or f"Assign {state.name} {version} to {stage}") + "\n\nimage: "
     message += state.versions[version].image or "none"
     # GTO keeps a version's earlier assignment active: re-assigning it (a rollback) needs force.
     again = any(a.version == version for a in state.history(stage))
-    _gto_call(
+    event = _gto_call(
         api.assign,
         repo=str(repo),
         name=state.name,
@@ -547,31 +638,51 @@ def promote(repo: Path, version: str, stage: str, push: bool = False) -> Assignm
         message=message,
         force=again,
     )
-    new = read_state(repo, state.name).current(stage)
-    if new is None or new.version != version:  # pragma: no cover - GTO contract
-        raise ReleaseError(f"GTO did not record {version} in {stage}")
+    counter = parse_name(event.tag, raise_on_fail=False).get("counter")
+    if event.version != version or counter is None:  # pragma: no cover - GTO contract
+        raise ReleaseError(f"GTO did not record {version} in {stage} ({event.tag})")
     if push:
-        _push(repo, new.tag)
-    return new
+        _push(repo, event.tag)
+    return Assignment(counter, stage, version, event.tag)
 
 
-def previous_version(state: State, stage: str) -> tuple[str, str]:
-    """Return (current, previous) versions of ``stage``: previous is the one in it before."""
-    ensure_stage(stage)
+def rollback_target(state: State, stage: str) -> tuple[str, str]:
+    """Return (current, target) of a rollback of ``stage``: the version below the top of its stack.
+
+    Refuses a stage that never ran anything, that only ever ran one version, or whose earlier
+    versions were all rolled back from (:meth:`State.stack`): a rollback never returns to a
+    version that was rolled back from; ``make promote`` can, deliberately.
+    """
     history = state.history(stage)
     if not history:
         raise ReleaseError(f"nothing to roll back: no version was ever assigned to {stage}")
-    current = history[-1].version
-    for assignment in reversed(history):
-        if assignment.version != current:
-            return current, assignment.version
-    raise ReleaseError(f"nothing to roll back to: {stage} has only ever run {current}")
+    stack = state.stack(stage)
+    current = stack[-1]
+    if len(stack) >= 2:
+        return current, stack[-2]
+    if all(a.version == current for a in history):
+        raise ReleaseError(f"nothing to roll back to: {stage} has only ever run {current}")
+    rolled_back = sorted({a.version for a in history} - {current}, key=_semver_key)
+    raise ReleaseError(
+        f"nothing to roll back to: {stage} runs {current} and every other version it ran "
+        f"({', '.join(rolled_back)}) was rolled back from; promote one explicitly "
+        "(make promote VERSION=... STAGE=...)"
+    )
+
+
+def _semver_key(version: str) -> Any:  # noqa: ANN401 - gto.versions.SemVer, imported lazily
+    from gto.versions import SemVer
+
+    return SemVer(version)
 
 
 def rollback(repo: Path, stage: str, push: bool = False) -> tuple[str, Assignment]:
-    """Assign to ``stage`` the version it ran before the current one; return (from, assignment)."""
-    current, previous = previous_version(read_state(repo), stage)
-    return current, promote(repo, previous, stage, push=push)
+    """Assign to ``stage`` the version before the current one in its stack; return (from, new)."""
+    ensure_stage(repo, stage)
+    state = read_state(repo)
+    current, target = rollback_target(state, stage)
+    title = f"Roll back {state.name} in {stage} from {current} to {target}"
+    return current, promote(repo, target, stage, push=push, title=title)
 
 
 def check_ref(repo: Path, ref: str, branch: str | None = None) -> dict[str, str]:
@@ -600,11 +711,12 @@ def check_ref(repo: Path, ref: str, branch: str | None = None) -> dict[str, str]
     except GTOException:  # a ref GTO cannot read is simply not a release event
         return decision
     name = model_name(repo)
+    allowed = stages(repo)
     for event in events:
         kind = type(event).__name__.lower()
         stage = getattr(event, "stage", "") or ""
         if event.artifact == name and kind in {"registration", "assignment"}:
-            if stage and stage not in STAGES:
+            if stage and stage not in allowed:
                 continue  # a stage this project does not deploy
             decision.update(event=kind, name=name, stage=stage)
     if decision["event"] == "none":
@@ -633,7 +745,7 @@ def status(repo: Path) -> str:
     latest = state.latest()
     lines = [f"model {state.name}: latest {latest.version if latest else 'none registered'}"]
     lines.append(f"{'stage':<8} {'version':<10} {'tag':<30} image")
-    for stage in STAGES:
+    for stage in state.stages:
         current = state.current(stage)
         if current is None:
             lines.append(f"{stage:<8} {'-':<10} {'-':<30} -")

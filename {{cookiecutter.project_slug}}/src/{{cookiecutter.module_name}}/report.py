@@ -31,11 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from .artifacts import process_alive, read_json, sweep_stale
+from . import charts, tracking
+from .artifacts import STOPPING_SIGNALS, process_alive, read_json, sweep_stale
 from .compare import (
     BETTER,
     MISSING,
     NEW,
+    NOISE,
     REMOVED,
     UNCHANGED,
     WORSE,
@@ -44,6 +46,8 @@ from .compare import (
     diff_params,
     direction,
 )
+from .datastore import report_lines, share_with_worktree
+from .diagnostics import DIAGNOSTICS_FILE, Diagnostics, load_diagnostics
 from .errors import ArtifactError
 
 if TYPE_CHECKING:
@@ -57,6 +61,8 @@ BASE_DIR = "base"
 ARTIFACT_NAME = "pr-report"
 #: Make targets that produce a base run in the base worktree.
 BASE_TARGETS = ("install", "train")
+#: Then this one, whose failure (a gate the base fails) does not stop the report.
+BASE_CHECK_TARGET = "check"
 BASE_TIMEOUT = 3600
 #: The base's worktree is ``<temp dir>/report-base-<pid>-<random>/base``: the id of the report's
 #: process tells a worktree of a killed report from one in use.
@@ -72,11 +78,15 @@ _ISOLATED_ENV = (
     "MFLAGS",
     "MAKELEVEL",
     "MAKEOVERRIDES",
+    # The base's retraining is a copy of a run the base branch logged already: it is not tracked
+    # (see _base_env), and never reaches the team's tracking server.
+    "MLFLOW_TRACKING_URI",
 )
 
 MARKS = {
     BETTER: "✅ better",
     WORSE: "❌ worse",
+    NOISE: "≈ within noise",
     UNCHANGED: "unchanged",
     NEW: "new",
     REMOVED: "removed",
@@ -98,6 +108,8 @@ class Run:
     checks: dict[str, Any] | None = None
     plots: tuple[Path, ...] = ()
     checks_html: Path | None = None
+    diagnostics: Diagnostics | None = None
+    tracked: tracking.TrackedRun | None = None
 
 
 def load_run(artifacts: Path) -> Run:
@@ -122,7 +134,16 @@ def load_run(artifacts: Path) -> Run:
         raise ArtifactError(f"{checks_path} has no 'gates' list")
     plots = tuple(sorted((artifacts / PLOTS_DIR).glob("*.png")))
     html = artifacts / CHECKS_HTML
-    return Run(metrics, lineage, checks, plots, html if html.is_file() else None)
+    model_sha = (lineage.get("model") or {}).get("sha256")
+    return Run(
+        metrics,
+        lineage,
+        checks,
+        plots,
+        html if html.is_file() else None,
+        load_diagnostics(artifacts),
+        tracking.read_tracked(artifacts, model_sha),
+    )
 
 
 @dataclass(frozen=True)
@@ -140,7 +161,8 @@ def load_base(artifacts: Path, ref: str | None = None) -> Base:
     if not (artifacts / "metrics.json").is_file():
         return Base(ref=ref, note=f"no base metrics in {artifacts}")
     run = load_run(artifacts)
-    base = Run(run.metrics, run.lineage)  # the base's gates and plots are not compared
+    # The base's gate values are shown beside the PR's; its plots are not compared.
+    base = Run(run.metrics, run.lineage, run.checks, diagnostics=run.diagnostics)
     commit = (run.lineage.get("git") or {}).get("commit")
     return Base(run=base, ref=ref, commit=commit)
 
@@ -156,6 +178,7 @@ def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def _base_env(uv: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _ISOLATED_ENV}
+    env[tracking.SWITCH_ENV] = "none"
     if uv:
         env["PATH"] = f"{Path(uv).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
@@ -176,6 +199,8 @@ def _external_data(project: Path, base_project: Path) -> list[str]:
     except (OSError, TypeError, KeyError, yaml.YAMLError):
         return []
     if relative.is_absolute() or ".." in relative.parts:
+        return []
+    if share_with_worktree(project, base_project, relative):  # the base pulls its own version
         return []
     source, target = project / relative, base_project / relative
     if target.exists() or not source.is_file():
@@ -289,8 +314,29 @@ def _train_base(
         if not source.is_file():
             return Base(ref=ref, commit=commit, note=f"the base commit {short} wrote no {name}")
         shutil.copy2(source, dest / name)
+    _base_gates(base_project, dest, uv, progress)
+    for name in (DIAGNOSTICS_FILE,):  # newer files: a base from before them has none
+        source = base_project / "artifacts" / name
+        if source.is_file():
+            shutil.copy2(source, dest / name)
     base = load_base(dest, ref)
     return Base(run=base.run, ref=ref, commit=commit)
+
+
+def _base_gates(base_project: Path, dest: Path, uv: str | None, progress: Progress) -> None:
+    """Run the base's gates (best effort) so that the report shows its values beside the PR's.
+
+    A failed gate on the base is a value to show, not an error; a base whose ``make check``
+    writes no ``checks.json`` (older, or broken) just has no gate values in the report.
+    """
+    progress(f"base: make {BASE_CHECK_TARGET} (its gate values, shown beside this PR's)")
+    with (dest / "check.log").open("w", encoding="utf-8") as handle:
+        run_process_group(
+            ["make", "-C", str(base_project), BASE_CHECK_TARGET], handle, _base_env(uv)
+        )
+    source = base_project / "artifacts" / "checks.json"
+    if source.is_file():
+        shutil.copy2(source, dest / "checks.json")
 
 
 def run_process_group(command: list[str], log: IO[str], env: dict[str, str]) -> int:
@@ -300,14 +346,32 @@ def run_process_group(command: list[str], log: IO[str], env: dict[str, str]) -> 
     (make, uv, the base's training) is stopped with it: SIGTERM, then SIGKILL after
     :data:`STOP_GRACE` seconds. Nothing keeps running in a worktree that is being removed.
     """
-    process = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-    )
+    # A signal that lands between the fork and `process` being bound would leave the group
+    # running with nobody to stop it: the stopping signals wait (blocked) until it is bound, and
+    # the child unblocks them for itself before it runs make.
+    process: subprocess.Popen[bytes] | None = None
     try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING_SIGNALS)
+        try:
+            process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_unblock_stopping_signals,
+            )
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING_SIGNALS)
         return process.wait(timeout=BASE_TIMEOUT)
     except BaseException:
-        _stop_group(process)
+        if process is not None:
+            _stop_group(process)
         raise
+
+
+def _unblock_stopping_signals() -> None:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING_SIGNALS)
 
 
 def _stop_group(process: subprocess.Popen[bytes]) -> None:
@@ -400,17 +464,23 @@ def verdict(checks: Mapping[str, Any] | None) -> str:
     return "✅ **The gate passed**" if len(gates) == 1 else f"✅ **All {len(gates)} gates passed**"
 
 
-def _gates_section(checks: Mapping[str, Any] | None) -> list[str]:
+def _gates_section(
+    checks: Mapping[str, Any] | None, base_checks: Mapping[str, Any] | None = None
+) -> list[str]:
     out = ["### Gates", ""]
     if checks is None:
         return [*out, "Gates were not run for this report.", ""]
     gates = checks.get("gates", [])
     if not gates:
         return [*out, "No gates are configured (`gates:` in params.yaml).", ""]
+    base_gates = {
+        g.get("name"): g for g in (base_checks or {}).get("gates", []) if isinstance(g, dict)
+    }
     # Failing gates first; a table of passing gates only is collapsed.
     ordered = sorted(gates, key=lambda g: bool(g.get("passed")))
-    rows = [
-        [
+    rows = []
+    for g in ordered:
+        row = [
             _cell(g.get("name")),
             _cell(g.get("suite", "")),
             _cell(g.get("value")),
@@ -418,39 +488,157 @@ def _gates_section(checks: Mapping[str, Any] | None) -> list[str]:
             "✅ pass" if g.get("passed") else "❌ **fail**",
             _cell(g.get("detail", "")),
         ]
-        for g in ordered
-    ]
+        if base_checks is not None:
+            found = base_gates.get(g.get("name"))
+            row.insert(3, _cell(found.get("value")) if found else "-")
+        rows.append(row)
     header = ["Gate", "Suite", "Value", "Threshold", "Result", "Detail"]
-    table = _table(header, rows, "llrrcl")
+    align = "llrrcl"
+    if base_checks is not None:
+        header.insert(3, "Base value")
+        align = "llrrrcl"
+    table = _table(header, rows, align)
     if _failed_gates(checks):
         return [*out, *table, ""]
     return [*out, *_details("Every gate passed: values and thresholds", table), ""]
 
 
-def _metric_rows(changes: list[MetricChange], with_base: bool) -> list[list[str]]:
+def _metric_rows(
+    changes: list[MetricChange],
+    with_base: bool,
+    intervals: Mapping[str, tuple[float, float]] | None,
+) -> list[list[str]]:
     rows = []
     for c in changes:
         arrow = {"higher": " ↑", "lower": " ↓"}.get(direction(c.name) or "", "")
         row = [f"{c.name}{arrow}", _number(c.pr)]
+        if intervals is not None:
+            low_high = intervals.get(c.name)
+            row.append(f"{_number(low_high[0])} to {_number(low_high[1])}" if low_high else "-")
         if with_base:
             row += [_number(c.base), _delta(c), MARKS.get(c.verdict, c.verdict)]
         rows.append(row)
     return rows
 
 
+def _intervals(run: Run) -> dict[str, tuple[float, float]] | None:
+    if run.diagnostics is None:
+        return None
+    return {name: (i.low, i.high) for name, i in run.diagnostics.intervals.items()}
+
+
 def _metrics_section(run: Run, base: Base) -> list[str]:
     base_metrics = base.run.metrics if base.run else None
     label = f"Base ({base.ref})" if base.ref else "Base"
-    header = ["Metric", "This PR"] + ([label, "Change", ""] if base_metrics else [])
-    align = "lrrrl" if base_metrics else "lr"
-    out = ["### Metrics", "", "Test set (↑ higher is better, ↓ lower is better):", ""]
+    intervals = _intervals(run)
+    diag = run.diagnostics
+    out = ["### Metrics", "", "Test set (↑ higher is better, ↓ lower is better)."]
+    if diag is not None:
+        out[-1] += (
+            f" The interval is where {diag.confidence:.0%} of the metric's values fall when the "
+            f"{diag.test_rows} test rows are resampled ({diag.resamples} bootstrap resamples): "
+            "a base value inside it is a change within the noise of this test set."
+        )
+    out.append("")
     for split in ("test", "train"):
         pr_split = run.metrics.get(split)
         if not isinstance(pr_split, dict):
             continue
-        changes = compare_metrics(pr_split, base_metrics.get(split) if base_metrics else None)
-        table = _table(header, _metric_rows(changes, bool(base_metrics)), align)
+        split_intervals = intervals if split == "test" else None
+        with_verdict = bool(base_metrics) and split == "test"  # train: no interval, no verdict
+        header = ["Metric", "This PR"]
+        align = "lr"
+        if split_intervals is not None:
+            header.append(f"{diag.confidence:.0%} interval" if diag else "interval")
+            align += "c"
+        if base_metrics:
+            header += [label, "Change"] + ([""] if with_verdict else [])
+            align += "rr" + ("l" if with_verdict else "")
+        base_split = base_metrics.get(split) if base_metrics else None
+        changes = compare_metrics(pr_split, base_split, split_intervals)
+        rows = _metric_rows(changes, bool(base_metrics), split_intervals)
+        table = _table(header, [row[: len(header)] for row in rows], align)
         out += table if split == "test" else ["", *_details("Training-set metrics", table)]
+    return [*out, ""]
+
+
+def _charts_section(run: Run, base: Base) -> list[str]:
+    """Mermaid charts (GitHub draws them from the comment's text: no image is uploaded)."""
+    test = run.metrics.get("test") or {}
+    base_test = (base.run.metrics.get("test") or {}) if base.run else None
+    names = [n for n in test if base_test is None or n in base_test]
+    if run.metrics.get("task") == "regression":
+        names = [n for n in names if n in {"rmse", "mae"}]  # one unit: the target's
+    pr_values = [float(test[n]) for n in names]
+    base_values = [float(base_test[n]) for n in names] if base_test is not None else None
+    against = f", line: base ({base.ref or 'base'})" if base_values is not None else ""
+    blocks = [
+        charts.comparison_chart(
+            f"Test metrics (bars: this PR{against})", names, pr_values, base_values
+        )
+    ]
+    diag = run.diagnostics
+    if diag is not None:
+        blocks.append(charts.roc_chart(diag.roc_fpr, diag.roc_tpr))
+        blocks.append(
+            charts.histogram_chart(
+                "Residuals (test): actual minus predicted",
+                diag.residual_edges,
+                diag.residual_counts,
+            )
+        )
+        blocks.append(charts.importance_chart(diag.importance))
+    drawn = [block for block in blocks if block]
+    if not drawn:
+        return []
+    body: list[str] = []
+    for block in drawn:
+        body += [block, ""]
+    return ["### Charts", "", *body]
+
+
+def _per_class_section(run: Run) -> list[str]:
+    diag = run.diagnostics
+    if diag is None or not diag.per_class:
+        return []
+    rows = [
+        [_cell(c.label), _number(c.precision), _number(c.recall), _number(c.f1), str(c.support)]
+        for c in diag.per_class
+    ]
+    out = ["### Per class (test set)", ""]
+    out += _table(["Class", "Precision", "Recall", "F1", "Rows"], rows, "lrrrr")
+    if diag.confusion:
+        header = ["actual / predicted", *(_cell(label) for label in diag.confusion_labels)]
+        matrix = [
+            [f"**{_cell(label)}**", *(str(v) for v in row)]
+            for label, row in zip(diag.confusion_labels, diag.confusion, strict=True)
+        ]
+        out += [
+            "",
+            "Confusion matrix:",
+            "",
+            *_table(header, matrix, "l" + "r" * len(diag.confusion_labels)),
+        ]
+    return [*out, ""]
+
+
+def _tracking_section(run: Run, history: History | None) -> list[str]:
+    if not tracking.enabled():
+        return []
+    out = ["### Experiment tracking", ""]
+    tracked = run.tracked
+    if tracked is None:
+        out.append("This run was not logged to the tracker (see the training log's warning).")
+    elif tracked.url:
+        # A plain address: GitHub links it; the comment escapes markdown links.
+        out.append(f"MLflow run `{tracked.run_id[:8]}` of `{tracked.experiment}`: {tracked.url}")
+    else:
+        out.append(
+            f"Logged as run `{tracked.run_id}` of `{tracked.experiment}` in the workflow's own "
+            "MLflow store (set the `MLFLOW_TRACKING_URI` secret to keep runs on a team server)."
+        )
+    if history is not None:
+        out += ["", *history.lines()]
     return [*out, ""]
 
 
@@ -482,6 +670,7 @@ def _data_section(run: Run, base: Base) -> list[str]:
     else:
         old = (base_data.get("sha256") or "none")[:12]
         out.append(f"**Data changed**: fingerprint `{old}` on the base, `{fingerprint[:12]}` here.")
+    out += ["", *report_lines(data, base_data)]  # the DVC version (datastore.py)
     keys = [
         ("File", "path"),
         ("Rows", "rows"),
@@ -538,13 +727,63 @@ def _lineage_section(run: Run) -> list[str]:
     return ["### Lineage", "", *_details(summary, body), ""]
 
 
-def render(run: Run, base: Base, *, plots: Sequence[str] = ()) -> str:
+@dataclass(frozen=True)
+class History:
+    """The base branch's last tracked runs (newest first), or why there are none."""
+
+    branch: str
+    metric: str
+    rows: tuple[tracking.HistoryRow, ...] = ()
+    note: str = ""
+
+    def lines(self) -> list[str]:
+        """The markdown of the history: a trend chart and a table, or the note."""
+        if not self.rows:
+            return [f"History of `{self.branch}`: {self.note or 'no tracked runs yet'}."]
+        oldest_first = list(reversed(self.rows))
+        values = [r.value for r in oldest_first if r.value is not None]
+        labels = [r.commit or r.run_id[:7] for r in oldest_first if r.value is not None]
+        chart = charts.trend_chart(f"{self.metric} on {self.branch}, oldest first", labels, values)
+        rows = [
+            [_cell(r.started), _code(r.commit or "-"), _number(r.value), _cell(r.gates)]
+            for r in self.rows
+        ]
+        table = _table(["Started (UTC)", "Commit", self.metric, "Gates"], rows, "llrl")
+        body = ([chart, ""] if chart else []) + table
+        return _details(f"Last {len(self.rows)} tracked runs on `{self.branch}`", body)
+
+
+def base_history(root: Path, base: Base, task: str, lineage: Mapping[str, Any]) -> History | None:
+    """The last tracked runs of the base branch, read from the tracking store (None: off)."""
+    if not tracking.enabled() or not base.ref or task not in tracking.MAIN_METRIC:
+        return None
+    branch = base.ref.removeprefix("origin/")
+    metric = f"test_{tracking.MAIN_METRIC[task]}"
+    uri = tracking.store_uri(root)
+    embedded = root / tracking.STORE_DIR / tracking.STORE_DB
+    if not os.environ.get(tracking.URI_ENV, "").strip() and not embedded.is_file():
+        return History(branch, metric, note="the tracking store holds no runs yet")
+    try:
+        rows = tracking.history(root, branch, task, tracking.experiment_name(lineage), limit=10)
+    except tracking.TrackingError as exc:
+        return History(branch, metric, note=f"cannot read {tracking.public_uri(uri)} ({exc})")
+    return History(branch, metric, tuple(rows))
+
+
+def render(
+    run: Run,
+    base: Base,
+    *,
+    plots: Sequence[str] = (),
+    history: History | None = None,
+) -> str:
     """Render the report's markdown.
 
     Args:
         run: this PR's run.
         base: the base run, or a note saying why there is none.
         plots: plot paths relative to the report file (as copied next to it), listed by name.
+        history: the base branch's last tracked runs, when tracking is on.
     """
     project = run.lineage.get("project") or run.lineage.get("model_name") or "model"
     if base.run is not None:
@@ -561,18 +800,27 @@ def render(run: Run, base: Base, *, plots: Sequence[str] = ()) -> str:
         "",
         f"{task.capitalize()} model. {against}".strip(),
         "",
-        *_gates_section(run.checks),
+        *_gates_section(run.checks, base.run.checks if base.run else None),
         *_metrics_section(run, base),
+        *_charts_section(run, base),
+        *_per_class_section(run),
         *_params_section(run, base),
         *_data_section(run, base),
         *_plots_section(plots),
+        *_tracking_section(run, history),
         *_lineage_section(run),
         "### Full gate report",
         "",
     ]
     if run.checks_html is not None:
+        connected = (run.checks or {}).get("html_connected")
+        mode = {
+            True: "connected mode: it loads its scripts from a CDN, so viewing needs internet "
+            "(`checks.html_connected: false` in params.yaml makes it self-contained)",
+            False: "self-contained mode: it opens offline",
+        }.get(connected, "mode not recorded")
         lines.append(
-            f"The full deepchecks report (`{CHECKS_HTML}`) is in this workflow run's "
+            f"The full deepchecks report (`{CHECKS_HTML}`, {mode}) is in this workflow run's "
             f"`{ARTIFACT_NAME}` artifact: download it and open it in a browser."
         )
     else:
@@ -580,7 +828,7 @@ def render(run: Run, base: Base, *, plots: Sequence[str] = ()) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_report(run: Run, base: Base, out_dir: Path) -> Path:
+def write_report(run: Run, base: Base, out_dir: Path, history: History | None = None) -> Path:
     """Write ``report.md``, the plots and the gate report into ``out_dir``.
 
     The directory is built next to ``out_dir`` and swapped in at the end: a failure leaves the
@@ -602,7 +850,8 @@ def write_report(run: Run, base: Base, out_dir: Path) -> Path:
             plots.append(f"{PLOTS_DIR}/{plot.name}")
         if run.checks_html is not None:
             shutil.copy2(run.checks_html, stage / CHECKS_HTML)
-        (stage / REPORT_FILE).write_text(render(run, base, plots=plots), "utf-8")
+        text = render(run, base, plots=plots, history=history)
+        (stage / REPORT_FILE).write_text(text, "utf-8")
         old = out_dir.with_name(f".{out_dir.name}-old")
         shutil.rmtree(old, ignore_errors=True)
         if out_dir.exists():
@@ -643,4 +892,6 @@ def run_report(
         base = Base(note="no base given (`make report BASE=origin/main` compares with main)")
     if base.run is None:
         progress(f"no base comparison: {base.note}")
-    return write_report(run, base, out or artifacts / "report")
+    task = str(run.metrics.get("task") or "")
+    history = base_history(root, base, task, run.lineage)
+    return write_report(run, base, out or artifacts / "report", history)

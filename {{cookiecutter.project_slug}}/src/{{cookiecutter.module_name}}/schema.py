@@ -259,6 +259,8 @@ def check_rows(
     """
     from pandas.api.types import infer_dtype
 
+    from .data import to_numbers  # batch only: the bento's service never imports data.py
+
     names = [f["name"] for f in features]
     refused = np.zeros(len(frame), dtype=bool)
     reasons = np.full(len(frame), "", dtype=object)
@@ -277,8 +279,8 @@ def check_rows(
         if not nullable:
             refuse(missing, f"{name!r}: missing (training data had no missing values)", raw)
         if feature["kind"] == "numeric":
-            values = raw if raw.dtype == "float64" else pd.to_numeric(raw, errors="coerce")
-            values = values.astype("float64", copy=False)
+            # Training's number rules (data.to_numbers: "1e400" is infinite, "1_000" is no number).
+            values = raw if raw.dtype == "float64" else to_numbers(raw)
             numbers = values.to_numpy()
             refuse(np.isnan(numbers) & ~missing, f"{name!r}: not a number", raw)
             refuse(np.isinf(numbers), f"{name!r}: not finite", raw)

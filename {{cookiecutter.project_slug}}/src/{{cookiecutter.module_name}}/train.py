@@ -33,6 +33,8 @@ MODEL_FILE = "model.joblib"
 METRICS_FILE = "metrics.json"
 LINEAGE_FILE = "lineage.json"
 PLOTS_DIR = "plots"
+#: Test rows kept as the model's input example (the tracked model's signature and example).
+EXAMPLE_ROWS = 5
 
 Progress = Callable[[str], None]
 
@@ -45,6 +47,10 @@ class TrainResult:
     metrics: dict[str, Any]
     lineage: dict[str, Any]
     seconds: float
+    #: The fitted pipeline and a few test rows: what experiment tracking logs as the model and
+    #: its input example (see :mod:`.tracking`).
+    model: Any = None
+    example: Any = None
 
 
 def _quiet(_: str) -> None:
@@ -99,7 +105,8 @@ def run_training(
     Raises:
         DataError: if the data is invalid; no artifact is written or changed then.
     """
-    from .evaluate import compute_metrics, write_plots
+    from .diagnostics import DIAGNOSTICS_FILE, RESAMPLES, compute_diagnostics
+    from .evaluate import compute_metrics, permutation_importance_table, write_plots
     from .lineage import build_lineage
 
     started, clock = _now(), time.perf_counter()
@@ -110,6 +117,8 @@ def run_training(
         f"validated {len(dataset.frame)} rows: {len(dataset.numeric)} numeric and "
         f"{len(dataset.categorical)} categorical features, target {dataset.target!r}"
     )
+    for line in dataset.schema_lines():
+        progress(f"schema: {line}")
     classification = params.task == "classification"
     x_train, x_test, y_train, y_test = split(
         dataset, params.data.test_size, params.seed, stratify=classification
@@ -124,9 +133,17 @@ def run_training(
         "train": compute_metrics(params.task, pipeline, x_train, y_train),
         "test": compute_metrics(params.task, pipeline, x_test, y_test),
     }
+    importance = permutation_importance_table(pipeline, x_test, y_test, params.seed)
+    progress(f"bootstrapping the test metrics ({RESAMPLES} resamples)")
+    diagnostics = compute_diagnostics(
+        params.task, pipeline, x_test, y_test, params.seed, importance
+    )
     with StagingDir(artifacts) as stage:
         progress("writing plots")
-        write_plots(params.task, pipeline, x_test, y_test, stage.path / PLOTS_DIR, params.seed)
+        write_plots(
+            params.task, pipeline, x_test, y_test, stage.path / PLOTS_DIR, params.seed, importance
+        )
+        atomic_write_json(stage.path / DIAGNOSTICS_FILE, diagnostics.to_dict())
         model_path = atomic_dump_joblib(stage.path / MODEL_FILE, pipeline)
         atomic_write_json(stage.path / METRICS_FILE, metrics)
         lineage = build_lineage(
@@ -145,4 +162,5 @@ def run_training(
     progress(
         f"wrote {display_path(artifacts, root)}/: {MODEL_FILE}, {METRICS_FILE}, {LINEAGE_FILE}"
     )
-    return TrainResult(artifacts, metrics, lineage, time.perf_counter() - clock)
+    seconds = time.perf_counter() - clock
+    return TrainResult(artifacts, metrics, lineage, seconds, pipeline, x_test.head(EXAMPLE_ROWS))

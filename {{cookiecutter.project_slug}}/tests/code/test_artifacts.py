@@ -133,6 +133,7 @@ def test_a_killed_training_leaves_nothing_the_next_run_keeps(
 
     assert main(["train", "--params", str(params_file)]) == 0
     assert sorted(p.name for p in artifacts.iterdir()) == [
+        "diagnostics.json",
         "lineage.json",
         "metrics.json",
         "model.joblib",

@@ -76,9 +76,9 @@ def test_data_error_exits_2(make_project, base_params, capsys) -> None:
 def test_data_train_lineage_in_process(tmp_path: Path, make_project, base_params, capsys) -> None:
     params_file = make_project(base_params("regression", data={"path": "data/diabetes.csv"}))
     assert main(["data", "--params", str(params_file)]) == 0
-    assert "wrote the regression sample dataset" in capsys.readouterr().out
+    assert "written: the bundled regression sample" in capsys.readouterr().out
     assert main(["data", "--params", str(params_file)]) == 0
-    assert "exists; left untouched" in capsys.readouterr().out
+    assert "exists (not tracked by DVC" in capsys.readouterr().out
     assert main(["train", "--params", str(params_file)]) == 0
     out = capsys.readouterr().out
     assert "[train] fitting ridge" in out

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from {{ cookiecutter.module_name }}.config import parse_params
 from {{ cookiecutter.module_name }}.data import (
+    SAMPLE_FILES,
     load_dataset,
     sample_frame,
     split,
@@ -27,10 +28,10 @@ pytestmark = pytest.mark.code
     ("task", "rows", "columns"), [("classification", 569, 31), ("regression", 442, 11)]
 )
 def test_write_sample_writes_the_bundled_dataset(tmp_path: Path, base_params, task, rows, columns):
-    params = parse_params(base_params(task, data={"path": "data/sample.csv"}))
-    path, written = write_sample(params, tmp_path)
+    params = parse_params(base_params(task, data={"path": SAMPLE_FILES[task]}))
+    path, written = write_sample(task, tmp_path)
     assert written
-    assert path == tmp_path / "data" / "sample.csv"
+    assert path == tmp_path / SAMPLE_FILES[task]
     frame = pd.read_csv(path)
     assert frame.shape == (rows, columns)
     assert "target" in frame.columns
@@ -40,18 +41,17 @@ def test_write_sample_writes_the_bundled_dataset(tmp_path: Path, base_params, ta
     assert len(dataset.sha256) == 64
 
 
-def test_write_sample_never_overwrites_a_users_file(tmp_path: Path, base_params) -> None:
-    params = parse_params(base_params(data={"path": "mine.csv"}))
-    (tmp_path / "mine.csv").write_text("a,target\n1,0\n", encoding="utf-8")
-    path, written = write_sample(params, tmp_path)
+def test_write_sample_never_overwrites_a_users_file(tmp_path: Path) -> None:
+    mine = tmp_path / SAMPLE_FILES["classification"]
+    mine.parent.mkdir()
+    mine.write_text("a,target\n1,0\n", encoding="utf-8")
+    path, written = write_sample("classification", tmp_path)
     assert not written
     assert path.read_text(encoding="utf-8") == "a,target\n1,0\n"
 
 
-def test_sample_uses_the_configured_target_name() -> None:
-    frame = sample_frame("regression", target="progression")
-    assert "progression" in frame.columns
-    assert "target" not in frame.columns
+def test_the_sample_keeps_its_own_target_column() -> None:
+    assert "target" in sample_frame("regression").columns
 
 
 def test_features_are_inferred_from_dtypes(tmp_path: Path, base_params, make_frame) -> None:
@@ -139,7 +139,12 @@ def test_schema_validation_rejects_corruptions(base_params, make_frame, kind, ro
     frame = make_frame(rows=40).astype({"age": object})
     if kind == "text_in_numeric":
         frame.loc[row, "age"] = word
-        expected = f"d.csv: column 'age': non-numeric value {word!r} at line {row + 2}"
+        refused = (
+            "infinite"
+            if abs(float(pd.to_numeric(word, errors="coerce"))) == np.inf
+            else "non-numeric"
+        )
+        expected = f"d.csv: column 'age': {refused} value {word!r} at line {row + 2}"
     elif kind == "missing_target":
         frame.loc[row, "target"] = None
         expected = f"d.csv: column 'target': 1 missing target value(s), first at line {row + 2}"
@@ -152,3 +157,106 @@ def test_schema_validation_rejects_corruptions(base_params, make_frame, kind, ro
     with pytest.raises(DataError) as info:
         validate_frame(frame, params, "d.csv")
     assert expected in str(info.value)
+
+
+# --- real-data corpus: what inference refuses, excludes or handles ---------------------------
+
+
+def _csv(rows: int = 30, **columns: object) -> str:
+    """A CSV with a learnable numeric x, a category, a target, and ``columns`` (name -> values)."""
+    frame = pd.DataFrame(
+        {
+            "x": np.arange(rows, dtype=float) * 1.5,
+            "kind": ["a", "b", "c"] * (rows // 3),
+            "target": ["no", "yes"] * (rows // 2),
+        }
+    )
+    for name, values in columns.items():
+        frame[name] = values
+    return frame.to_csv(index=False)
+
+
+REFUSED = {
+    "inf": (_csv(x=[*range(29), "inf"]), "column 'x': infinite value inf at line 31"),
+    "beyond_float": (
+        _csv(x=[*range(29), "1e400"]),
+        "column 'x': infinite value '1e400' at line 31",
+    ),
+    "stray_text": (
+        _csv(w=[*range(14), "n/a?", *range(15)]),
+        "column 'w': text value 'n/a?' at line 16 in a column of numbers",
+    ),
+    "duplicate_header": (
+        "x,target,x\n" + "1,no,2\n2,yes,3\n" * 10,
+        "column name 'x' appears twice in the header (columns 1 and 3)",
+    ),
+    "spaced_header": (
+        "x,target ,kind\n" + "1,no,a\n2,yes,b\n" * 10,
+        "column name 'target ' (column 2) has spaces around it; rename it to 'target'",
+    ),
+    "mixed_labels": (
+        _csv(target=["1", "zero", "1.0"] * 10),
+        "column 'target': class labels mix numbers and text ('1' at line 2, 'zero' at line 3)",
+    ),
+    "missing_target": (
+        _csv(target=["no", "yes", None] * 10),
+        "column 'target': 10 missing target value(s), first at line 4; every row needs a target"
+        " (or set data.drop_missing_target: true",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_bad_real_data_is_refused_with_column_and_line(tmp_path: Path, base_params, case) -> None:
+    text, expected = REFUSED[case]
+    (tmp_path / "d.csv").write_text(text, encoding="utf-8")
+    params = parse_params(base_params(data={"path": "d.csv"}))
+    with pytest.raises(DataError) as info:
+        load_dataset(params, tmp_path)
+    assert str(info.value).startswith("d.csv: ")
+    assert expected in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_ids_and_dates_are_excluded_and_said(tmp_path: Path, base_params) -> None:
+    days = pd.date_range("2024-01-01", periods=30).strftime("%Y/%m/%d").tolist()
+    text = _csv(row_id=range(100, 130), name=[f"car {i}" for i in range(30)], day=days)
+    (tmp_path / "d.csv").write_text(text, encoding="utf-8")
+    dataset = load_dataset(parse_params(base_params(data={"path": "d.csv"})), tmp_path)
+    assert dataset.features == ["x", "kind"]
+    assert set(dataset.excluded) == {"row_id", "name", "day"}
+    assert dataset.excluded["day"].startswith("dates or times (e.g. '2024/01/01')")
+    assert dataset.excluded["name"].startswith("id-like: 30 distinct values in 30 rows")
+    lines = "\n".join(dataset.schema_lines())
+    assert "excluded 'row_id': id-like: consecutive integers" in lines
+    # declared categorical: taken as it is, no inference
+    data = {"path": "d.csv", "categorical_features": ["kind", "name"], "exclude": ["day", "row_id"]}
+    declared = load_dataset(parse_params(base_params(data=data)), tmp_path)
+    assert declared.categorical == ["kind", "name"]
+    assert declared.excluded == {
+        "day": "data.exclude in params",
+        "row_id": "data.exclude in params",
+    }
+
+
+def test_missing_targets_are_dropped_when_asked_and_counted(tmp_path: Path, base_params) -> None:
+    (tmp_path / "d.csv").write_text(_csv(target=["no", "yes", None] * 10), encoding="utf-8")
+    data = {"path": "d.csv", "drop_missing_target": True}
+    dataset = load_dataset(parse_params(base_params(data=data)), tmp_path)
+    assert len(dataset.frame) == 20
+    assert dataset.notes == ["dropped 10 row(s) with no 'target' (data.drop_missing_target)"]
+
+
+def test_high_cardinality_categoricals_are_warned(tmp_path: Path, base_params) -> None:
+    codes = [f"c{i % 60}" for i in range(180)]
+    (tmp_path / "d.csv").write_text(_csv(rows=180, code=codes), encoding="utf-8")
+    dataset = load_dataset(parse_params(base_params(data={"path": "d.csv"})), tmp_path)
+    assert "code" in dataset.categorical
+    assert any("'code' has 60 categories" in note for note in dataset.notes)
+
+
+def test_a_close_column_name_is_suggested(tmp_path: Path, base_params) -> None:
+    (tmp_path / "d.csv").write_text(_csv(), encoding="utf-8")
+    params = parse_params(base_params(data={"path": "d.csv", "target": "Target"}))
+    with pytest.raises(DataError, match=r"not found \(did you mean 'target'\?\)"):
+        load_dataset(params, tmp_path)

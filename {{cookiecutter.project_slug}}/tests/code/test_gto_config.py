@@ -21,9 +21,9 @@ def git(repo: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
 
 
-def test_release_knows_the_stages_of_the_gto_config() -> None:
+def test_the_project_ships_the_stages_its_deploy_overlays_and_workflows_use() -> None:
     config = read_registry_config(str(PROJECT / CONFIG_FILE_NAME))
-    assert tuple(config.stages or ()) == release.STAGES
+    assert release.stages(PROJECT) == tuple(config.stages or ()) == ("staging", "prod")
 
 
 def test_gto_refuses_a_stage_the_config_does_not_list(tmp_path: Path) -> None:

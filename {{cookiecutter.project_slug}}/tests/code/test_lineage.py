@@ -45,7 +45,9 @@ DATA_KEYS = {
     "test_rows",
     "target",
     "features",
+    "excluded",
     "classes",
+    "dvc",
 }
 
 
@@ -69,6 +71,7 @@ def test_lineage_follows_the_contract(make_project, base_params, make_frame) -> 
     assert (lineage["data"]["rows"], lineage["data"]["columns"]) == (100, 6)
     assert lineage["data"]["train_rows"] + lineage["data"]["test_rows"] == 100
     assert lineage["data"]["classes"] == ["no", "yes"]
+    assert lineage["data"]["dvc"] is None, "the file is not tracked by DVC"
     age = next(f for f in lineage["data"]["features"] if f["name"] == "age")
     assert age["kind"] == "numeric"
     assert age["dtype"] == "float64"

@@ -103,8 +103,20 @@ def test_a_glob_batch_concatenates_its_files(project, make_frame):
             lambda f: f.assign(target=lambda d: d["target"].where(d.index != 0)),
             r"column 'target': 1 missing target value",
         ),
+        (
+            lambda f: f.astype({"income": object}).assign(
+                income=lambda d: d["income"].where(d.index != 7, "1e400")
+            ),
+            r"column 'income': infinite value '1e400' at line 9",
+        ),
+        (
+            lambda f: f.astype({"target": object}).assign(
+                target=lambda d: d["target"].where(d.index != 2, 1)
+            ),
+            r"column 'target': class labels mix numbers and text",
+        ),
     ],
-    ids=["missing-columns", "non-numeric", "too-few-rows", "missing-label"],
+    ids=["missing-columns", "non-numeric", "too-few-rows", "missing-label", "inf", "mixed-labels"],
 )
 def test_malformed_batches_get_clear_errors(project, make_frame, change, message):
     params, reference = _setup(project)
@@ -428,7 +440,7 @@ def test_cli_batches_and_update_data_report_what_they_did(project, capsys, tmp_p
     assert cli.main([*argv, "--github-output"]) == 0
     assert "200 -> 260 rows" in capsys.readouterr().out
     assert out.read_text() == (
-        "data_path=data/data.csv\nledger_path=data/data.csv.batches.json\nrows=260\n"
+        "data_path=data/data.csv\nledger_path=data/data.csv.batches.json\nadd_paths=\nrows=260\n"
     )
     assert cli.main(argv) == 0  # the same batch again
     assert "is already in data/data.csv (batch sha256 " in capsys.readouterr().out

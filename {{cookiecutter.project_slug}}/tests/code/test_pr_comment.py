@@ -189,6 +189,12 @@ HOSTILE_MARKDOWN = {
     "absolute path": "![key](/home/runner/.ssh/id_rsa)",
     "control characters": "[x\x00](/etc/passwd)\x1b[31m\u202e)dwssap/cte/(]x[",
     "cr line endings": "[x]\r\n\r\n[x]: /etc/passwd\r\n",
+    "flowchart with a click": '```mermaid\nflowchart LR\n  A-->B\n  click A "/etc/passwd"\n```',
+    "tilde fence": '~~~ Mermaid\nflowchart LR\n  click A "/etc/passwd"\n~~~',
+    "link in a chart label": '```mermaid\nxychart-beta\n  title "[x](/etc/passwd)"\n```',
+    "unclosed chart": "```mermaid\nxychart-beta\n[x](/etc/passwd)",
+    "link after a chart": "```mermaid\nxychart-beta\n```\n[x](/etc/passwd)",
+    "html in a chart": '```mermaid\nxychart-beta\n  title "<img src=/etc/passwd>"\n```',
 }
 
 
@@ -198,6 +204,23 @@ def test_hostile_markdown_links_and_embeds_nothing(artifact: Path, hostile: str)
     markdown = prepare(artifact).path.read_text()
     assert_links_nothing(markdown)
     assert "## Model report: churn-model" in markdown, "the text itself is kept"
+    if "flowchart" in hostile:  # a diagram that is not one of the report's charts: plain code
+        assert not re.search(r"^\s*(`{3,}|~{3,})\s*mermaid", markdown, re.M | re.I), markdown
+
+
+def test_the_reports_charts_are_posted_as_they_are(artifact: Path) -> None:
+    from {{ cookiecutter.module_name }} import charts
+
+    drawn = [
+        charts.comparison_chart("Test metrics", ["f1", "roc_auc"], [0.9, 0.99], [0.8, 0.98]),
+        charts.importance_chart([('odd "name" [1] <b>', 0.2), ("x\\y", -0.1)]),
+        charts.histogram_chart("Residuals", [-10.5, 0.0, 10.5], [3, 4]),
+    ]
+    (artifact / "report.md").write_text(REPORT + "\n\n".join(drawn) + "\n")
+    markdown = prepare(artifact).path.read_text()
+    for chart in drawn:
+        assert chart in markdown
+    assert_links_nothing(markdown)
 
 
 def _symlink(target: str, name: str = "plots/roc_curve.png") -> Callable[[Path], None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from pydantic import ValidationError
 from {{ cookiecutter.module_name }} import predict, schema
 from {{ cookiecutter.module_name }}.cli import main as cli_main
 from {{ cookiecutter.module_name }}.config import load_params
+from {{ cookiecutter.module_name }}.data import to_numbers
 from {{ cookiecutter.module_name }}.errors import DataError, ProjectError
 from {{ cookiecutter.module_name }}.release import model_name
 from {{ cookiecutter.module_name }}.train import run_training
@@ -202,6 +204,7 @@ def test_a_stage_scores_with_the_model_its_registration_names(trained: Path, mod
     from {{ cookiecutter.module_name }}.artifacts import sha256_file
 
     root = trained.parent
+    shutil.copy(PROJECT / ".gto", root / ".gto")  # the stages it may name
     with pytest.raises(ProjectError, match="git"):
         predict.load_stage("prod", root, root / "artifacts")
     git(root, "init", "-q", "-b", "main")
@@ -296,6 +299,23 @@ def test_check_rows_accepts_exactly_what_the_service_accepts(rows):
         except ValidationError:
             accepted = False
         assert accepted == (reason == ""), (values, reason)
+
+
+def test_check_rows_reads_numbers_by_the_training_datas_rules():
+    # Text cells (a column pandas could not read as numbers) go through data.to_numbers, as
+    # training data does: the same value is never a number in one and refused in the other.
+    text = pd.Series(["1.5", "1e400", "1_000", "abc", " 2 "], dtype=object)
+    frame = pd.DataFrame({"x": text, "y": 0.0, "c": "a", "d": "u"})
+    columns, reasons = schema.check_rows(frame, FEATURES)
+    expected = to_numbers(text)
+    np.testing.assert_array_equal(columns["x"].to_numpy()[[0, 4]], expected.to_numpy()[[0, 4]])
+    assert reasons.tolist() == [
+        "",
+        "'x': not finite (got '1e400')",
+        "'x': not a number (got '1_000')",
+        "'x': not a number (got 'abc')",
+        "",
+    ]
 
 
 @pytest.mark.slow

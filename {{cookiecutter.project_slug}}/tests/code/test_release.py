@@ -134,6 +134,7 @@ def repo(tmp_path: Path, make_project, base_params, make_frame) -> Path:
         'description = "Predicts whether a demo customer churns."\n'
     )
     (work / ".gitignore").write_text("artifacts/\ndata/\n")
+    shutil.copy(PROJECT / ".gto", work / ".gto")  # the project's stages
     if HAS_DEPLOY:
         shutil.copytree(PROJECT / "deploy", work / "deploy", ignore=shutil.ignore_patterns("image"))
     git(work, "add", ".")
@@ -251,6 +252,13 @@ def test_register_defaults_to_next_patch_or_given_part(repo: Path):
     commit_change(repo, "four")
     write_artifacts(repo)
     assert register(repo).version == "v1.0.1"
+    commit_change(repo, "a release candidate")
+    write_artifacts(repo)
+    assert register(repo, version="1.1.0-rc.1").version == "v1.1.0-rc.1"  # GTO's semver
+    commit_change(repo, "the release")
+    write_artifacts(repo)
+    assert register(repo, version="v1.1.0").version == "v1.1.0"  # higher than its candidate
+    assert release.read_state(repo).latest().version == "v1.1.0"
 
 
 def test_register_reads_the_image_recorded_by_publish_image(repo: Path):
@@ -269,7 +277,8 @@ def test_register_reads_the_image_recorded_by_publish_image(repo: Path):
         ("failed", (), "the gates did not pass: accuracy"),
         ("stale", (), "the artifacts were trained on commit 000000000000"),
         ("none", ("--version", "1.0"), "version '1.0' is not semantic"),
-        ("none", ("--version", "v1.2.3-rc1"), "is not semantic"),
+        ("none", ("--version", "v1.2"), "is not semantic"),
+        ("none", ("--version", "v01.2.3"), "is not semantic"),
         ("none", ("--bump", "huge"), None),
     ],
 )
@@ -322,9 +331,8 @@ def test_promote_and_rollback_guards(repo: Path, capsys):
         repo, capsys, "promote", "--version", "v0.1.0", "--stage", "staging"
     )
     register(repo)
-    assert "unknown stage 'production' (expected one of staging, prod)" in refused(
-        repo, capsys, "promote", "--version", "v0.1.0", "--stage", "production"
-    )
+    message = refused(repo, capsys, "promote", "--version", "v0.1.0", "--stage", "production")
+    assert "stage 'production' (expected one of staging, prod, as listed in .gto)" in message
     assert "unknown stage 'dev'" in refused(repo, capsys, "rollback", "--stage", "dev")
     assert "version 'latest' is not semantic" in refused(
         repo, capsys, "promote", "--version", "latest", "--stage", "prod"
@@ -339,6 +347,70 @@ def test_promote_and_rollback_guards(repo: Path, capsys):
     assert "nothing to roll back to: prod has only ever run v0.1.0" in refused(
         repo, capsys, "rollback", "--stage", "prod"
     )
+
+
+def test_a_version_deregistered_with_gto_is_neither_promoted_nor_deployed(repo: Path, capsys):
+    from gto.api import deregister
+
+    register(repo, image=f"{IMAGE}@{DIGESTS['a']}")
+    git(repo, "push", "--quiet", "origin", "main")
+    release.promote(repo, "v0.1.0", "staging")
+    deregister(str(repo), NAME, version="v0.1.0")  # tag NAME@v0.1.0!: withdrawn
+    assert release.read_state(repo).current("staging").version == "v0.1.0"  # still what it ran
+    withdrawn = f"v0.1.0 was deregistered ({NAME}@v0.1.0!)"
+    assert withdrawn in refused(repo, capsys, "promote", "--version", "v0.1.0", "--stage", "prod")
+    assert withdrawn in refused(repo, capsys, "deploy", "--stage", "staging", "--dry-run")
+
+
+def test_rollback_goes_further_back_and_never_returns_to_a_version_rolled_back_from(
+    repo: Path, capsys
+):
+    """Rollbacks walk the stage's stack: v3 -> v2 -> v1, then refuse; promoting pushes again."""
+    register(repo, push=True)
+    for text in ("second model", "third model"):
+        commit_change(repo, text)
+        write_artifacts(repo)
+        register(repo, push=True)
+    for version in ("v0.1.0", "v0.1.1", "v0.1.2"):
+        release.promote(repo, version, "prod", push=True)
+    capsys.readouterr()
+    assert cli(repo, "rollback", "--stage", "prod", "--push") == 0
+    assert f"rolled prod back from v0.1.2 to v0.1.1 ({NAME}#prod#4)" in capsys.readouterr().out
+    assert cli(repo, "rollback", "--stage", "prod", "--push") == 0  # not back to v0.1.2
+    assert f"rolled prod back from v0.1.1 to v0.1.0 ({NAME}#prod#5)" in capsys.readouterr().out
+    assert tags(repo) == remote_tags(repo)
+    message = git(repo, "tag", "-l", "--format=%(contents:subject)", f"{NAME}#prod#5")
+    assert message == f"Roll back {NAME} in prod from v0.1.1 to v0.1.0"
+    assert "every other version it ran (v0.1.1, v0.1.2) was rolled back from" in refused(
+        repo, capsys, "rollback", "--stage", "prod"
+    )
+    release.promote(repo, "v0.1.2", "prod")  # fixed forward by hand: pushed on the stack again
+    assert release.read_state(repo).stack("prod") == ["v0.1.0", "v0.1.2"]
+    _, assignment = release.rollback(repo, "prod")
+    assert (assignment.version, assignment.number) == ("v0.1.0", 7)
+    next_second()  # GTO orders a stage's tags by time (1 s): make its view unambiguous
+    release.promote(repo, "v0.1.1", "staging")
+    assert release.read_state(repo).stack("prod") == ["v0.1.0"]  # other stages do not count
+    assert gto_show(repo)["stage"] == {"staging": "v0.1.1", "prod": "v0.1.0"}
+
+
+def test_the_stages_are_the_ones_gto_reads_from_the_gto_file(repo: Path, capsys):
+    register(repo)
+    (repo / ".gto").write_text("stages: [dev, staging, prod]\n")
+    assert cli(repo, "promote", "--version", "v0.1.0", "--stage", "dev") == 0
+    assert f"{NAME}#dev#1" in tags(repo)
+    (repo / ".gto").write_text("stages: [staging]\n")
+    assert "unknown stage 'prod' (expected one of staging, as listed in .gto)" in refused(
+        repo, capsys, "promote", "--version", "v0.1.0", "--stage", "prod"
+    )
+    (repo / ".gto").unlink()
+    assert ".gto not found: it lists the stages" in refused(repo, capsys, "status")
+    (repo / ".gto").write_text("# no stages\n")
+    assert ".gto lists no stages: add `stages: [staging, prod]`" in refused(
+        repo, capsys, "promote", "--version", "v0.1.0", "--stage", "staging"
+    )
+    (repo / ".gto").write_text("stages: {not: [a, list]}\n")
+    assert ".gto: GTO cannot read it" in refused(repo, capsys, "status")
 
 
 def test_deploy_guards_and_commands(repo: Path, capsys):
@@ -666,11 +738,12 @@ def test_publish_release_command(repo: Path):
 
 
 @pytest.mark.skipif(not (HAS_DEPLOY and KUBECTL), reason="deploy_target none, or no kubectl")
-@pytest.mark.parametrize("stage", release.STAGES)
+@pytest.mark.parametrize("stage", release.stages(PROJECT))
 def test_project_overlays_render_the_stage_image_by_digest(tmp_path: Path, stage: str):
     """The project's own deploy/ renders with kubectl kustomize, image pinned per stage."""
     shutil.copytree(PROJECT / "deploy", tmp_path / "deploy", ignore=shutil.ignore_patterns("image"))
     shutil.copy(PROJECT / "pyproject.toml", tmp_path / "pyproject.toml")
+    shutil.copy(PROJECT / ".gto", tmp_path / ".gto")
     image = f"{IMAGE}@{DIGESTS['f']}"
     deploy.render_overlay(tmp_path, stage, image)
     out = subprocess.run(

@@ -26,6 +26,7 @@ from {{ cookiecutter.module_name }}.compare import (
     LOWER_IS_BETTER,
     MISSING,
     NEW,
+    NOISE,
     REMOVED,
     UNCHANGED,
     UNKNOWN,
@@ -55,10 +56,14 @@ PACKAGE = cli_main.__module__.split(".")[0]
 
 
 def _train(root: Path, **changes: object) -> Path:
-    """Train the project's own params.yaml (with ``changes``) and sample data into ``root``."""
+    """Train the project's own params.yaml (with ``changes``) and its data into ``root``."""
     root.mkdir(parents=True, exist_ok=True)
     params = yaml.safe_load((PROJECT / "params.yaml").read_text(encoding="utf-8"))
     params.update(changes)
+    data = PROJECT / params["data"]["path"]
+    if data.is_file():  # the project's own data (e.g. after `make adopt`); else `data` gets it
+        (root / params["data"]["path"]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(data, root / params["data"]["path"])
     (root / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
     for command in ("data", "train"):
         assert cli_main([command, "--params", str(root / "params.yaml")]) == 0
@@ -132,16 +137,28 @@ def test_metric_table_equals_both_runs_metrics_with_directions(
     base_test = json.loads((base_dir / "metrics.json").read_text())["test"]
     rows = {r[0].split()[0]: r for r in _rows(_first_table(_section(markdown, "Metrics")))}
     assert set(rows) == set(pr_test)
+    intervals = json.loads((pr / "diagnostics.json").read_text())["intervals"]
     for name, value in pr_test.items():
-        metric, pr_cell, base_cell, change_cell, verdict_cell = rows[name]
+        metric, pr_cell, interval_cell, base_cell, change_cell, verdict_cell = rows[name]
         assert pr_cell == _fmt(value)
         assert base_cell == _fmt(base_test[name])
-        change = compare_metric(name, value, base_test[name])
+        low, high = intervals[name]["low"], intervals[name]["high"]
+        assert interval_cell == f"{_fmt(low)} to {_fmt(high)}"
+        change = compare_metric(name, value, base_test[name], (low, high))
         assert verdict_cell.endswith(change.verdict)
         assert metric.endswith("↑" if direction(name) == "higher" else "↓")
         if change.verdict != UNCHANGED:
             assert math.isclose(float(change_cell), value - base_test[name], abs_tol=1e-4)
-    assert any(r[4].endswith((BETTER, WORSE)) for r in rows.values()), "the seed changes metrics"
+    if pr_test != base_test:  # another seed changes the metrics (not on data any split fits)
+        assert any(r[5] != UNCHANGED for r in rows.values()), "changes are shown"
+
+
+def test_a_change_inside_the_interval_is_noise_and_beyond_it_a_verdict() -> None:
+    assert compare_metric("r2", 0.45, 0.449, (0.40, 0.50)).verdict == NOISE
+    assert compare_metric("r2", 0.45, 0.39, (0.40, 0.50)).verdict == BETTER
+    assert compare_metric("rmse", 50.0, 49.0, (45.0, 55.0)).verdict == NOISE
+    assert compare_metric("rmse", 50.0, 44.0, (45.0, 55.0)).verdict == WORSE
+    assert compare_metric("r2", 0.45, 0.39).verdict == BETTER  # no interval: the old rule
 
 
 def test_parameter_and_data_sections_compare_with_the_base(

@@ -68,11 +68,24 @@ def test_training_writes_every_artifact(make_project, base_params, make_frame, t
     assert {p.name for p in artifacts.iterdir()} == {
         "model.joblib",
         "metrics.json",
+        "diagnostics.json",
         "lineage.json",
         "plots",
     }
     assert {p.name for p in (artifacts / "plots").iterdir()} == PLOTS[task]
     metrics = json.loads((artifacts / "metrics.json").read_text(encoding="utf-8"))
+    diagnostics = json.loads((artifacts / "diagnostics.json").read_text(encoding="utf-8"))
+    assert set(diagnostics["intervals"]) == set(metrics["test"])
+    for name, interval in diagnostics["intervals"].items():
+        assert interval["low"] <= metrics["test"][name] <= interval["high"], name
+        assert interval["low"] < interval["high"], name  # 30 test rows: resampling moves it
+    if task == "classification":
+        per_class = {c["label"]: c["support"] for c in diagnostics["per_class"]}
+        assert sum(per_class.values()) == diagnostics["test_rows"] == 30
+        assert sum(map(sum, diagnostics["confusion"])) == 30
+        assert len(diagnostics["roc_tpr"]) == len(diagnostics["roc_fpr"]) > 0
+    else:
+        assert sum(diagnostics["residual_counts"]) == 30
     assert metrics == result.metrics
     keys = set(
         evaluate.CLASSIFICATION_METRICS if task == "classification" else evaluate.REGRESSION_METRICS
@@ -186,7 +199,7 @@ BAD_INPUTS = {
     ),
     "an infinite number": (
         "age,target\n1,a\n2,b\ninf,a\n4,b\n5,a\n6,b\n7,a\n8,b\n",
-        "data/data.csv: column 'age': non-numeric value inf at line 4",
+        "data/data.csv: column 'age': infinite value inf at line 4",
     ),
     "missing target values": (
         "age,target\n1,a\n2,\n3,b\n4,a\n5,b\n6,\n",
