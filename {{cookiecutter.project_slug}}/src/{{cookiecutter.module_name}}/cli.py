@@ -790,6 +790,9 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     """Search hyperparameters with Optuna (tune: in params); --apply writes the best to params."""
+    import dataclasses
+
+    from . import distribution_name, tracking
     from .tune import MARKDOWN_FILE, SUMMARY_FILE, apply_best, tune, write_summary
 
     params = _load(args)
@@ -809,9 +812,10 @@ def cmd_tune(args: argparse.Namespace) -> int:
     )
     best = ", ".join(f"{k}={v!r}" for k, v in result.best_params.items())
     print(f"[tune] best {result.metric} {result.best_value:.4f} with {best}")
+    tracking.log_study(result, distribution_name(), _root(args), _progress("tune"))
     if args.apply:
         apply_best(Path(args.params), result.best_params)
-        result = type(result)(**{**result.to_dict(), "applied": True})
+        result = dataclasses.replace(result, applied=True)
         print(f"[tune] wrote the best hyperparameters into model.params of {args.params}")
     write_summary(result, artifacts)
     print(f"[tune] wrote {SUMMARY_FILE} and {MARKDOWN_FILE} in {result.seconds} s")

@@ -48,6 +48,16 @@ DEFAULT_METRIC = {"classification": "accuracy", "regression": "r2"}
 
 
 @dataclass(frozen=True)
+class TrialRecord:
+    """One trial this worker ran (what the experiment tracker logs as a nested run)."""
+
+    number: int
+    state: str  # "complete" or "pruned"
+    value: float | None  # the cross-validated score; for a pruned trial, its last running mean
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class TuneResult:
     """What a tuning run found (one worker's view of the shared study)."""
 
@@ -64,6 +74,7 @@ class TuneResult:
     seconds: float
     importances: dict[str, float] = field(default_factory=dict)
     applied: bool = False
+    worker_log: list[TrialRecord] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (``tune.json``)."""
@@ -237,6 +248,7 @@ def tune(
     done_before = len(study.get_trials(deepcopy=False, states=finished))
     progress(f"study {name} in {shown_storage(url)}: {done_before} of {budget} trials done")
     mine = 0
+    log: list[TrialRecord] = []
     if done_before < budget:
         stop = optuna.study.MaxTrialsCallback(budget, states=finished)
 
@@ -245,6 +257,10 @@ def tune(
             mine += 1
             value = "pruned" if trial.value is None else f"{trial.value:.4f}"
             progress(f"trial {trial.number}: {value} {trial.params}")
+            pruned = trial.state == optuna.trial.TrialState.PRUNED
+            last = trial.value if not pruned else trial.intermediate_values.get(trial.last_step)
+            state = "pruned" if pruned else "complete"
+            log.append(TrialRecord(trial.number, state, last, dict(trial.params)))
 
         study.optimize(
             _objective(params, dataset, x_train, y_train),
@@ -280,6 +296,7 @@ def tune(
         worker_trials=mine,
         seconds=round(time.perf_counter() - clock, 2),
         importances=importances,
+        worker_log=log,
     )
 
 
