@@ -80,6 +80,21 @@ class TuneResult:
         """JSON-ready form (``tune.json``)."""
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> TuneResult:
+        """Read :meth:`to_dict`'s form back (TypeError: not a record of this shape)."""
+        log = [TrialRecord(**trial) for trial in doc.get("worker_log") or []]
+        return cls(**{**doc, "worker_log": log})
+
+    def produced(self, model_type: str, model_params: dict[str, Any]) -> bool:
+        """True when a model of ``model_type`` with ``model_params`` has this study's best."""
+        if model_type != self.model_type:
+            return False
+        return all(
+            key in model_params and _scalar(model_params[key]) == _scalar(value)
+            for key, value in self.best_params.items()
+        )
+
 
 def metric_of(params: Params) -> str:
     """The scorer the search maximises: ``tune.metric``, else the task's default."""
@@ -380,11 +395,9 @@ def apply_best(params_file: Path, best: dict[str, Any]) -> Path:
     return atomic_write_text(params_file, text)
 
 
-def render_markdown(result: TuneResult) -> str:
-    """The study as a markdown section: the PR body of the tune workflow."""
+def study_lines(result: TuneResult) -> list[str]:
+    """The study in markdown: trials, best value, each hyperparameter's best and importance."""
     lines = [
-        f"## Hyperparameter tuning: {result.model_type}",
-        "",
         f"Study `{result.study}`: {result.trials} trials ({result.complete} complete, "
         f"{result.pruned} pruned); best cross-validated {result.metric} on the training split: "
         f"**{result.best_value:.4f}**.",
@@ -396,6 +409,16 @@ def render_markdown(result: TuneResult) -> str:
         importance = result.importances.get(key)
         shown = "" if importance is None else f"{importance:.2f}"
         lines.append(f"| `{key}` | `{value}` | {shown} |")
+    return lines
+
+
+def render_markdown(result: TuneResult) -> str:
+    """The study as a markdown section: the PR body of the tune workflow."""
+    lines = [
+        f"## Hyperparameter tuning: {result.model_type}",
+        "",
+        *study_lines(result),
+    ]
     lines += [
         "",
         "The test set was not used: the gates of this pull request judge the tuned model.",
