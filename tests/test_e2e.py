@@ -6,6 +6,7 @@ uv its Makefile bootstraps into .tools/ (and so do its git hooks, BentoML and th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -27,7 +28,9 @@ def git(project: Baked, *args: str, check: bool = True) -> subprocess.CompletedP
     return project.run("git", *args, check=check, env=bare_env())
 
 
-@pytest.fixture(scope="module")
+# Session scope: xdist may hand this worker tests of other modules between the demo's tests,
+# and a module-scoped fixture would then be torn down and baked again (about five minutes).
+@pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Baked:
     """`make demo` of the template, into a temporary directory: the default project, run whole."""
     demo_dir = tmp_path_factory.mktemp("demo")
@@ -138,9 +141,47 @@ def test_make_serve_answers_in_the_demo_project(demo: Baked) -> None:
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert json.loads(response.read())["task"] == "classification"
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
+        example = demo.run("make", "example-request", f"PORT={port}", env=bare_env())
+        assert "curl -s -X POST" in example.stdout
+        assert "\n200 [" in example.stdout
+        # Killed outright, `make serve` takes its workers (own process groups) with it.
+        processes = _descendants(server.pid)
+        os.killpg(server.pid, signal.SIGKILL)
         server.wait(timeout=60)
+        deadline = time.monotonic() + 30
+        while (alive := [p for p in processes if _running(p)]) and (time.monotonic() < deadline):
+            time.sleep(0.2)
+        assert not alive, "processes of `make serve` outlived its SIGKILLed group"
+        with socket.socket() as sock:  # no listener left: the next `make serve` can bind it
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", port))
+            sock.listen()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie not yet reaped does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, read from /proc (Linux)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            parents[int(stat.parent.name)] = int(stat.read_text().rpartition(")")[2].split()[1])
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
 
 
 @pytest.mark.xdist_group("classification")

@@ -169,6 +169,15 @@ class TuneParams(_Section):
     space: dict[str, dict[str, Distribution]] = Field(default_factory=dict)
 
 
+class ServingParams(_Section):
+    """How the HTTP service treats requests (recorded in the lineage, so the bento carries it)."""
+
+    #: Largest request body in KiB; a larger one gets 413 before it is read into memory.
+    max_body_kb: int = Field(default=2048, ge=1, le=1_048_576)
+    #: Fields a record carries beyond the features: forbid (400 naming them) or ignore.
+    extra_fields: Literal["forbid", "ignore"] = "forbid"
+
+
 class Params(_Section):
     """The whole of ``params.yaml``."""
 
@@ -181,6 +190,7 @@ class Params(_Section):
     behaviour: Behaviour = Field(default_factory=Behaviour)
     monitor: MonitorParams = Field(default_factory=MonitorParams)
     tune: TuneParams = Field(default_factory=TuneParams)
+    serving: ServingParams = Field(default_factory=ServingParams)
 
     @model_validator(mode="after")
     def _model_fits_task(self) -> Params:

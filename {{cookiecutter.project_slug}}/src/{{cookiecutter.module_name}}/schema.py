@@ -6,7 +6,9 @@ The schema is never written by hand for one dataset: it is built from the lineag
 Validation policy (every violation is a 400 with the field and the reason, never a 5xx):
 
 - **Fields**: every feature is required, under its training column name; unknown fields are
-  rejected (``extra="forbid"``), so a typo never silently becomes a missing value.
+  rejected by default (``serving.extra_fields: forbid``), so a typo never silently becomes a
+  missing value; ``ignore`` drops them instead (callers that send whole rows, id and target
+  included).
 - **Numeric features**: a JSON number (strict: no strings, no booleans), finite (no NaN or
   infinity), inside the training range widened by ``NUMERIC_MARGIN`` times its span on each side
   (a constant feature gets ``NUMERIC_MARGIN`` times its magnitude, at least 1). Values that far
@@ -97,12 +99,17 @@ def _feature_type(feature: Mapping[str, Any]) -> tuple[Any, Any]:
     return annotation, field
 
 
-def record_model(features: Sequence[Mapping[str, Any]], name: str = "Record") -> type[BaseModel]:
+def record_model(
+    features: Sequence[Mapping[str, Any]],
+    name: str = "Record",
+    extra: Literal["forbid", "ignore"] = "forbid",
+) -> type[BaseModel]:
     """Build the pydantic model of one input record from lineage ``data.features``.
 
     Args:
         features: The lineage record's ``data.features`` list.
         name: Class name of the model (shown in the OpenAPI schema).
+        extra: Fields beyond the features: ``forbid`` (a validation error) or ``ignore``.
 
     Returns:
         A pydantic model with one required field per feature (aliased to the column name).
@@ -114,7 +121,7 @@ def record_model(features: Sequence[Mapping[str, Any]], name: str = "Record") ->
         msg = "the lineage record lists no features"
         raise ValueError(msg)
     fields = {_field_key(i): _feature_type(f) for i, f in enumerate(features)}
-    config = ConfigDict(extra="forbid", populate_by_name=False, frozen=True)
+    config = ConfigDict(extra=extra, populate_by_name=False, frozen=True)
     return create_model(name, __config__=config, **fields)
 
 

@@ -16,6 +16,10 @@ Settings, tuned on a 2-core machine (``make bench-serve`` measures them):
   pipeline call (a pandas/scikit-learn call costs ~1 ms whatever the row count, so merging
   is nearly free throughput). ``max_latency_ms`` (5 s, half the timeout) bounds how long a
   request may wait in the batching queue: beyond it the server sheds load with a 503.
+- Requests pass :class:`~.http_guard.RequestGuard` first: JSON only (415), bodies up to
+  ``serving.max_body_kb`` (413, before the body is read), and ``/docs.json`` lists every error
+  status with its real body. Workers exit with the server (:func:`~.http_guard.die_with_parent`)
+  and log client errors as one line.
 - ``traffic``: a 10 s timeout and a concurrency cap so overload queues boundedly and fails fast
   instead of growing memory; ``resources``: one CPU per worker.
 """
@@ -29,7 +33,9 @@ from typing import Annotated, Any
 import bentoml
 from pydantic import BaseModel, Field
 
+from . import http_guard
 from .bento import MODEL_NAME
+from .config import ServingParams
 from .schema import (
     MAX_RECORDS,
     example_record,
@@ -58,7 +64,10 @@ LINEAGE: dict[str, Any] = json.loads(_stored.info.metadata["lineage_json"])
 FEATURES: list[dict[str, Any]] = list(LINEAGE["data"]["features"])
 TASK: str = LINEAGE["task"]
 
-Record = record_model(FEATURES)
+SERVING = ServingParams.model_validate((LINEAGE.get("params") or {}).get("serving") or {})
+"""The params' ``serving`` section recorded at training (defaults for older models)."""
+
+Record = record_model(FEATURES, extra=SERVING.extra_fields)
 Prediction = prediction_model(TASK, LINEAGE["data"].get("classes"))
 EXAMPLE_RECORDS: list[dict[str, Any]] = [example_record(FEATURES)]
 """A valid request body's ``records``: the API example, and the tests' input."""
@@ -95,6 +104,9 @@ class Predictor:
     model_ref = _model_ref
 
     def __init__(self) -> None:
+        if bentoml.server_context.worker_index is not None:  # in a server's worker process
+            http_guard.die_with_parent()
+            http_guard.install_client_error_log()
         self.pipeline = bentoml.sklearn.load_model(self.model_ref)
         self.model_tag = str(self.model_ref.tag)
 
@@ -115,3 +127,10 @@ class Predictor:
             metrics=dict(info.get("metrics") or {}),
             lineage=LINEAGE,
         )
+
+
+Predictor.add_asgi_middleware(
+    http_guard.RequestGuard,  # type: ignore[arg-type]  # a plain ASGI callable class
+    max_body_bytes=SERVING.max_body_kb * 1024,
+    api_paths=[api.route for api in Predictor.apis.values()],
+)

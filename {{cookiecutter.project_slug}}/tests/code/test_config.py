@@ -64,6 +64,8 @@ def test_gates_accept_thresholds_by_gate_name(base_params) -> None:
             "params.yaml: gates.min_test_accuracy: must be a number",
         ),
         ({"data": {"path": ""}}, "params.yaml: data.path: must not be empty"),
+        ({"serving": {"max_body_kb": 0}}, "params.yaml: serving.max_body_kb: must be >= 1"),
+        ({"serving": {"extra_fields": "allow"}}, "params.yaml: serving.extra_fields: must be one"),
         (
             {"data": {"numeric_features": "age"}},
             "params.yaml: data.numeric_features: must be a list",

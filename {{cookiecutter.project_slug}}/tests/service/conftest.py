@@ -17,11 +17,10 @@ from typing import Any
 
 import joblib
 import pytest
+from live import PACKAGE, ROOT, Server, serving  # tests/service/live.py
 
 from {{ cookiecutter.module_name }} import bento
 
-PACKAGE = bento.__name__.rpartition(".")[0]
-ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
 
 
@@ -83,3 +82,12 @@ def server_env(bentoml_home: Path) -> dict[str, str]:
     env.update(BENTOML_HOME=str(bentoml_home), BENTOML_DO_NOT_TRACK="true")
     env.pop("MODEL_TAG", None)
     return env
+
+
+@pytest.fixture(scope="module")
+def server(
+    server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """One real server per test module that asks for it."""
+    with serving(server_env, tmp_path_factory.mktemp("serve") / "serve.log") as running:
+        yield running

@@ -81,6 +81,16 @@ def test_missing_and_extra_fields_are_rejected():
         Record.model_validate({**VALID, "colour": "red"})
 
 
+def test_extra_fields_ignore_drops_what_the_model_does_not_use():
+    Lenient = schema.record_model(FEATURES, extra="ignore")
+    row = Lenient.model_validate({**VALID, "id": 17, "target": 1})  # a whole row of a table
+    frame = schema.records_to_frame([row], FEATURES)
+    assert list(frame.columns) == [f["name"] for f in FEATURES]
+    assert frame.iloc[0]["city"] == "oslo"
+    with pytest.raises(ValidationError, match="city"):  # features stay required
+        Lenient.model_validate({k: v for k, v in VALID.items() if k != "city"})
+
+
 def test_null_is_accepted_only_where_training_data_had_missing_values():
     assert Record.model_validate({**VALID, "age": None})
     frame = schema.records_to_frame([Record.model_validate({**VALID, "age": None})], FEATURES)

@@ -1,94 +1,99 @@
-"""One real `bentoml serve` on 127.0.0.1: readiness, valid and invalid requests, clean stop."""
+"""One real `bentoml serve` on 127.0.0.1: answers, HTTP-level fuzzing, the published contract."""
 
 from __future__ import annotations
 
-import contextlib
+import http.client
 import json
 import os
-import signal
-import socket
+import re
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
+import jsonschema
 import pytest
-
-from {{ cookiecutter.module_name }} import schema
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from live import PACKAGE, ROOT, fetch
+from payloads import bad_bodies, records
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
-PACKAGE = schema.__name__.rpartition(".")[0]
-READY_TIMEOUT = 90
+API_PATHS = ("/predict", "/metadata")
+FUZZ_EXAMPLES = int(os.environ.get("HTTP_FUZZ_EXAMPLES") or 400)
+"""Requests the fuzz sends (HTTP_FUZZ_EXAMPLES=1000 for a longer run)."""
+CONTENT_TYPES = [
+    "application/json", "application/json; charset=utf-8", "Application/JSON; charset=UTF8",
+    "application/json; charset=latin-1", "application/json; charset=utf-16", "multipart/form-data",
+    "multipart/form-data; boundary=xyz", "application/x-www-form-urlencoded", "text/plain",
+    "application/vnd.bentoml+pickle", "application/octet-stream", "application/json;;",
+]  # fmt: skip
+LITERALS = ["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1" + "0" * 400, "true", "false",
+            "null", '"1.5"', "[]", "{}", "1" + "0" * 5000]  # fmt: skip
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@pytest.fixture(scope="module")
+def document(server):
+    status, text = fetch(f"{server.url}/docs.json")
+    assert status == 200, text[:300]
+    return json.loads(text)
 
 
-def _request(url, body=None):
-    data = body.encode() if isinstance(body, str) else body
-    method = "POST" if data is not None else "GET"
-    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - loopback URL
-    request.add_header("content-type", "application/json")
+def conforms(document, path, status, text):
+    """Assert that /docs.json lists ``status`` for ``path`` and that ``text`` fits its schema."""
+    responses = document["paths"][path]["post"]["responses"]
+    assert str(status) in responses, f"{path} answered {status}, not in /docs.json: {text[:300]}"
+    content = responses[str(status)].get("content", {}).get("application/json")
+    if content is not None:
+        schema = {**content["schema"], "components": document.get("components", {})}
+        jsonschema.validate(json.loads(text), schema)
+
+
+def send(port, path, body, headers, chunked=False):
+    """POST raw bytes with exactly these headers (chunked: no Content-Length); (status, text)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback URL
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
-def _stop(process):
-    """Stop the server and its workers: signal the process group, wait, then kill it."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-    with contextlib.suppress(ProcessLookupError):  # workers left behind share its group
-        os.killpg(process.pid, signal.SIGKILL)
-
-
-@pytest.fixture
-def server(server_env, tmp_path: Path):
-    port = _free_port()
-    log = (tmp_path / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bentoml", "serve", f"{PACKAGE}.service:Predictor",
-         "--host", "127.0.0.1", "--port", str(port)],
-        env=server_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"bentoml serve exited: {(tmp_path / 'serve.log').read_text()[-2000:]}")
-            try:
-                if _request(f"{url}/readyz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"not ready in {READY_TIMEOUT} s")
-            time.sleep(0.25)
-        yield url
+        payload = iter([body]) if chunked else body
+        connection.request("POST", path, body=payload, headers=headers, encode_chunked=chunked)
+        response = connection.getresponse()
+        return response.status, response.read().decode("utf-8", "replace")
     finally:
-        _stop(process)
-        log.close()
+        connection.close()
+
+
+@st.composite
+def literal_bodies(draw, features):
+    """A valid record with one numeric value replaced by a raw JSON literal (NaN, 1e400, ...)."""
+    row = draw(records(features))
+    numeric = [f["name"] for f in features if f["kind"] == "numeric"]
+    if numeric:
+        row[draw(st.sampled_from(numeric))] = "__LITERAL__"
+    return json.dumps({"records": [row]}).replace('"__LITERAL__"', draw(st.sampled_from(LITERALS)))
+
+
+def bodies(features):
+    valid = st.lists(records(features), min_size=1, max_size=3).map(
+        lambda rows: json.dumps({"records": rows})
+    )
+    deep = st.integers(1, 3000).map(lambda n: "[" * n + "]" * n)
+    deep_records = st.integers(1, 1000).map(
+        lambda n: '{"records": ' + '{"a": ' * n + "1" + "}" * (n + 1)
+    )
+    text = st.one_of(valid, bad_bodies(features), literal_bodies(features), deep, deep_records,
+                     st.text(max_size=50))  # fmt: skip
+    encoded = st.tuples(text, st.sampled_from(["utf-8", "latin-1", "utf-16"])).map(
+        lambda pair: pair[0].encode(pair[1], errors="replace")
+    )
+    return st.one_of(encoded, st.binary(max_size=200))
+
+
+header_text = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
 
 
 def test_real_server(server, service, pipeline, lineage):
     import pandas as pd
 
     body = json.dumps({"records": service.EXAMPLE_RECORDS * 4})
-    status, text = _request(f"{server}/predict", body)
+    status, text = fetch(f"{server.url}/predict", body)
     assert status == 200, text
     frame = pd.DataFrame(
         service.EXAMPLE_RECORDS * 4, columns=[f["name"] for f in lineage["data"]["features"]]
@@ -96,14 +101,101 @@ def test_real_server(server, service, pipeline, lineage):
     assert [p["prediction"] for p in json.loads(text)] == pytest.approx(
         pipeline.predict(frame).tolist()
     )
-    status, text = _request(f"{server}/metadata", "{}")
+    status, text = fetch(f"{server.url}/metadata", "{}")
     assert status == 200
     assert json.loads(text)["lineage"] == lineage
     for bad in ['{"records": []}', '{"records": [{"x": 1}]}', '{"records": [', "null"]:
-        status, text = _request(f"{server}/predict", bad)
+        status, text = fetch(f"{server.url}/predict", bad)
         assert status == 400, (bad, status, text)
         assert json.loads(text)["error"]
-    assert _request(f"{server}/livez")[0] == 200
-    status, text = _request(f"{server}/metrics")
+    assert fetch(f"{server.url}/livez")[0] == 200
+    status, text = fetch(f"{server.url}/metrics")
     assert status == 200
     assert "bentoml_service_request_total" in text
+
+
+def test_http_fuzz_never_5xx_and_every_answer_is_documented(server, document, lineage):
+    features = lineage["data"]["features"]
+
+    @settings(max_examples=FUZZ_EXAMPLES, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
+    @given(
+        path=st.sampled_from(API_PATHS),
+        body=bodies(features),
+        content_type=st.one_of(st.none(), st.sampled_from(CONTENT_TYPES), header_text),
+        encoding=st.one_of(st.none(), st.sampled_from(["gzip", "deflate", "br", "identity"])),
+        accept=st.one_of(st.none(), header_text),
+        chunked=st.booleans(),
+    )
+    def check(path, body, content_type, encoding, accept, chunked):
+        headers = {"content-type": content_type, "content-encoding": encoding, "accept": accept}
+        headers = {key: value for key, value in headers.items() if value is not None}
+        status, text = send(server.port, path, body, headers, chunked)
+        assert status < 500, (path, headers, body[:200], status, text[:300])
+        conforms(document, path, status, text)
+
+    check()
+    log = server.log_text()
+    assert "Traceback" not in log, log[log.find("Traceback") - 300 :][:3000]
+    assert re.search(r"client error: \d+ validation errors? for", log), "client errors: one line"
+
+
+def test_error_answers_match_the_document(server, document):
+    port = server.port
+    status, text = send(port, "/predict", b'{"records": [', {"content-type": "application/json"})
+    assert status == 400
+    assert isinstance(json.loads(text)["detail"], list)
+    conforms(document, "/predict", status, text)
+    status, text = send(port, "/predict", b"x", {"content-type": "multipart/form-data"})
+    assert status == 415
+    conforms(document, "/predict", status, text)
+
+    # A declared length past the limit is refused from the headers, before any body is read.
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    try:
+        connection.putrequest("POST", "/predict")
+        connection.putheader("content-type", "application/json")
+        connection.putheader("content-length", str(10**9))
+        connection.endheaders(b"{")
+        response = connection.getresponse()
+        status, text = response.status, response.read().decode()
+    finally:
+        connection.close()
+    assert status == 413, text
+    conforms(document, "/predict", status, text)
+
+    # A chunked body (no declared length) is cut off as soon as it passes the limit.
+    limit = int(re.search(r"larger than (\d+)", text).group(1))
+    status, text = send(port, "/predict", b" " * (limit + 1), {"content-type": "application/json"},
+                        chunked=True)  # fmt: skip
+    assert status == 413, text
+    conforms(document, "/predict", status, text)
+    assert "503" in document["paths"]["/predict"]["post"]["responses"]  # shed load (batching)
+
+
+def test_readme_curl_example_succeeds(server, lineage):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    body = re.search(r"curl -s -X POST http://127\.0\.0\.1:3000/predict .*?\n\s*-d '(.+?)'", readme)
+    assert body, "README.md has no curl example of /predict"
+    names = {f["name"] for f in lineage["data"]["features"]}
+    if set(json.loads(body.group(1))["records"][0]) != names:
+        pytest.skip("README's example is for the bundled data; `make example-request` prints yours")
+    status, text = fetch(f"{server.url}/predict", body.group(1))
+    assert status == 200, text
+
+
+def test_example_request_command(server, tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", f"{PACKAGE}.example_request", "--send", "--url", server.url,
+         "--artifacts", str(ROOT / "artifacts")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"curl -s -X POST {server.url}/predict")
+    assert "\n200 [" in done.stdout
+    missing = subprocess.run(
+        [sys.executable, "-m", f"{PACKAGE}.example_request", "--artifacts", str(tmp_path)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert missing.returncode == 1
+    assert "run `make train` first" in missing.stderr
