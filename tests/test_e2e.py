@@ -229,6 +229,8 @@ BENCHMARKS = {
     "bench-checks": ("--rows 2000 --sample-size 1000 --unsampled-max 0", "sampled s"),
     "bench-monitor": ("--rows 2000 --sample-size 1000", "drift"),
     "bench-serve": ("--seconds 0.5 --configs default,tuned --rows 1 --concurrency 2", "p99 ms"),
+    "bench-predict": ("--rows 2000 --train-rows 2000", "make predict (in-process)"),
+    "bench-tune": ("--trials 2 --rows 400", "trials/s"),
 }
 
 
@@ -251,6 +253,15 @@ def test_regression_project_installs_lints_and_passes_its_tests(tmp_path: Path) 
     project.run("make", "lint", env=bare_env())
     project.run("make", "test", env=bare_env())
     assert (project.path / "artifacts" / "metrics.json").exists()
+    # Batch scoring and tuning of a regression model, as a user runs them.
+    project.run("make", "predict", "INPUT=data/diabetes.csv", "OUTPUT=out/p.csv", env=bare_env())
+    scored = (project.path / "out" / "p.csv").read_text().splitlines()
+    assert scored[0] == "prediction"
+    assert len(scored) == 443
+    project.run("make", "tune", "TRIALS=3", "APPLY=1", env=bare_env())
+    changed = git(project, "diff", "--numstat", "params.yaml").stdout.split()
+    assert changed[:2] == ["1", "1"], "APPLY=1 changes the one tuned line of params.yaml"
+    assert json.loads((project.path / "artifacts" / "tune.json").read_text())["applied"] is True
     adopt_real_data(project)
 
 

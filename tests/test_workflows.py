@@ -420,6 +420,9 @@ WORKFLOW_TARGETS = {
     "monitor": ("CURRENT",),
     "retrain": ("CURRENT",),
     "report": ("BASE",),
+    "predict": ("INPUT", "OUTPUT", "REJECTS", "ID_COLUMN", "STAGE", "SCHEDULER"),
+    "stage-version": ("STAGE",),
+    "tune": ("TRIALS", "STORAGE", "WORKER"),
     "pr-comment": ("REPORT_DIR", "HEAD_SHA", "HEAD_REPOSITORY", "PULL_REQUESTS"),
 }
 

@@ -694,6 +694,153 @@ def add_update_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# --- batch scoring and tuning -----------------------------------------------------------------
+
+
+def _data_path(args: argparse.Namespace, params: object, path: str, what: str) -> Path:
+    """``path`` (relative to the project) if it resolves inside the project or external_dir."""
+    from .config import data_folders
+
+    root = _root(args)
+    ensure_inside(root / path, data_folders(params, root), f"{what} {path!r}")  # type: ignore[arg-type]
+    return root / path
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Score a CSV or Parquet file in chunks: one prediction per row (in-process or on Dask)."""
+    from .predict import Job, load_last_run, load_stage, run
+
+    params = _load(args)
+    job = Job(
+        input=_data_path(args, params, args.input, "--input"),
+        output=_data_path(args, params, args.output, "--output"),
+        id_column=args.id_column,
+        rejects=_data_path(args, params, args.rejects, "--rejects") if args.rejects else None,
+        chunk_rows=args.chunk_rows,
+        scheduler=args.scheduler or None,
+        label=args.input,
+    )
+    if args.stage:
+        model = load_stage(args.stage, _root(args), _artifacts(args))
+    else:
+        model = load_last_run(params, _root(args), _artifacts(args))
+    progress = _progress("predict")
+    progress(f"model: {model.source}")
+    summary = run(job, model, progress)
+    rate = summary.rows / summary.seconds if summary.seconds else 0.0
+    print(
+        f"[predict] wrote {summary.scored} prediction(s) to {args.output} "
+        f"({summary.engine}, {summary.seconds:.1f} s, {rate:,.0f} rows/s)"
+    )
+    if summary.rejects is not None:
+        print(f"[predict] {summary.rejected} refused row(s) with their reasons in {args.rejects}")
+    return EXIT_OK
+
+
+def cmd_stage(args: argparse.Namespace) -> int:
+    """Say which registered version and commit a stage runs (GTO tags)."""
+    from .predict import stage_version
+
+    version = stage_version(args.stage, _root(args))
+    print(f"[stage] {args.stage} runs {version.version} ({version.tag}, commit {version.commit})")
+    if args.github_output:
+        write_github_output(
+            {"version": version.version, "tag": version.tag, "commit": version.commit}
+        )
+    return EXIT_OK
+
+
+def add_stage_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``stage``."""
+    parser.add_argument("--stage", required=True, help="staging or prod")
+    _add_github_output(parser, "version, tag and commit")
+
+
+def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``predict``."""
+    from .predict import CHUNK_ROWS, SCHEDULER_ENV
+
+    parser.add_argument("--input", required=True, metavar="PATH", help="CSV or Parquet file")
+    parser.add_argument(
+        "--output", required=True, metavar="PATH", help="predictions file: .parquet or .csv"
+    )
+    parser.add_argument("--id-column", default=None, metavar="NAME", help="copied to the output")
+    parser.add_argument(
+        "--rejects",
+        default=None,
+        metavar="PATH",
+        help="write refused rows with their reasons here (.csv) and score the others "
+        "(default: refuse the file at its first bad row)",
+    )
+    parser.add_argument(
+        "--stage", default=None, help="score with the version GTO assigned to this stage"
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=os.environ.get(SCHEDULER_ENV) or None,
+        metavar="ADDRESS",
+        help=f"Dask scheduler, e.g. tcp://host:8786 (default: ${SCHEDULER_ENV}; none: in-process)",
+    )
+    parser.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=CHUNK_ROWS,
+        help="rows scored at a time in-process (default: %(default)s)",
+    )
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    """Search hyperparameters with Optuna (tune: in params); --apply writes the best to params."""
+    import dataclasses
+
+    from . import distribution_name, tracking
+    from .tune import MARKDOWN_FILE, SUMMARY_FILE, apply_best, tune, write_summary
+
+    params = _load(args)
+    if args.worker < 0:
+        raise ProjectError(f"--worker: must be 0 or more (got {args.worker})")
+    if args.trials is not None and args.trials < 1:
+        raise ProjectError(f"--trials: must be at least 1 (got {args.trials})")
+    artifacts = _artifacts(args)
+    result = tune(
+        params,
+        _root(args),
+        artifacts,
+        storage=args.storage or None,
+        trials=args.trials,
+        worker=args.worker,
+        progress=_progress("tune"),
+    )
+    best = ", ".join(f"{k}={v!r}" for k, v in result.best_params.items())
+    print(f"[tune] best {result.metric} {result.best_value:.4f} with {best}")
+    tracking.log_study(result, distribution_name(), _root(args), _progress("tune"))
+    if args.apply:
+        apply_best(Path(args.params), result.best_params)
+        result = dataclasses.replace(result, applied=True)
+        print(f"[tune] wrote the best hyperparameters into model.params of {args.params}")
+    write_summary(result, artifacts)
+    print(f"[tune] wrote {SUMMARY_FILE} and {MARKDOWN_FILE} in {result.seconds} s")
+    return EXIT_OK
+
+
+def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``tune``."""
+    parser.add_argument("--trials", type=int, default=None, help="override tune.trials")
+    parser.add_argument(
+        "--storage",
+        default=os.environ.get("TUNE_STORAGE") or None,
+        metavar="URL",
+        help="Optuna storage URL shared by workers (default: $TUNE_STORAGE, else tune.storage, "
+        "else artifacts/tune.db)",
+    )
+    parser.add_argument(
+        "--worker", type=int, default=0, help="this worker's number: its sampler seed offset"
+    )
+    parser.add_argument(
+        "--apply", action="store_true", help="write the best hyperparameters into params.yaml"
+    )
+
+
 # --- release ----------------------------------------------------------------------------------
 
 
@@ -897,6 +1044,9 @@ COMMANDS: list[Command] = [
     Command("batches", cmd_batches, add_batches_arguments),
     Command("update-data", cmd_update_data, add_update_data_arguments),
     Command("retrain", cmd_retrain, add_update_data_arguments),
+    Command("predict", cmd_predict, add_predict_arguments),
+    Command("stage", cmd_stage, add_stage_arguments),
+    Command("tune", cmd_tune, add_tune_arguments),
     Command("release", cmd_release, add_release_arguments),
     Command("pr-comment", cmd_pr_comment, add_pr_comment_arguments),
 ]

@@ -121,6 +121,54 @@ class MonitorParams(_Section):
     thresholds: MonitorThresholds = Field(default_factory=MonitorThresholds)
 
 
+class Distribution(_Section):
+    """One hyperparameter's search range (``make tune``): Optuna's float, int or categorical."""
+
+    type: Literal["float", "int", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = Field(default=None, gt=0)
+    choices: list[Any] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Distribution:
+        if self.type == "categorical":
+            if self.choices is None or self.low is not None or self.high is not None:
+                raise ValueError("choices: a categorical distribution needs choices (no low/high)")
+            return self
+        if self.low is None or self.high is None or self.choices is not None:
+            raise ValueError("low: a float or int distribution needs low and high (no choices)")
+        if self.low > self.high:
+            raise ValueError(f"low: must be <= high (got {self.low} > {self.high})")
+        if self.log and (self.low <= 0 or self.step is not None):
+            raise ValueError("log: a log scale needs low > 0 and no step")
+        if self.type == "int" and not (
+            float(self.low).is_integer() and float(self.high).is_integer()
+        ):
+            raise ValueError("low: an int distribution needs whole numbers")
+        return self
+
+
+class TuneParams(_Section):
+    """Hyperparameter search (``make tune``): per-estimator spaces, budget, metric, storage."""
+
+    #: Trials in the study, counted over every worker that shares its storage.
+    trials: int = Field(default=20, ge=1)
+    #: Seconds one worker may search (null: no limit).
+    timeout: float | None = Field(default=None, gt=0)
+    #: A scikit-learn scorer name, greater is better (roc_auc, neg_root_mean_squared_error, ...);
+    #: null: accuracy for classification, r2 for regression.
+    metric: str | None = Field(default=None, min_length=1)
+    cv_folds: int = Field(default=5, ge=2)
+    #: Stop unpromising trials after a fold (Optuna's median pruner).
+    pruning: bool = True
+    #: null: a SQLite file in artifacts/; an RDB URL lets many workers share one study.
+    storage: str | None = Field(default=None, min_length=1)
+    #: model type -> hyperparameter -> distribution. Types left out cannot be tuned.
+    space: dict[str, dict[str, Distribution]] = Field(default_factory=dict)
+
+
 class ServingParams(_Section):
     """How the HTTP service treats requests (recorded in the lineage, so the bento carries it)."""
 
@@ -141,6 +189,7 @@ class Params(_Section):
     checks: CheckSettings = Field(default_factory=CheckSettings)
     behaviour: Behaviour = Field(default_factory=Behaviour)
     monitor: MonitorParams = Field(default_factory=MonitorParams)
+    tune: TuneParams = Field(default_factory=TuneParams)
     serving: ServingParams = Field(default_factory=ServingParams)
 
     @model_validator(mode="after")
@@ -154,6 +203,12 @@ class Params(_Section):
             )
         for name, message in self.gates.misapplied(self.task):
             raise _KeyedValueError(("gates", name), message)
+        for name in self.tune.space:
+            if name not in allowed:
+                raise _KeyedValueError(
+                    ("tune", "space", name),
+                    f"not a model type of task {self.task} (one of {', '.join(sorted(allowed))})",
+                )
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -280,6 +335,33 @@ def check_hyperparameters(params: Params, source: str = "params.yaml") -> None:
         raise ConfigError(f"{source}: model.params: {text}") from exc
 
 
+def check_tune_space(params: Params, source: str = "params.yaml") -> None:
+    """Refuse a tuned name that is not a hyperparameter of its estimator, or a bad metric.
+
+    Raises:
+        ConfigError: naming ``tune.space.<type>.<name>`` or ``tune.metric``.
+    """
+    if not params.tune.space and params.tune.metric is None:
+        return
+    from sklearn.metrics import get_scorer_names
+
+    for model_type, space in params.tune.space.items():
+        cls = estimator_class(params.task, model_type)
+        valid = cls().get_params(deep=False)
+        for key in space:
+            if key not in valid:
+                raise ConfigError(
+                    f"{source}: tune.space.{model_type}.{key}: not a hyperparameter of "
+                    f"{cls.__name__} (valid: {', '.join(sorted(valid))})"
+                )
+    metric = params.tune.metric
+    if metric is not None and metric not in get_scorer_names():
+        raise ConfigError(
+            f"{source}: tune.metric: {metric!r} is not a scikit-learn scorer name "
+            "(e.g. roc_auc, accuracy, r2, neg_root_mean_squared_error)"
+        )
+
+
 def parse_params(raw: Any, source: str = "params.yaml") -> Params:  # noqa: ANN401 - YAML value
     """Validate already-parsed YAML data; return typed :class:`Params`.
 
@@ -294,6 +376,7 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:  # noqa: ANN4
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(source, exc)) from None
     check_hyperparameters(params, source)
+    check_tune_space(params, source)
     return params
 
 

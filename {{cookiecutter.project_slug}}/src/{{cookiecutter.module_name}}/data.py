@@ -273,7 +273,7 @@ class Columns:
     notes: list[str] = field(default_factory=list)
 
 
-def _numbers(values: pd.Series) -> pd.Series:
+def to_numbers(values: pd.Series) -> pd.Series:
     """Values as floats, NaN where not a number; a number beyond float range is infinite.
 
     pandas' to_numeric turns "1e400" into NaN, which would call it text: Python's float reads it
@@ -323,7 +323,7 @@ def _infer_column(frame: pd.DataFrame, column: str, label: str) -> tuple[str, st
         return "numeric", ""
     if rows == 0:
         return "categorical", ""
-    numbers = _numbers(present)
+    numbers = to_numbers(present)
     parsed = numbers.notna()
     if parsed.all():
         return "numeric", ""  # numbers pandas kept as text, e.g. "1e400" or "inf": checked later
@@ -427,7 +427,7 @@ def validate_columns(
     frame.columns = [str(c) for c in frame.columns]
     columns = _resolve_features(frame, params, label)
     for column in columns.numeric:
-        values = _numbers(frame[column])
+        values = to_numbers(frame[column])
         text = values.isna() & frame[column].notna()
         if text.any():
             position = int(text.to_numpy().argmax())
@@ -468,7 +468,7 @@ def _refuse_mixed_labels(target: pd.Series, frame: pd.DataFrame, label: str, nam
     if not is_object_dtype(target):
         return
     text = target.astype(str)
-    numbers = _numbers(text)
+    numbers = to_numbers(text)
     parsed = numbers.notna()
     if parsed.any() and not parsed.all():
         first_number = int(parsed.to_numpy().argmax())
@@ -513,7 +513,7 @@ def validate_target(
             "data.drop_missing_target: true in params to drop those rows)"
         )
     if params.task == "regression":
-        values = _numbers(target)
+        values = to_numbers(target)
         if values.isna().any():
             position = int(values.isna().to_numpy().argmax())
             raise DataError(

@@ -253,6 +253,7 @@ def read_state(repo: Path, name: str | None = None) -> State:
     from gto.exceptions import GTOException
     from gto.registry import GitRegistry
     from gto.tag import parse_name
+    from scmrepo.exceptions import SCMError
 
     name = name or model_name(repo)
     listed = stages(repo)
@@ -261,6 +262,8 @@ def read_state(repo: Path, name: str | None = None) -> State:
             artifact = registry.get_state().get_artifacts().get(name)
     except GTOException as exc:
         raise ReleaseError(f"GTO cannot read the tags of {repo}: {_gto_message(exc)}") from None
+    except SCMError:  # GTO's git layer: not a repository at all
+        raise ReleaseError(f"{repo} is not a git repository: it has no tags to read") from None
     versions: dict[str, Version] = {}
     assignments: list[Assignment] = []
     if artifact is None:

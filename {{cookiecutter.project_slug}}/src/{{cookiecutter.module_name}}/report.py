@@ -50,6 +50,7 @@ from .datastore import report_lines, share_with_worktree
 from .diagnostics import DIAGNOSTICS_FILE, Diagnostics, load_diagnostics
 from .errors import ArtifactError
 from .processes import STOPPING_SIGNALS, stop_group
+from .tune import SUMMARY_FILE, TuneResult, study_lines
 
 if TYPE_CHECKING:
     from .config import Params
@@ -111,6 +112,22 @@ class Run:
     checks_html: Path | None = None
     diagnostics: Diagnostics | None = None
     tracked: tracking.TrackedRun | None = None
+    #: The tuning study whose best hyperparameters this run trained with (artifacts/tune.json).
+    study: TuneResult | None = None
+
+
+def _load_study(artifacts: Path, lineage: Mapping[str, Any]) -> TuneResult | None:
+    """The study of ``tune.json`` when the run's model has its best hyperparameters, else None."""
+    path = artifacts / SUMMARY_FILE
+    if not path.is_file():
+        return None
+    doc = read_json(path, "")
+    try:
+        study = TuneResult.from_dict(doc)
+    except (TypeError, AttributeError):
+        raise ArtifactError(f"{path} is not a tuning summary (make tune writes it)") from None
+    model = (lineage.get("params") or {}).get("model") or {}
+    return study if study.produced(str(model.get("type")), model.get("params") or {}) else None
 
 
 def load_run(artifacts: Path) -> Run:
@@ -144,6 +161,7 @@ def load_run(artifacts: Path) -> Run:
         html if html.is_file() else None,
         load_diagnostics(artifacts),
         tracking.read_tracked(artifacts, model_sha),
+        _load_study(artifacts, lineage),
     )
 
 
@@ -630,6 +648,19 @@ def _tracking_section(run: Run, history: History | None) -> list[str]:
     return [*out, ""]
 
 
+def _study_section(run: Run) -> list[str]:
+    if run.study is None:
+        return []
+    return [
+        "### Hyperparameter tuning",
+        "",
+        f"This run's `{run.study.model_type}` hyperparameters are the best of a tuning study:",
+        "",
+        *study_lines(run.study),
+        "",
+    ]
+
+
 def _params_section(run: Run, base: Base) -> list[str]:
     out = ["### Parameters changed from the base", ""]
     if base.run is None:
@@ -793,6 +824,7 @@ def render(
         *_charts_section(run, base),
         *_per_class_section(run),
         *_params_section(run, base),
+        *_study_section(run),
         *_data_section(run, base),
         *_plots_section(plots),
         *_tracking_section(run, history),

@@ -244,3 +244,69 @@ def predictions(pipeline: Pipeline, frame: pd.DataFrame, task: str) -> list[dict
         {"prediction": label, "probabilities": dict(zip(names, row, strict=True))}
         for label, row in zip(labels, probabilities, strict=True)
     ]
+
+
+def check_rows(
+    frame: pd.DataFrame, features: Sequence[Mapping[str, Any]]
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Apply the service's validation policy (module docstring) to a whole frame at once.
+
+    The vectorised twin of :func:`record_model` for batch scoring: the same bounds
+    (:func:`numeric_bounds`), categories and missing-value rule, without a pydantic object per
+    row. Columns must be present (the caller refuses a file without them); other columns are
+    ignored.
+
+    Args:
+        frame: Rows as read from a file (any dtypes).
+        features: The lineage record's ``data.features`` list.
+
+    Returns:
+        The feature columns converted as in training (numeric float64, categorical str with
+        missing values None), and per row the first reason it is refused ("" for a valid row).
+    """
+    from pandas.api.types import infer_dtype
+
+    from .data import to_numbers  # batch only: the bento's service never imports data.py
+
+    names = [f["name"] for f in features]
+    refused = np.zeros(len(frame), dtype=bool)
+    reasons = np.full(len(frame), "", dtype=object)
+    columns: dict[str, Any] = {}
+
+    def refuse(mask: Any, why: str, raw: pd.Series) -> None:  # noqa: ANN401 - a boolean array
+        fresh = np.flatnonzero(np.asarray(mask) & ~refused)
+        if len(fresh):  # bad rows are few: one message each, with the value as read
+            reasons[fresh] = [f"{why} (got {value!r})" for value in raw.to_numpy()[fresh]]
+            refused[fresh] = True
+
+    for feature in features:
+        name, raw = feature["name"], frame[feature["name"]]
+        nullable = float(feature.get("missing") or 0.0) > 0
+        missing = raw.isna().to_numpy()
+        if not nullable:
+            refuse(missing, f"{name!r}: missing (training data had no missing values)", raw)
+        if feature["kind"] == "numeric":
+            # Training's number rules (data.to_numbers: "1e400" is infinite, "1_000" is no number).
+            values = raw if raw.dtype == "float64" else to_numbers(raw)
+            numbers = values.to_numpy()
+            refuse(np.isnan(numbers) & ~missing, f"{name!r}: not a number", raw)
+            refuse(np.isinf(numbers), f"{name!r}: not finite", raw)
+            low, high = numeric_bounds(feature)
+            if low is not None and high is not None:
+                with np.errstate(invalid="ignore"):
+                    outside = (numbers < low) | (numbers > high)
+                refuse(outside, f"{name!r}: outside the accepted range [{low:g}, {high:g}]", raw)
+            columns[name] = values
+        else:
+            # Categories are strings, as training made them; text read as text needs no str().
+            text = raw if infer_dtype(raw, skipna=True) in ("string", "empty") else raw.astype(str)
+            text = text.astype("object", copy=False)
+            if missing.any():  # astype(str) spelt them "nan": missing stays missing (None)
+                text = text.where(~missing, None)
+            categories = feature.get("categories")
+            if categories:
+                known = text.isin([str(c) for c in categories]).to_numpy() | missing
+                refuse(~known, f"{name!r}: not one of the categories seen in training", raw)
+            columns[name] = text
+    reasons = pd.Series(reasons, index=frame.index)
+    return pd.DataFrame(columns, columns=names, index=frame.index), reasons

@@ -40,6 +40,8 @@ from .errors import ArtifactError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .tune import TuneResult
+
 #: The template's ``experiment_tracking`` option: ``mlflow``, or ``none`` (nothing is logged).
 BACKEND = "{{ cookiecutter.experiment_tracking }}"
 #: The embedded store, relative to the project: SQLite database and artifact folder.
@@ -68,6 +70,7 @@ TAG_MODEL_SHA = "model.sha256"
 TAG_TASK = "task"
 TAG_COMMAND = "command"
 TAG_GATES = "gates.passed"
+TAG_STUDY = "optuna.study"
 GATES_WORDS = {"true": "passed", "false": "failed"}
 
 Warn = Callable[[str], None]
@@ -333,6 +336,75 @@ def _log(run: TrainingRun, root: Path, uri: str) -> TrackedRun:
         url=run_url(uri, experiment_id, run_id),
         model_sha256=model_sha,
     )
+
+
+def log_study(result: TuneResult, project: str, root: Path, warn: Warn) -> str | None:
+    """Log a tuning run: one parent run for the study, a nested run per trial this worker ran.
+
+    The parent holds the study's name, storage, metric, best value and best hyperparameters; each
+    nested run its trial's hyperparameters and cross-validated score (a pruned trial: its last
+    running mean, tagged ``state=pruned``). Each worker of a shared study logs its own trials
+    under a parent of its own, all tagged with the study. Returns the parent run's id, or None
+    when tracking is off or failed (one ``warn`` line: the study itself is in its storage).
+    """
+    if not enabled():
+        return None
+    uri = store_uri(root)
+    try:
+        with _mlflow_quiet():
+            return _log_study(result, project, root, uri)
+    except Exception as exc:
+        warn(
+            f"warning: experiment tracking failed, study not logged to {public_uri(uri)} "
+            f"({_reason(exc)}); it is in {result.storage}"
+        )
+        return None
+
+
+def _log_study(result: TuneResult, project: str, root: Path, uri: str) -> str:
+    _check_server(uri)
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    if _embedded(uri, root):
+        (root / STORE_DIR / STORE_ARTIFACTS).mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(uri)
+    experiment_id = _experiment_id(client, experiment_name({"project": project}), uri, root)
+    tags = {TAG_STUDY: result.study, TAG_COMMAND: "tune", TAG_BRANCH: git_branch(root) or ""}
+    tags = {key: value for key, value in tags.items() if value}
+    metric = f"cv_{result.metric}"
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=f"tune {result.model_type}", tags=tags
+    ) as parent:
+        mlflow.log_params(
+            {
+                "study": result.study,
+                "storage": result.storage,
+                "model.type": result.model_type,
+                "metric": result.metric,
+                **{f"best.{key}": _param_value(value) for key, value in result.best_params.items()},
+            }
+        )
+        mlflow.log_metrics(
+            {
+                f"best_{metric}": result.best_value,
+                "trials": result.trials,
+                "trials_complete": result.complete,
+                "trials_pruned": result.pruned,
+            }
+        )
+        for trial in result.worker_log:
+            with mlflow.start_run(
+                experiment_id=experiment_id,
+                run_name=f"trial {trial.number}",
+                nested=True,
+                tags={**tags, "trial": str(trial.number), "state": trial.state},
+            ):
+                mlflow.log_params({key: _param_value(v) for key, v in trial.params.items()})
+                if trial.value is not None and math.isfinite(trial.value):
+                    mlflow.log_metric(metric, trial.value)
+        return parent.info.run_id
 
 
 def read_tracked(artifacts_dir: Path, model_sha256: str | None) -> TrackedRun | None:

@@ -493,3 +493,25 @@ def test_diff_params_lists_exactly_the_differing_dotted_keys(pr: dict, base: dic
     for change in changes:
         assert change.pr == flat_pr.get(change.key, MISSING)
         assert change.base == flat_base.get(change.key, MISSING)
+
+
+def test_the_report_shows_the_study_that_produced_the_hyperparameters(
+    runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    pr, base_dir = runs
+    root = Path(shutil.copytree(pr.parent, tmp_path / "tuned"))
+    params = str(root / "params.yaml")
+    assert cli_main(["tune", "--params", params, "--trials", "2", "--apply"]) == 0
+    assert cli_main(["train", "--params", params]) == 0
+    summary = json.loads((root / "artifacts" / "tune.json").read_text())
+    markdown = run_report(root, root / "artifacts", out=tmp_path / "r", base_artifacts=base_dir)
+    study = _section(markdown.read_text(), "Hyperparameter tuning")
+    assert f"Study `{summary['study']}`: 2 trials" in study
+    assert f"**{summary['best_value']:.4f}**" in study
+    assert [row[0] for row in _rows(study)] == [f"`{key}`" for key in summary["best_params"]]
+
+    # A run trained with other hyperparameters than the study's best: no study in its report.
+    untuned = Path(shutil.copytree(pr, tmp_path / "untuned"))
+    shutil.copy(root / "artifacts" / "tune.json", untuned / "tune.json")
+    markdown = run_report(root, untuned, out=tmp_path / "r2", base_artifacts=base_dir)
+    assert "### Hyperparameter tuning" not in markdown.read_text()

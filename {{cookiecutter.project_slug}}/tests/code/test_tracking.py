@@ -281,3 +281,54 @@ def test_params_are_flattened_and_metrics_finite() -> None:
 
 def test_history_filter_quotes_the_branch() -> None:
     assert tracking._quote("a'b\\c") == "a\\'b\\\\c"
+
+
+TUNE = {
+    "trials": 4,
+    "cv_folds": 3,
+    "metric": "neg_log_loss",
+    "space": {"logistic_regression": {"C": {"type": "float", "low": 0.01, "high": 10.0}}},
+}
+
+
+def test_a_study_is_a_parent_run_with_a_nested_run_per_trial(
+    server, make_project, base_params, make_frame, monkeypatch, capsys
+) -> None:
+    params_file = make_project(base_params(tune=TUNE), frame=make_frame(rows=120, seed=2))
+    monkeypatch.setenv(tracking.URI_ENV, server)
+    monkeypatch.setenv(tracking.EXPERIMENT_ENV, "tuning")
+    assert main(["tune", "--params", str(params_file)]) == 0
+    assert not _warnings(capsys.readouterr().out)
+    summary = json.loads((params_file.parent / "artifacts" / "tune.json").read_text())
+
+    client = _client(server)
+    experiment = client.get_experiment_by_name("tuning")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 1
+    parent = parents[0]
+    assert parent.data.tags[tracking.TAG_STUDY] == summary["study"]
+    assert parent.data.metrics["best_cv_neg_log_loss"] == pytest.approx(summary["best_value"])
+    assert float(parent.data.params["best.C"]) == pytest.approx(summary["best_params"]["C"])
+    trials = sorted(
+        (r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id),
+        key=lambda r: int(r.data.tags["trial"]),
+    )
+    assert len(trials) == len(runs) - 1 == summary["trials"] == 4
+    logged = [(float(r.data.params["C"]), r.data.metrics.get("cv_neg_log_loss")) for r in trials]
+    expected = [(t["params"]["C"], t["value"]) for t in summary["worker_log"]]
+    assert logged == [(pytest.approx(c), pytest.approx(v)) for c, v in expected]
+    best = max(v for _, v in logged if v is not None)
+    assert best == pytest.approx(summary["best_value"])
+
+
+def test_a_tracker_that_is_down_costs_a_tune_one_warning_line(
+    make_project, base_params, make_frame, monkeypatch, capsys
+) -> None:
+    params_file = make_project(base_params(tune=TUNE), frame=make_frame(rows=120, seed=2))
+    monkeypatch.setenv(tracking.URI_ENV, f"http://127.0.0.1:{_free_port()}")
+    assert main(["tune", "--params", str(params_file), "--trials", "2"]) == 0
+    out = capsys.readouterr().out
+    assert len(_warnings(out)) == 1, out
+    assert "study not logged" in out
+    assert json.loads((params_file.parent / "artifacts" / "tune.json").read_text())["trials"] == 2
