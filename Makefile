@@ -22,6 +22,8 @@ DEMO_PROJECT = $(DEMO_DIR)/my-ml-project
 # The demo's property tests draw the same examples on every run (hypothesis' derandomized "ci"
 # profile, which CI gets anyway); a developer's own `make test` stays random.
 DEMO_ENV := HYPOTHESIS_PROFILE=ci
+# Each test module (or class) runs whole on one worker, so a module's baked project is built once
+# (pytest 9 broke xdist's loadgroup: its group suffix no longer reaches the node id).
 PYTEST_WORKERS ?= 2
 
 .PHONY: help
@@ -51,7 +53,7 @@ demo: install ## Bake the default project into build/demo and run its whole loca
 
 .PHONY: test
 test: install ## Run the template's test suite (bakes projects and runs them for real)
-	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadscope
 
 .PHONY: project-lock
 project-lock: install ## Re-lock the generated project's uv.lock (UPGRADE=1: newest versions the pins allow)

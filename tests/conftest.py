@@ -22,6 +22,24 @@ CONTEXT = json.loads((TEMPLATE / "cookiecutter.json").read_text())
 BARE_PATH = "/usr/bin:/bin"
 
 
+#: Test modules, slowest first. `make test` runs each module whole on one worker
+#: (`--dist loadscope`) and the suite ends when the last one does: the long ones start first.
+SLOWEST_FIRST = (
+    "test_e2e.py",
+    "test_workflows.py",
+    "test_gates.py",
+    "test_monitor.py",
+    "test_data_versioning.py",
+    "test_bake.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order the modules slowest first (a stable sort: tests keep their order in a module)."""
+    rank = {name: position for position, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 def uv_executable() -> str:
     """Return the template's uv: the one on PATH, else the one `make install` bootstrapped."""
     return shutil.which("uv") or str(TEMPLATE / ".tools" / "bin" / "uv")

@@ -25,7 +25,7 @@ import pytest
 from conftest import Baked, bake
 from workflow_runner import no_secrets, run_job
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("data-versioning")]
+pytestmark = pytest.mark.e2e
 
 DATA = "data/breast_cancer.csv"
 POINTER = f"{DATA}.dvc"

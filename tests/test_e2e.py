@@ -48,7 +48,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Baked:
     return Baked(demo_dir / "my-ml-project", {"task": "classification"})
 
 
-@pytest.mark.xdist_group("classification")
 def test_demo_runs_the_default_project_end_to_end(demo: Baked) -> None:
     artifacts = demo.path / "artifacts"
     assert (demo.path / "uv.lock").exists()
@@ -97,7 +96,6 @@ def _serve(demo: Baked, target: str, port: int, ready_path: str) -> subprocess.P
             time.sleep(0.5)
 
 
-@pytest.mark.xdist_group("classification")
 def test_make_ui_serves_the_tracked_runs_of_the_demo(demo: Baked) -> None:
     """The demo trained with tracking on: `make ui` shows its runs from the embedded store."""
     port = free_port()
@@ -128,7 +126,6 @@ def test_make_ui_serves_the_tracked_runs_of_the_demo(demo: Baked) -> None:
         server.wait(timeout=60)
 
 
-@pytest.mark.xdist_group("classification")
 def test_make_serve_answers_in_the_demo_project(demo: Baked) -> None:
     """The demo's last hint, `make serve`, from a shell that has no uv."""
     port = free_port()
@@ -184,14 +181,12 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-@pytest.mark.xdist_group("classification")
 def test_make_register_tags_the_demo_project(demo: Baked) -> None:
     result = demo.run("make", "register", "PUSH=0", env=bare_env())
     assert "registered my-ml-project@v0.1.0" in result.stdout
     assert git(demo, "tag", "--list").stdout.split() == ["my-ml-project@v0.1.0"]
 
 
-@pytest.mark.xdist_group("classification")
 def test_pre_commit_passes_on_a_fresh_project_and_refuses_bad_commits(demo: Baked) -> None:
     before = git(demo, "status", "--porcelain").stdout
     checked = demo.run("make", "pre-commit", env=bare_env())
@@ -234,7 +229,6 @@ BENCHMARKS = {
 }
 
 
-@pytest.mark.xdist_group("classification")
 @pytest.mark.parametrize("target", BENCHMARKS)
 def test_benchmarks_run(demo: Baked, target: str) -> None:
     args, expected = BENCHMARKS[target]
@@ -242,27 +236,31 @@ def test_benchmarks_run(demo: Baked, target: str) -> None:
     assert expected in result.stdout
 
 
-@pytest.mark.xdist_group("regression")
-def test_regression_project_installs_lints_and_passes_its_tests(tmp_path: Path) -> None:
-    project = bake(tmp_path, task="regression", git_init=True)
-    assert "uv.lock" in git(project, "ls-files").stdout.split(), "locked from the first commit"
-    started = time.perf_counter()
-    project.run("make", "install", env=bare_env())
-    print(f"make install (regression, uv bootstrapped): {time.perf_counter() - started:.1f} s")
-    assert git(project, "status", "--porcelain").stdout == ""
-    project.run("make", "lint", env=bare_env())
-    project.run("make", "test", env=bare_env())
-    assert (project.path / "artifacts" / "metrics.json").exists()
-    # Batch scoring and tuning of a regression model, as a user runs them.
-    project.run("make", "predict", "INPUT=data/diabetes.csv", "OUTPUT=out/p.csv", env=bare_env())
-    scored = (project.path / "out" / "p.csv").read_text().splitlines()
-    assert scored[0] == "prediction"
-    assert len(scored) == 443
-    project.run("make", "tune", "TRIALS=3", "APPLY=1", env=bare_env())
-    changed = git(project, "diff", "--numstat", "params.yaml").stdout.split()
-    assert changed[:2] == ["1", "1"], "APPLY=1 changes the one tuned line of params.yaml"
-    assert json.loads((project.path / "artifacts" / "tune.json").read_text())["applied"] is True
-    adopt_real_data(project)
+class TestRegressionProject:
+    """Its own xdist scope (`--dist loadscope`): it runs beside the demo, not after it."""
+
+    def test_installs_lints_and_passes_its_tests(self, tmp_path: Path) -> None:
+        project = bake(tmp_path, task="regression", git_init=True)
+        assert "uv.lock" in git(project, "ls-files").stdout.split(), "locked from the first commit"
+        started = time.perf_counter()
+        project.run("make", "install", env=bare_env())
+        print(f"make install (regression, uv bootstrapped): {time.perf_counter() - started:.1f} s")
+        assert git(project, "status", "--porcelain").stdout == ""
+        project.run("make", "lint", env=bare_env())
+        project.run("make", "test", env=bare_env())
+        assert (project.path / "artifacts" / "metrics.json").exists()
+        # Batch scoring and tuning of a regression model, as a user runs them.
+        project.run(
+            "make", "predict", "INPUT=data/diabetes.csv", "OUTPUT=out/p.csv", env=bare_env()
+        )
+        scored = (project.path / "out" / "p.csv").read_text().splitlines()
+        assert scored[0] == "prediction"
+        assert len(scored) == 443
+        project.run("make", "tune", "TRIALS=3", "APPLY=1", env=bare_env())
+        changed = git(project, "diff", "--numstat", "params.yaml").stdout.split()
+        assert changed[:2] == ["1", "1"], "APPLY=1 changes the one tuned line of params.yaml"
+        assert json.loads((project.path / "artifacts" / "tune.json").read_text())["applied"] is True
+        adopt_real_data(project)
 
 
 def _adopt(project: Baked, data: str, target: str, check: bool = True):

@@ -22,7 +22,7 @@ import yaml
 
 from conftest import Baked, bake
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("gates")]
+pytestmark = pytest.mark.e2e
 
 DATA_GATES = {
     "max_missing_share",

@@ -21,7 +21,7 @@ import yaml
 from conftest import Baked, bake
 from workflow_runner import no_secrets, run_job
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("monitor")]
+pytestmark = pytest.mark.e2e
 
 WORKFLOW = ".github/workflows/monitor.yml"
 #: `uses:` steps of the drift job that only exist on GitHub (the runner provides uv and git).

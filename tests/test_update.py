@@ -18,7 +18,7 @@ from cookiecutter.main import cookiecutter
 
 from conftest import TEMPLATE, Baked, bare_env
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("update")]
+pytestmark = pytest.mark.e2e
 
 
 def git(path: Path, *args: str) -> str:

@@ -36,7 +36,7 @@ import yaml
 from conftest import Baked, bake, node_packages
 from workflow_runner import Job, no_secrets, run_job
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("workflows")]
+pytestmark = pytest.mark.e2e
 
 #: `uses:` steps of pr-report.yml that only exist on GitHub (the runner provides git and uv).
 PR_REPORT_GITHUB_ONLY = ["actions/checkout", "astral-sh/setup-uv", "actions/upload-artifact"]
