@@ -697,7 +697,7 @@ def add_update_data_arguments(parser: argparse.ArgumentParser) -> None:
 # --- batch scoring and tuning -----------------------------------------------------------------
 
 
-def _data_path(args: argparse.Namespace, params: object, path: str, what: str) -> Path:
+def _data_file(args: argparse.Namespace, params: object, path: str, what: str) -> Path:
     """``path`` (relative to the project) if it resolves inside the project or external_dir."""
     from .config import data_folders
 
@@ -712,10 +712,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     params = _load(args)
     job = Job(
-        input=_data_path(args, params, args.input, "--input"),
-        output=_data_path(args, params, args.output, "--output"),
+        input=_data_file(args, params, args.input, "--input"),
+        output=_data_file(args, params, args.output, "--output"),
         id_column=args.id_column,
-        rejects=_data_path(args, params, args.rejects, "--rejects") if args.rejects else None,
+        rejects=_data_file(args, params, args.rejects, "--rejects") if args.rejects else None,
         chunk_rows=args.chunk_rows,
         scheduler=args.scheduler or None,
         label=args.input,
