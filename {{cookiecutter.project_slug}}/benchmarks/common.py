@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 NUMERIC, CATEGORICAL = 14, 6
@@ -42,3 +43,21 @@ def synthetic(
     signal = frame["num_1"] - 1 + (frame["cat_1"] == "c1_0") * 1.5 - frame["num_2"].mul(0.3)
     frame["target"] = (signal + rng.normal(0, 1, rows) > 0).astype(int)
     return frame
+
+
+def synthetic_project(root: Path, rows: int, **sections: object) -> Path:
+    """Write a classification project on ``rows`` synthetic rows into ``root``: its params path.
+
+    ``sections`` add params.yaml sections (``monitor=...``, ``tune=...``).
+    """
+    (root / "data").mkdir()
+    params = {
+        "task": "classification",
+        "seed": 42,
+        "data": {"path": "data/train.csv", "target": "target", "test_size": 0.2},
+        "model": {"type": "logistic_regression", "params": {"max_iter": 1000}},
+        **sections,
+    }
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    synthetic(rows, seed=0).to_csv(root / "data/train.csv", index=False)
+    return root / "params.yaml"

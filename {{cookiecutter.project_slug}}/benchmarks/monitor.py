@@ -18,8 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-from common import package_name, synthetic
+from common import package_name, synthetic, synthetic_project
 
 REFERENCE_ROWS = 50_000
 
@@ -37,17 +36,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-monitor-") as tmp:
         root = Path(tmp)
-        (root / "data").mkdir()
-        params = {
-            "task": "classification",
-            "seed": 42,
-            "data": {"path": "data/train.csv", "target": "target", "test_size": 0.2},
-            "model": {"type": "logistic_regression", "params": {"max_iter": 1000}},
-            "monitor": {"sample_size": args.sample_size},
-        }
-        (root / "params.yaml").write_text(yaml.safe_dump(params))
-        synthetic(REFERENCE_ROWS, seed=0).to_csv(root / "data/train.csv", index=False)
-        loaded = config.load_params(root / "params.yaml")
+        params = synthetic_project(root, REFERENCE_ROWS, monitor={"sample_size": args.sample_size})
+        loaded = config.load_params(params)
         started = time.perf_counter()
         train.run_training(loaded, root)
         seconds = time.perf_counter() - started

@@ -24,8 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-from common import ROOT, package_name, synthetic
+from common import ROOT, package_name, synthetic, synthetic_project
 
 TRAIN_ROWS = 50_000
 WRITE_CHUNK = 1_000_000
@@ -78,18 +77,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-predict-", dir=ROOT) as tmp:
         root = Path(tmp)
-        (root / "data").mkdir()
-        params = {
-            "task": "classification",
-            "seed": 42,
-            "data": {"path": "data/train.csv", "target": "target", "test_size": 0.2},
-            "model": {"type": "logistic_regression", "params": {"max_iter": 1000}},
-        }
-        (root / "params.yaml").write_text(yaml.safe_dump(params))
-        synthetic(args.train_rows, seed=0).to_csv(root / "data/train.csv", index=False)
-        train.run_training(config.load_params(root / "params.yaml"), root)
+        params = synthetic_project(root, args.train_rows)
+        train.run_training(config.load_params(params), root)
         print(f"model: logistic_regression on {args.train_rows} rows (14 numeric, 6 categorical)\n")
-        cli = [python, "-m", package, "predict", "--params", str(root / "params.yaml")]
+        cli = [python, "-m", package, "predict", "--params", str(params)]
         print(
             f"{'rows':>10}  {'csv MB':>7}  {'how':<30}  {'seconds':>8}  {'rows/s':>10}  "
             f"{'peak RSS MB':>11}"

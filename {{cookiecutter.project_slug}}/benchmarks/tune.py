@@ -17,8 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-from common import package_name, synthetic
+from common import package_name, synthetic_project
 
 C_RANGE = {"type": "float", "low": 0.001, "high": 100.0, "log": True}
 
@@ -33,26 +32,18 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-tune-") as tmp:
         root = Path(tmp)
-        (root / "data").mkdir()
-        params = {
-            "task": "classification",
-            "seed": 42,
-            "data": {"path": "data/train.csv", "target": "target", "test_size": 0.2},
-            "model": {"type": "logistic_regression", "params": {"max_iter": 1000}},
-            "tune": {
-                "trials": args.trials,
-                "cv_folds": 3,
-                "metric": "neg_log_loss",
-                "space": {"logistic_regression": {"C": C_RANGE}},
-            },
-        }  # fmt: skip
-        (root / "params.yaml").write_text(yaml.safe_dump(params))
-        synthetic(args.rows, seed=0).to_csv(root / "data/train.csv", index=False)
+        tune = {
+            "trials": args.trials,
+            "cv_folds": 3,
+            "metric": "neg_log_loss",
+            "space": {"logistic_regression": {"C": C_RANGE}},
+        }
+        params = synthetic_project(root, args.rows, tune=tune)
         print(f"study: logistic_regression C, {args.rows} rows, 3-fold CV, {args.trials} trials\n")
         print(f"{'workers':>7}  {'seconds':>8}  {'trials':>6}  {'trials/s':>8}")
         for workers in (1, 2):
             storage = f"sqlite:///{root / f'study_{workers}.db'}"
-            command = [sys.executable, "-m", package, "tune", "--params", str(root / "params.yaml")]
+            command = [sys.executable, "-m", package, "tune", "--params", str(params)]
             command += ["--storage", storage]
             started = time.perf_counter()
             processes = [
