@@ -10,7 +10,9 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,7 +117,9 @@ def test_replacing_a_file_keeps_its_permissions_and_its_symlink(tmp_path: Path) 
 
 
 def test_a_killed_training_leaves_nothing_the_next_run_keeps(
-    make_project, base_params, make_frame
+    make_project: Callable[..., Path],
+    base_params: Callable[..., dict[str, Any]],
+    make_frame: Callable[..., Any],
 ) -> None:
     """SIGKILL while training writes its artifacts; the next run cleans up after it."""
     params_file = make_project(base_params(), frame=make_frame(rows=200))
@@ -153,7 +157,11 @@ def _can_mount() -> bool:
 
 
 @pytest.mark.skipif(not _can_mount(), reason="needs a mount namespace for a small tmpfs")
-def test_a_full_disk_is_one_error_line_naming_the_path(make_project, base_params, make_frame):
+def test_a_full_disk_is_one_error_line_naming_the_path(
+    make_project: Callable[..., Path],
+    base_params: Callable[..., dict[str, Any]],
+    make_frame: Callable[..., Any],
+) -> None:
     """Training into a 64 KiB file system (a real full disk, in a private mount namespace)."""
     params_file = make_project(base_params(), frame=make_frame(rows=100))
     root = params_file.parent

@@ -6,8 +6,10 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -58,7 +60,9 @@ def test_version() -> None:
     assert package.__version__ in result.stdout
 
 
-def test_config_error_exits_2_with_one_line(tmp_path: Path, make_project, base_params) -> None:
+def test_config_error_exits_2_with_one_line(
+    tmp_path: Path, make_project: Callable[..., Path], base_params: Callable[..., dict[str, Any]]
+) -> None:
     make_project(base_params(data={"test_size": 1.5}))
     result = _cli("train", cwd=tmp_path)
     assert result.returncode == 2
@@ -66,14 +70,23 @@ def test_config_error_exits_2_with_one_line(tmp_path: Path, make_project, base_p
     assert not (tmp_path / "artifacts").exists()
 
 
-def test_data_error_exits_2(make_project, base_params, capsys) -> None:
+def test_data_error_exits_2(
+    make_project: Callable[..., Path],
+    base_params: Callable[..., dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     params_file = make_project(base_params(), csv_text="")
     assert main(["train", "--params", str(params_file)]) == 2
     assert capsys.readouterr().err == "error: data/data.csv: file is empty\n"
     assert not (params_file.parent / "artifacts" / "model.joblib").exists()
 
 
-def test_data_train_lineage_in_process(tmp_path: Path, make_project, base_params, capsys) -> None:
+def test_data_train_lineage_in_process(
+    tmp_path: Path,
+    make_project: Callable[..., Path],
+    base_params: Callable[..., dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     params_file = make_project(base_params("regression", data={"path": "data/diabetes.csv"}))
     assert main(["data", "--params", str(params_file)]) == 0
     assert "written: the bundled regression sample" in capsys.readouterr().out
@@ -90,7 +103,10 @@ def test_data_train_lineage_in_process(tmp_path: Path, make_project, base_params
 
 
 def test_lineage_before_training_is_an_error(
-    tmp_path: Path, make_project, base_params, capsys
+    tmp_path: Path,
+    make_project: Callable[..., Path],
+    base_params: Callable[..., dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     params_file = make_project(base_params())
     assert main(["lineage", "--params", str(params_file)]) == 2
@@ -103,7 +119,9 @@ def test_unknown_command_is_a_usage_error() -> None:
     assert "invalid choice: 'fly'" in result.stderr
 
 
-def test_distribution_name_when_it_differs_from_the_package(monkeypatch) -> None:
+def test_distribution_name_when_it_differs_from_the_package(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     expected = package.distribution_name()
 
     def not_found(name: str) -> None:
@@ -135,7 +153,13 @@ OUTSIDE_OPTIONS = {
 
 @pytest.mark.parametrize("option", OUTSIDE_OPTIONS.values(), ids=OUTSIDE_OPTIONS.keys())
 def test_outside_values_are_refused_with_one_line_and_run_nothing(
-    make_project, base_params, make_frame, hostile, option, tmp_path, capsys
+    make_project: Callable[..., Path],
+    base_params: Callable[..., dict[str, Any]],
+    make_frame: Callable[..., Any],
+    hostile: Callable[[Path], dict[str, str]],
+    option,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     params_file = make_project(base_params(), frame=make_frame(rows=60))
     canary = tmp_path / "canary"
@@ -152,7 +176,12 @@ def test_outside_values_are_refused_with_one_line_and_run_nothing(
         assert not canary.exists(), name
 
 
-def test_make_data_writes_nothing_outside_the_project(make_project, base_params, tmp_path, capsys):
+def test_make_data_writes_nothing_outside_the_project(
+    make_project: Callable[..., Path],
+    base_params: Callable[..., dict[str, Any]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """data.path: ../outside/... once made `make data` create folders and a file there."""
     root = tmp_path / "project"
     params_file = make_project(base_params(), root=root)
@@ -163,14 +192,19 @@ def test_make_data_writes_nothing_outside_the_project(make_project, base_params,
 
 
 @pytest.mark.parametrize("option", [["--artifacts", "../elsewhere"], ["--out", "/"]])
-def test_outputs_stay_inside_the_project(make_project, base_params, option, capsys) -> None:
+def test_outputs_stay_inside_the_project(
+    make_project: Callable[..., Path],
+    base_params: Callable[..., dict[str, Any]],
+    option,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     params_file = make_project(base_params())
     command = "batches" if option[0] == "--out" else "train"
     assert main([command, "--params", str(params_file), *option]) == 2
     assert "outside the project" in capsys.readouterr().err
 
 
-def test_no_value_can_add_a_step_output(tmp_path: Path, monkeypatch) -> None:
+def test_no_value_can_add_a_step_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A value with a line break is written in GitHub's delimited form: it stays one value."""
     out = tmp_path / "github_output"
     monkeypatch.setenv("GITHUB_OUTPUT", str(out))

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -32,14 +34,14 @@ def test_project_params_file_is_valid(project_params_file: Path) -> None:
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
-def test_minimal_params_parse(base_params, task: str) -> None:
+def test_minimal_params_parse(base_params: Callable[..., dict[str, Any]], task: str) -> None:
     params = parse_params(base_params(task))
     assert isinstance(params, Params)
     assert params.to_dict()["task"] == task
     assert params.data.numeric_features is None  # inferred from the data later
 
 
-def test_gates_accept_thresholds_by_gate_name(base_params) -> None:
+def test_gates_accept_thresholds_by_gate_name(base_params: Callable[..., dict[str, Any]]) -> None:
     params = parse_params(base_params(gates={"min_test_accuracy": 0.9, "max_feature_drift": 1}))
     assert params.gates.min_test_accuracy == 0.9
     assert params.gates.max_feature_drift == 1.0
@@ -103,17 +105,19 @@ def test_gates_accept_thresholds_by_gate_name(base_params) -> None:
         ),
     ],
 )
-def test_invalid_values_name_the_key_and_the_rule(base_params, change, message: str) -> None:
+def test_invalid_values_name_the_key_and_the_rule(
+    base_params: Callable[..., dict[str, Any]], change, message: str
+) -> None:
     assert message in _error(base_params(**change))
 
 
-def test_missing_section_is_reported(base_params) -> None:
+def test_missing_section_is_reported(base_params: Callable[..., dict[str, Any]]) -> None:
     raw = base_params()
     del raw["model"]
     assert "params.yaml: model: required key is missing" in _error(raw)
 
 
-def test_every_problem_is_listed_on_one_line(base_params) -> None:
+def test_every_problem_is_listed_on_one_line(base_params: Callable[..., dict[str, Any]]) -> None:
     message = _error(base_params(seed="x", data={"test_size": 2}))
     assert "seed: must be an integer" in message
     assert "data.test_size: must be > 0 and < 1" in message
@@ -145,12 +149,16 @@ def test_missing_file(tmp_path: Path) -> None:
     ("task", "model"),
     [(task, model) for task, models in MODELS.items() for model in models],
 )
-def test_every_model_type_has_a_valid_estimator(base_params, task: str, model: str) -> None:
+def test_every_model_type_has_a_valid_estimator(
+    base_params: Callable[..., dict[str, Any]], task: str, model: str
+) -> None:
     params = parse_params(base_params(task, model={"type": model, "params": {}}))
     assert params.model.type == model
 
 
-def test_round_trip_through_yaml(tmp_path: Path, base_params) -> None:
+def test_round_trip_through_yaml(
+    tmp_path: Path, base_params: Callable[..., dict[str, Any]]
+) -> None:
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(base_params("regression")), encoding="utf-8")
     assert load_params(path).to_dict() == parse_params(base_params("regression")).to_dict()
@@ -166,7 +174,9 @@ def test_round_trip_through_yaml(tmp_path: Path, base_params) -> None:
         ("monitor", {"source": "../*/exports/*.csv"}),
     ],
 )
-def test_data_paths_must_resolve_inside_the_project(make_project, base_params, key, value):
+def test_data_paths_must_resolve_inside_the_project(
+    make_project: Callable[..., Path], base_params: Callable[..., dict[str, Any]], key, value
+) -> None:
     params_file = make_project(base_params(), csv_text="a,target\n1,x\n")
     raw = yaml.safe_load(params_file.read_text())
     raw[key] = {**raw.get(key, {}), **value}
@@ -180,7 +190,9 @@ def test_data_paths_must_resolve_inside_the_project(make_project, base_params, k
     assert "data.external_dir" in message
 
 
-def test_a_symlink_out_of_the_project_is_outside_it(make_project, base_params, tmp_path) -> None:
+def test_a_symlink_out_of_the_project_is_outside_it(
+    make_project: Callable[..., Path], base_params: Callable[..., dict[str, Any]], tmp_path: Path
+) -> None:
     root = tmp_path / "project"
     params_file = make_project(base_params(data={"path": "data/link.csv"}), root=root)
     (tmp_path / "elsewhere.csv").write_text("a,target\n1,x\n")
@@ -194,7 +206,9 @@ def test_a_symlink_out_of_the_project_is_outside_it(make_project, base_params, t
     assert load_params(params_file).data.path == "data/link.csv"
 
 
-def test_data_outside_the_project_is_an_opt_in(make_project, base_params, tmp_path) -> None:
+def test_data_outside_the_project_is_an_opt_in(
+    make_project: Callable[..., Path], base_params: Callable[..., dict[str, Any]], tmp_path: Path
+) -> None:
     mount = tmp_path / "mnt" / "exports"
     mount.mkdir(parents=True)
     params = base_params(
@@ -220,6 +234,6 @@ def test_worker_counts_are_held_to_the_cpus_of_the_machine() -> None:
         assert cap_parallelism({"n_jobs": fine}) == ({"n_jobs": fine}, [])
 
 
-def test_zero_workers_is_refused_naming_the_key(base_params) -> None:
+def test_zero_workers_is_refused_naming_the_key(base_params: Callable[..., dict[str, Any]]) -> None:
     raw = base_params(model={"type": "logistic_regression", "params": {"n_jobs": 0}})
     assert "params.yaml: model.params.n_jobs: 0 starts no worker" in _error(raw)

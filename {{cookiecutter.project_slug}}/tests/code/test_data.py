@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,7 +29,9 @@ pytestmark = pytest.mark.code
 @pytest.mark.parametrize(
     ("task", "rows", "columns"), [("classification", 569, 31), ("regression", 442, 11)]
 )
-def test_write_sample_writes_the_bundled_dataset(tmp_path: Path, base_params, task, rows, columns):
+def test_write_sample_writes_the_bundled_dataset(
+    tmp_path: Path, base_params: Callable[..., dict[str, Any]], task, rows, columns
+) -> None:
     params = parse_params(base_params(task, data={"path": SAMPLE_FILES[task]}))
     path, written = write_sample(task, tmp_path)
     assert written
@@ -54,7 +58,9 @@ def test_the_sample_keeps_its_own_target_column() -> None:
     assert "target" in sample_frame("regression").columns
 
 
-def test_features_are_inferred_from_dtypes(tmp_path: Path, base_params, make_frame) -> None:
+def test_features_are_inferred_from_dtypes(
+    tmp_path: Path, base_params: Callable[..., dict[str, Any]], make_frame: Callable[..., Any]
+) -> None:
     params = parse_params(base_params(data={"path": "d.csv", "exclude": ["visits"]}))
     make_frame().to_csv(tmp_path / "d.csv", index=False)
     dataset = load_dataset(params, tmp_path)
@@ -63,7 +69,9 @@ def test_features_are_inferred_from_dtypes(tmp_path: Path, base_params, make_fra
     assert dataset.classes == ["no", "yes"]
 
 
-def test_explicit_feature_lists_win(tmp_path: Path, base_params, make_frame) -> None:
+def test_explicit_feature_lists_win(
+    tmp_path: Path, base_params: Callable[..., dict[str, Any]], make_frame: Callable[..., Any]
+) -> None:
     data = {"path": "d.csv", "numeric_features": ["age"], "categorical_features": ["visits"]}
     params = parse_params(base_params(data=data))
     make_frame().to_csv(tmp_path / "d.csv", index=False)
@@ -72,7 +80,9 @@ def test_explicit_feature_lists_win(tmp_path: Path, base_params, make_frame) -> 
     assert set(dataset.frame["visits"].dropna().map(type)) == {str}
 
 
-def test_split_is_seeded_and_stratified(base_params, make_frame) -> None:
+def test_split_is_seeded_and_stratified(
+    base_params: Callable[..., dict[str, Any]], make_frame: Callable[..., Any]
+) -> None:
     params = parse_params(base_params())
     dataset = validate_frame(make_frame(rows=100), params, "d.csv")
     first = split(dataset, 0.25, 7, stratify=True)
@@ -132,7 +142,9 @@ corruptions = st.sampled_from(["text_in_numeric", "missing_target", "drop_target
 @example(kind="text_in_numeric", row=3, word="INF")
 @example(kind="text_in_numeric", row=3, word="Infinity")
 @example(kind="text_in_numeric", row=3, word="nan")
-def test_schema_validation_rejects_corruptions(base_params, make_frame, kind, row, word) -> None:
+def test_schema_validation_rejects_corruptions(
+    base_params: Callable[..., dict[str, Any]], make_frame: Callable[..., Any], kind, row, word
+) -> None:
     params = parse_params(
         base_params(data={"numeric_features": ["age", "income"], "categorical_features": ["city"]})
     )
@@ -207,7 +219,9 @@ REFUSED = {
 
 
 @pytest.mark.parametrize("case", sorted(REFUSED))
-def test_bad_real_data_is_refused_with_column_and_line(tmp_path: Path, base_params, case) -> None:
+def test_bad_real_data_is_refused_with_column_and_line(
+    tmp_path: Path, base_params: Callable[..., dict[str, Any]], case
+) -> None:
     text, expected = REFUSED[case]
     (tmp_path / "d.csv").write_text(text, encoding="utf-8")
     params = parse_params(base_params(data={"path": "d.csv"}))
@@ -218,7 +232,9 @@ def test_bad_real_data_is_refused_with_column_and_line(tmp_path: Path, base_para
     assert "\n" not in str(info.value)
 
 
-def test_ids_and_dates_are_excluded_and_said(tmp_path: Path, base_params) -> None:
+def test_ids_and_dates_are_excluded_and_said(
+    tmp_path: Path, base_params: Callable[..., dict[str, Any]]
+) -> None:
     days = pd.date_range("2024-01-01", periods=30).strftime("%Y/%m/%d").tolist()
     text = _csv(row_id=range(100, 130), name=[f"car {i}" for i in range(30)], day=days)
     (tmp_path / "d.csv").write_text(text, encoding="utf-8")
@@ -239,7 +255,9 @@ def test_ids_and_dates_are_excluded_and_said(tmp_path: Path, base_params) -> Non
     }
 
 
-def test_missing_targets_are_dropped_when_asked_and_counted(tmp_path: Path, base_params) -> None:
+def test_missing_targets_are_dropped_when_asked_and_counted(
+    tmp_path: Path, base_params: Callable[..., dict[str, Any]]
+) -> None:
     (tmp_path / "d.csv").write_text(_csv(target=["no", "yes", None] * 10), encoding="utf-8")
     data = {"path": "d.csv", "drop_missing_target": True}
     dataset = load_dataset(parse_params(base_params(data=data)), tmp_path)
@@ -247,7 +265,9 @@ def test_missing_targets_are_dropped_when_asked_and_counted(tmp_path: Path, base
     assert dataset.notes == ["dropped 10 row(s) with no 'target' (data.drop_missing_target)"]
 
 
-def test_high_cardinality_categoricals_are_warned(tmp_path: Path, base_params) -> None:
+def test_high_cardinality_categoricals_are_warned(
+    tmp_path: Path, base_params: Callable[..., dict[str, Any]]
+) -> None:
     codes = [f"c{i % 60}" for i in range(180)]
     (tmp_path / "d.csv").write_text(_csv(rows=180, code=codes), encoding="utf-8")
     dataset = load_dataset(parse_params(base_params(data={"path": "d.csv"})), tmp_path)
@@ -255,7 +275,9 @@ def test_high_cardinality_categoricals_are_warned(tmp_path: Path, base_params) -
     assert any("'code' has 60 categories" in note for note in dataset.notes)
 
 
-def test_a_close_column_name_is_suggested(tmp_path: Path, base_params) -> None:
+def test_a_close_column_name_is_suggested(
+    tmp_path: Path, base_params: Callable[..., dict[str, Any]]
+) -> None:
     (tmp_path / "d.csv").write_text(_csv(), encoding="utf-8")
     params = parse_params(base_params(data={"path": "d.csv", "target": "Target"}))
     with pytest.raises(DataError, match=r"not found \(did you mean 'target'\?\)"):

@@ -7,7 +7,9 @@ folder. (The template's own tests add an S3 remote served by moto on 127.0.0.1.)
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -33,7 +35,12 @@ def dvc_project(root: Path, remote: Path) -> Path:
 
 
 @pytest.fixture
-def project(tmp_path: Path, make_project, base_params, make_frame) -> Path:
+def project(
+    tmp_path: Path,
+    make_project: Callable[..., Path],
+    base_params: Callable[..., dict[str, Any]],
+    make_frame: Callable[..., Any],
+) -> Path:
     """A project with params, its data file and a local folder remote (tmp_path/remote)."""
     root = tmp_path / "project"
     make_project(base_params(), frame=make_frame(), root=root)
@@ -49,7 +56,9 @@ def clone(project: Path, to: Path) -> Path:
     return to
 
 
-def test_track_push_then_pull_in_a_fresh_clone_gives_the_same_bytes(project: Path, tmp_path):
+def test_track_push_then_pull_in_a_fresh_clone_gives_the_same_bytes(
+    project: Path, tmp_path: Path
+) -> None:
     assert datastore.status(project, DATA).state == "untracked"
     version = datastore.track(project, DATA)
     data = (project / DATA).read_bytes()
@@ -69,7 +78,9 @@ def test_track_push_then_pull_in_a_fresh_clone_gives_the_same_bytes(project: Pat
     }
 
 
-def test_a_version_that_was_never_pushed_is_one_line_and_writes_nothing(project, tmp_path):
+def test_a_version_that_was_never_pushed_is_one_line_and_writes_nothing(
+    project: Path, tmp_path: Path
+) -> None:
     datastore.track(project, DATA)
     fresh = clone(project, tmp_path / "clone")
     before = sorted(p.name for p in (fresh / "data").iterdir())
@@ -78,7 +89,9 @@ def test_a_version_that_was_never_pushed_is_one_line_and_writes_nothing(project,
     assert sorted(p.name for p in (fresh / "data").iterdir()) == before
 
 
-def test_make_data_keeps_local_changes_and_says_so(project: Path, make_project, base_params):
+def test_make_data_keeps_local_changes_and_says_so(
+    project: Path, make_project: Callable[..., Path], base_params: Callable[..., dict[str, Any]]
+) -> None:
     datastore.track(project, DATA)
     with (project / DATA).open("a") as handle:
         handle.write((project / DATA).read_text().splitlines()[1] + "\n")
@@ -92,8 +105,11 @@ def test_make_data_keeps_local_changes_and_says_so(project: Path, make_project, 
 
 
 def test_a_missing_untracked_file_is_an_error_never_the_sample(
-    tmp_path: Path, make_project, base_params, capsys
-):
+    tmp_path: Path,
+    make_project: Callable[..., Path],
+    base_params: Callable[..., dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     params_file = make_project(base_params(data={"path": "data/mine.csv"}))
     before = sorted(tmp_path.rglob("*"))
     assert main(["data", "--params", str(params_file)]) == 2
@@ -107,7 +123,9 @@ def test_a_missing_untracked_file_is_an_error_never_the_sample(
     assert (tmp_path / "data/breast_cancer.csv").is_file()
 
 
-def test_the_sample_is_written_only_to_its_own_file(tmp_path: Path, make_project, base_params):
+def test_the_sample_is_written_only_to_its_own_file(
+    tmp_path: Path, make_project: Callable[..., Path], base_params: Callable[..., dict[str, Any]]
+) -> None:
     params = yaml.safe_load(
         make_project(base_params("regression", data={"path": "data/diabetes.csv"})).read_text()
     )
@@ -119,7 +137,9 @@ def test_the_sample_is_written_only_to_its_own_file(tmp_path: Path, make_project
     assert header.endswith(",target")
 
 
-def test_a_fork_pr_without_data_gets_a_report_that_says_so(project: Path, tmp_path, capsys):
+def test_a_fork_pr_without_data_gets_a_report_that_says_so(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     datastore.track(project, DATA)  # never pushed: what a fork's runner cannot pull
     fresh = clone(project, tmp_path / "clone")
     params = str(fresh / "params.yaml")
@@ -171,8 +191,8 @@ def test_report_lines_compare_the_data_versions(pr, base, expected) -> None:
 
 
 def test_a_worktree_of_another_commit_pulls_that_commits_version(
-    tmp_path, make_project, base_params
-):
+    tmp_path: Path, make_project: Callable[..., Path], base_params: Callable[..., dict[str, Any]]
+) -> None:
     """The PR report's base run: a git worktree at the base commit gets the base's own data."""
     import subprocess
 

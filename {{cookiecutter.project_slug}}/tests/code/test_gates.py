@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pandas as pd
 import pytest
 
@@ -24,18 +27,18 @@ pytestmark = pytest.mark.code
         ("max_feature_drift", None, 0.25, False),
     ],
 )
-def test_judge_compares_with_the_direction_of_the_gate_name(name, value, threshold, passed):
+def test_judge_compares_with_the_direction_of_the_gate_name(name, value, threshold, passed) -> None:
     gate = judge(name, value, threshold)
     assert gate.passed is passed
     assert gate.suite == GATES[name].suite
 
 
-def test_every_gate_is_a_threshold_field_and_a_max_or_min():
+def test_every_gate_is_a_threshold_field_and_a_max_or_min() -> None:
     assert set(GATES) == set(GateThresholds.model_fields)
     assert all(name.startswith(("max_", "min_")) for name in GATES)
 
 
-def test_a_check_that_did_not_run_fails_its_gate_rather_than_passing():
+def test_a_check_that_did_not_run_fails_its_gate_rather_than_passing() -> None:
     frame = pd.DataFrame({"x": [1.0, 2.0], "y": [0, 1]})
     inputs = CheckInputs("classification", "y", [], frame, frame, frame, model=None)
     gates, skipped = evaluate_gates([], inputs, GateThresholds(), SUITES)
@@ -46,7 +49,7 @@ def test_a_check_that_did_not_run_fails_its_gate_rather_than_passing():
     assert all(not gate.passed and gate.detail.endswith("did not run") for gate in gates)
 
 
-def test_verdict_table_names_failed_and_skipped_gates():
+def test_verdict_table_names_failed_and_skipped_gates() -> None:
     gates = [judge("max_missing_share", 0.0, 0.05), judge("min_test_accuracy", 0.5, 0.9)]
     table = verdict_table(gates, {"max_new_category_share": "no categorical features"})
     assert "FAILED: 1 of 2 gates: min_test_accuracy" in table
@@ -54,7 +57,9 @@ def test_verdict_table_names_failed_and_skipped_gates():
     assert verdict_table(gates[:1]).endswith("PASSED: all 1 gates")
 
 
-def test_params_accept_thresholds_and_null_turns_a_gate_off(base_params):
+def test_params_accept_thresholds_and_null_turns_a_gate_off(
+    base_params: Callable[..., dict[str, Any]],
+) -> None:
     params = parse_params(base_params(gates={"min_test_accuracy": 0.9, "max_feature_drift": None}))
     assert params.gates.min_test_accuracy == 0.9
     assert params.gates.max_feature_drift is None
@@ -84,12 +89,14 @@ def test_params_accept_thresholds_and_null_turns_a_gate_off(base_params):
         ),
     ],
 )
-def test_invalid_gate_settings_name_the_key(base_params, task, section, message):
+def test_invalid_gate_settings_name_the_key(
+    base_params: Callable[..., dict[str, Any]], task, section, message
+) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_params(base_params(task, **section))
 
 
-def test_sample_caps_rows_and_keeps_class_shares():
+def test_sample_caps_rows_and_keeps_class_shares() -> None:
     frame = pd.DataFrame({"x": range(1000), "y": [0] * 900 + [1] * 100})
     sampled = sample(frame, 100, seed=0, stratify_by="y")
     assert len(sampled) == 100

@@ -3,7 +3,9 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sklearn
@@ -51,7 +53,11 @@ DATA_KEYS = {
 }
 
 
-def test_lineage_follows_the_contract(make_project, base_params, make_frame) -> None:
+def test_lineage_follows_the_contract(
+    make_project: Callable[..., Path],
+    base_params: Callable[..., dict[str, Any]],
+    make_frame: Callable[..., Any],
+) -> None:
     params_file = make_project(base_params(), frame=make_frame(rows=100))
     result = run_training(load_params(params_file), params_file.parent)
     root = params_file.parent
@@ -115,7 +121,11 @@ def test_read_lineage_without_a_run(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def trained(make_project, base_params, make_frame) -> Path:
+def trained(
+    make_project: Callable[..., Path],
+    base_params: Callable[..., dict[str, Any]],
+    make_frame: Callable[..., Any],
+) -> Path:
     """A trained project; returns its params file."""
     params_file = make_project(base_params(), frame=make_frame(rows=100))
     run_training(load_params(params_file), params_file.parent)
@@ -129,7 +139,7 @@ def test_ensure_current_accepts_the_params_and_data_it_was_trained_with(trained:
 
 
 def test_ensure_current_ignores_sections_read_after_training(
-    trained: Path, base_params, make_project
+    trained: Path, base_params: Callable[..., dict[str, Any]], make_project: Callable[..., Path]
 ) -> None:
     """Gate thresholds, check settings and monitoring do not change the trained model."""
     root = trained.parent
@@ -138,7 +148,9 @@ def test_ensure_current_ignores_sections_read_after_training(
     ensure_current(load_params(trained), root, root / "artifacts")
 
 
-def test_ensure_current_refuses_changed_params(trained: Path, base_params, make_project) -> None:
+def test_ensure_current_refuses_changed_params(
+    trained: Path, base_params: Callable[..., dict[str, Any]], make_project: Callable[..., Path]
+) -> None:
     root = trained.parent
     model = base_params()["model"]
     model["params"]["C"] = 0.5
@@ -153,14 +165,16 @@ def test_ensure_current_refuses_changed_params(trained: Path, base_params, make_
     assert message.endswith("changed): run `make train`")
 
 
-def test_ensure_current_refuses_changed_data(trained: Path, make_frame) -> None:
+def test_ensure_current_refuses_changed_data(trained: Path, make_frame: Callable[..., Any]) -> None:
     root = trained.parent
     make_frame(rows=100, seed=5).to_csv(root / "data" / "data.csv", index=False)
     with pytest.raises(ArtifactError, match=r"\(data data/data\.csv changed\): run `make train`$"):
         ensure_current(load_params(trained), root, root / "artifacts")
 
 
-def test_params_fingerprint_covers_the_training_sections_only(base_params) -> None:
+def test_params_fingerprint_covers_the_training_sections_only(
+    base_params: Callable[..., dict[str, Any]],
+) -> None:
     from {{ cookiecutter.module_name }}.config import parse_params
 
     base = params_sha256(parse_params(base_params()))
@@ -178,7 +192,9 @@ def test_ensure_current_refuses_a_model_replaced_after_training(trained: Path) -
         ensure_current(load_params(trained), root, root / "artifacts")
 
 
-def test_ensure_current_without_a_training_run_says_to_train(make_project, base_params) -> None:
+def test_ensure_current_without_a_training_run_says_to_train(
+    make_project: Callable[..., Path], base_params: Callable[..., dict[str, Any]]
+) -> None:
     params_file = make_project(base_params())
     root = params_file.parent
     with pytest.raises(ArtifactError, match=r"lineage\.json not found: run `make train` first"):

@@ -7,7 +7,9 @@ import json
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -22,7 +24,11 @@ pytestmark = pytest.mark.code
 
 
 @pytest.fixture
-def project(make_project, base_params, make_frame) -> Path:
+def project(
+    make_project: Callable[..., Path],
+    base_params: Callable[..., dict[str, Any]],
+    make_frame: Callable[..., Any],
+) -> Path:
     """A project with 200 rows of mixed training data; returns its params file."""
     return make_project(base_params(), frame=make_frame(rows=200, seed=1))
 
@@ -38,7 +44,9 @@ def _write(root: Path, name: str, frame: pd.DataFrame) -> str:
     return name
 
 
-def test_resolve_source_reads_a_glob_in_name_order_and_names_a_pattern_without_match(tmp_path):
+def test_resolve_source_reads_a_glob_in_name_order_and_names_a_pattern_without_match(
+    tmp_path: Path,
+) -> None:
     for name in ("b.csv", "a.csv", "c.txt"):
         (tmp_path / "in" / name).parent.mkdir(exist_ok=True)
         (tmp_path / "in" / name).write_text("x,y\n1,2\n")
@@ -49,7 +57,9 @@ def test_resolve_source_reads_a_glob_in_name_order_and_names_a_pattern_without_m
         monitor.resolve_source("nothing/*.csv", tmp_path)
 
 
-def test_a_labelled_and_an_unlabelled_batch_are_validated_like_training_data(project, make_frame):
+def test_a_labelled_and_an_unlabelled_batch_are_validated_like_training_data(
+    project: Path, make_frame: Callable[..., Any]
+) -> None:
     params, reference = _setup(project)
     root = project.parent
     frame = make_frame(rows=60, seed=2)
@@ -66,7 +76,9 @@ def test_a_labelled_and_an_unlabelled_batch_are_validated_like_training_data(pro
     assert list(batch.frame.columns) == reference.features
 
 
-def test_a_labelled_batch_of_a_single_class_is_accepted(project, make_frame):
+def test_a_labelled_batch_of_a_single_class_is_accepted(
+    project: Path, make_frame: Callable[..., Any]
+) -> None:
     """A batch is not split: the training data's class-count rule does not apply to it."""
     params, reference = _setup(project)
     root = project.parent
@@ -78,7 +90,7 @@ def test_a_labelled_batch_of_a_single_class_is_accepted(project, make_frame):
     assert set(batch.frame["target"]) == {frame["target"].iloc[0]}
 
 
-def test_a_glob_batch_concatenates_its_files(project, make_frame):
+def test_a_glob_batch_concatenates_its_files(project: Path, make_frame: Callable[..., Any]) -> None:
     params, reference = _setup(project)
     root = project.parent
     _write(root, "in/1.csv", make_frame(rows=30, seed=3))
@@ -118,7 +130,9 @@ def test_a_glob_batch_concatenates_its_files(project, make_frame):
     ],
     ids=["missing-columns", "non-numeric", "too-few-rows", "missing-label", "inf", "mixed-labels"],
 )
-def test_malformed_batches_get_clear_errors(project, make_frame, change, message):
+def test_malformed_batches_get_clear_errors(
+    project: Path, make_frame: Callable[..., Any], change, message
+) -> None:
     params, reference = _setup(project)
     root = project.parent
     name = _write(root, "bad.csv", change(make_frame(rows=60, seed=5)))
@@ -136,20 +150,24 @@ def test_malformed_batches_get_clear_errors(project, make_frame, change, message
     ],
     ids=["empty", "header-only", "json"],
 )
-def test_unreadable_batches_get_the_training_data_reader_errors(project, content, message):
+def test_unreadable_batches_get_the_training_data_reader_errors(
+    project: Path, content, message
+) -> None:
     params, reference = _setup(project)
     (project.parent / "bad.csv").write_bytes(content)
     with pytest.raises(DataError, match=message):
         monitor.load_batch("bad.csv", params, reference, project.parent, min_rows=50)
 
 
-def test_a_missing_batch_file_names_where_batches_come_from(project):
+def test_a_missing_batch_file_names_where_batches_come_from(project: Path) -> None:
     params, reference = _setup(project)
     with pytest.raises(DataError, match=r"nope.csv: file not found .*CURRENT or monitor.source"):
         monitor.load_batch("nope.csv", params, reference, project.parent, min_rows=50)
 
 
-def test_labelled_and_unlabelled_files_are_not_mixed(project, make_frame):
+def test_labelled_and_unlabelled_files_are_not_mixed(
+    project: Path, make_frame: Callable[..., Any]
+) -> None:
     params, reference = _setup(project)
     root = project.parent
     _write(root, "in/1.csv", make_frame(rows=30, seed=3))
@@ -158,7 +176,9 @@ def test_labelled_and_unlabelled_files_are_not_mixed(project, make_frame):
         monitor.load_batch("in/*.csv", params, reference, root, min_rows=50)
 
 
-def test_example_batches_are_deterministic_and_only_the_drifted_one_is_shifted(project):
+def test_example_batches_are_deterministic_and_only_the_drifted_one_is_shifted(
+    project: Path,
+) -> None:
     _, reference = _setup(project)
     raw = pd.read_csv(reference.path)
     stable, drifted, shifted = monitor.make_batches(raw, reference, seed=42, rows=100)
@@ -177,7 +197,7 @@ def test_example_batches_are_deterministic_and_only_the_drifted_one_is_shifted(p
     assert stable.merge(raw).shape[0] == 100, "stable rows are rows of the training data"
 
 
-def test_write_batches_writes_both_files(project):
+def test_write_batches_writes_both_files(project: Path) -> None:
     params, _ = _setup(project)
     root = project.parent
     result = monitor.write_batches(params, root, root / "data" / "batches", rows=50)
@@ -188,7 +208,9 @@ def test_write_batches_writes_both_files(project):
     assert result["rows"] == 50
 
 
-def test_append_keeps_the_training_file_bytes_and_columns(project, make_frame):
+def test_append_keeps_the_training_file_bytes_and_columns(
+    project: Path, make_frame: Callable[..., Any]
+) -> None:
     params, _ = _setup(project)
     root = project.parent
     data = root / params.data.path
@@ -211,7 +233,7 @@ def test_append_keeps_the_training_file_bytes_and_columns(project, make_frame):
     )
 
 
-def test_replace_mode_keeps_only_the_batch(project, make_frame):
+def test_replace_mode_keeps_only_the_batch(project: Path, make_frame: Callable[..., Any]) -> None:
     params, _ = _setup(project)
     root = project.parent
     name = _write(root, "new.csv", make_frame(rows=40, seed=9))
@@ -234,8 +256,8 @@ def test_replace_mode_keeps_only_the_batch(project, make_frame):
     ids=["unlabelled", "invalid"],
 )
 def test_a_batch_that_cannot_be_training_data_leaves_the_file_untouched(
-    project, make_frame, change, message
-):
+    project: Path, make_frame: Callable[..., Any], change, message
+) -> None:
     params, _ = _setup(project)
     root = project.parent
     data = root / params.data.path
@@ -250,7 +272,9 @@ def _ledger(root: Path) -> list[dict]:
     return json.loads((root / "data" / "data.csv.batches.json").read_text())["batches"]
 
 
-def test_a_batch_is_folded_in_once_and_recorded_by_content(project, make_frame):
+def test_a_batch_is_folded_in_once_and_recorded_by_content(
+    project: Path, make_frame: Callable[..., Any]
+) -> None:
     """Appending the same rows twice (a second retrain, the same batch under another name)."""
     params, _ = _setup(project)
     root = project.parent
@@ -271,8 +295,8 @@ def test_a_batch_is_folded_in_once_and_recorded_by_content(project, make_frame):
 
 
 def test_a_kill_between_the_ledger_and_the_data_applies_the_batch_once(
-    project, make_frame, monkeypatch
-):
+    project: Path, make_frame: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Killed after the ledger was written and before the data was: the rerun adds it, once."""
     params, _ = _setup(project)
     root = project.parent
@@ -297,7 +321,9 @@ def test_a_kill_between_the_ledger_and_the_data_applies_the_batch_once(
     assert len(_ledger(root)) == 1
 
 
-def test_restore_gives_the_data_back_and_forgets_the_batch(project, make_frame):
+def test_restore_gives_the_data_back_and_forgets_the_batch(
+    project: Path, make_frame: Callable[..., Any]
+) -> None:
     params, _ = _setup(project)
     root = project.parent
     data = root / "data" / "data.csv"
@@ -316,7 +342,9 @@ def test_restore_gives_the_data_back_and_forgets_the_batch(project, make_frame):
     assert [p.name for p in data.parent.iterdir() if p.name.startswith(".")] == []
 
 
-def test_the_data_file_keeps_its_permissions_and_its_symlink(project, make_frame):
+def test_the_data_file_keeps_its_permissions_and_its_symlink(
+    project: Path, make_frame: Callable[..., Any]
+) -> None:
     params, _ = _setup(project)
     root = project.parent
     real = root / "data" / "real.csv"
@@ -340,7 +368,9 @@ def test_the_data_file_keeps_its_permissions_and_its_symlink(project, make_frame
 @pytest.mark.parametrize(
     "source", ["../outside.csv", "/etc/passwd", "/proc/self/environ", "data/../../x/*.csv"]
 )
-def test_a_batch_outside_the_project_is_never_read(project, source, capsys):
+def test_a_batch_outside_the_project_is_never_read(
+    project: Path, source, capsys: pytest.CaptureFixture[str]
+) -> None:
     (project.parent.parent / "outside.csv").write_text("age,target\n1,yes\n")
     code = cli.main(["monitor", "--params", str(project), "--current", source])
     err = capsys.readouterr().err
@@ -380,13 +410,13 @@ def _summary(*failed: str, labelled: bool = True) -> dict:
     }
 
 
-def test_the_verdict_separates_drift_from_a_broken_batch():
+def test_the_verdict_separates_drift_from_a_broken_batch() -> None:
     assert monitor.verdict_of(_summary()["gates"]) == "stable"
     assert monitor.verdict_of(_summary("feature_drift")["gates"]) == "drift"
     assert monitor.verdict_of(_summary("feature_drift", "null_ratio")["gates"]) == "bad-batch"
 
 
-def test_the_verdict_table_and_the_markdown_name_the_failed_checks_and_features():
+def test_the_verdict_table_and_the_markdown_name_the_failed_checks_and_features() -> None:
     summary = _summary("feature_drift", labelled=False)
     table = monitor.summary_table(summary)
     assert "feature_drift" in table
@@ -400,14 +430,18 @@ def test_the_verdict_table_and_the_markdown_name_the_failed_checks_and_features(
     assert "- `age`: 0.500 (Kolmogorov-Smirnov)" in markdown
 
 
-def test_github_output_appends_step_outputs(tmp_path, monkeypatch):
+def test_github_output_appends_step_outputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "out"
     monkeypatch.setenv("GITHUB_OUTPUT", str(out))
     cli.write_github_output({"verdict": "drift", "retrain": "true"})
     assert out.read_text() == "verdict=drift\nretrain=true\n"
 
 
-def test_cli_exits_2_with_one_error_line_for_a_bad_batch(project, make_frame, capsys):
+def test_cli_exits_2_with_one_error_line_for_a_bad_batch(
+    project: Path, make_frame: Callable[..., Any], capsys: pytest.CaptureFixture[str]
+) -> None:
     _write(project.parent, "bad.csv", make_frame(rows=60).drop(columns=["plan"]))
     code = cli.main(["monitor", "--params", str(project), "--current", "bad.csv"])
     err = capsys.readouterr().err
@@ -417,21 +451,30 @@ def test_cli_exits_2_with_one_error_line_for_a_bad_batch(project, make_frame, ca
     assert not (project.parent / "artifacts" / monitor.SUMMARY_FILE).exists()
 
 
-def test_cli_without_a_model_says_to_train_first(project, make_frame, capsys):
+def test_cli_without_a_model_says_to_train_first(
+    project: Path, make_frame: Callable[..., Any], capsys: pytest.CaptureFixture[str]
+) -> None:
     _write(project.parent, "b.csv", make_frame(rows=60))
     code = cli.main(["monitor", "--params", str(project), "--current", "b.csv"])
     assert code == 2
     assert "run `make train` first" in capsys.readouterr().err
 
 
-def test_cli_update_data_refuses_an_unlabelled_batch(project, make_frame, capsys):
+def test_cli_update_data_refuses_an_unlabelled_batch(
+    project: Path, make_frame: Callable[..., Any], capsys: pytest.CaptureFixture[str]
+) -> None:
     _write(project.parent, "u.csv", make_frame(rows=60).drop(columns=["target"]))
     code = cli.main(["update-data", "--params", str(project), "--current", "u.csv"])
     assert code == 2
     assert "retraining needs labelled data" in capsys.readouterr().err
 
 
-def test_cli_batches_and_update_data_report_what_they_did(project, capsys, tmp_path, monkeypatch):
+def test_cli_batches_and_update_data_report_what_they_did(
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     assert cli.main(["batches", "--params", str(project), "--rows", "60"]) == 0
     assert "drifted.csv shifts: age, income, visits" in capsys.readouterr().out
     out = tmp_path / "gh"
@@ -447,7 +490,7 @@ def test_cli_batches_and_update_data_report_what_they_did(project, capsys, tmp_p
     assert len(pd.read_csv(project.parent / "data" / "data.csv")) == 260
 
 
-def test_the_commands_parse_their_arguments_and_import_no_heavy_library():
+def test_the_commands_parse_their_arguments_and_import_no_heavy_library() -> None:
     args = cli.build_parser().parse_args(["monitor", "--current", "b/*.csv", "--exit-zero"])
     assert (args.run, args.current, args.exit_zero, args.params) == (
         cli.cmd_monitor,

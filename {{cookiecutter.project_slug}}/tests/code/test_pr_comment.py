@@ -332,7 +332,7 @@ def test_a_huge_report_is_refused_and_a_long_one_cut(artifact: Path) -> None:
 
 
 @pytest.mark.parametrize("content", [b"7", b"7\n"])
-def test_the_number_of_the_triggering_pull_request_is_accepted(artifact, content) -> None:
+def test_the_number_of_the_triggering_pull_request_is_accepted(artifact: Path, content) -> None:
     (artifact / "pr-number.txt").write_bytes(content)
     assert prepare(artifact).number == 7
 
@@ -352,7 +352,9 @@ def test_anything_but_a_number_is_refused(artifact: Path, content: bytes) -> Non
     assert not (artifact.parent / "comment").exists()
 
 
-def test_a_number_that_is_not_the_runs_pull_request_is_refused(artifact, monkeypatch) -> None:
+def test_a_number_that_is_not_the_runs_pull_request_is_refused(
+    artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Another PR's number: not in the run's list, and the API cannot vouch for it here."""
     monkeypatch.setenv("GH_HOST", "github.invalid")
     (artifact / "pr-number.txt").write_text("8\n")

@@ -8,7 +8,9 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,7 +35,11 @@ NAME = model_name(PROJECT)
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory, base_params, make_frame) -> Path:
+def trained(
+    tmp_path_factory: pytest.TempPathFactory,
+    base_params: Callable[..., dict[str, Any]],
+    make_frame: Callable[..., Any],
+) -> Path:
     """A project trained on 300 mixed rows; returns its params file."""
     root = tmp_path_factory.mktemp("scoring")
     params_file = root / "params.yaml"
@@ -52,7 +58,7 @@ def model(trained: Path) -> predict.Model:
 
 
 @pytest.fixture(scope="module")
-def new_rows(make_frame):
+def new_rows(make_frame: Callable[..., Any]):
     """Factory: unlabelled rows from the training distribution, with an id column."""
 
     def rows(count: int = 500, seed: int = 9) -> pd.DataFrame:
@@ -68,7 +74,7 @@ def leftovers(folder: Path) -> list[str]:
 
 def test_predictions_equal_the_services_for_the_same_rows(
     trained: Path, model: predict.Model, new_rows
-):
+) -> None:
     root = trained.parent
     rows = new_rows(300)
     rows.to_csv(root / "new.csv", index=False)
@@ -90,7 +96,9 @@ def test_predictions_equal_the_services_for_the_same_rows(
     np.testing.assert_allclose(out[[f"probability_{c}" for c in classes]].to_numpy(), expected)
 
 
-def test_chunk_size_and_formats_do_not_change_the_predictions(trained: Path, model, new_rows):
+def test_chunk_size_and_formats_do_not_change_the_predictions(
+    trained: Path, model: predict.Model, new_rows
+) -> None:
     root = trained.parent
     rows = new_rows(250)
     rows.to_csv(root / "in.csv", index=False)
@@ -118,8 +126,8 @@ def bad_file(root: Path, new_rows) -> Path:
 
 
 def test_a_bad_row_refuses_the_file_naming_its_line_and_writes_nothing(
-    trained: Path, model, new_rows
-):
+    trained: Path, model: predict.Model, new_rows
+) -> None:
     root = trained.parent
     job = predict.Job(bad_file(root, new_rows), root / "refused.parquet", chunk_rows=8)
     with pytest.raises(DataError, match=r"bad\.csv: line 5: 'age': not a number \(got 'forty'\)"):
@@ -129,8 +137,8 @@ def test_a_bad_row_refuses_the_file_naming_its_line_and_writes_nothing(
 
 
 def test_rejects_holds_the_bad_rows_with_reasons_and_the_rest_is_scored(
-    trained: Path, model, new_rows
-):
+    trained: Path, model: predict.Model, new_rows
+) -> None:
     root = trained.parent
     job = predict.Job(
         bad_file(root, new_rows),
@@ -151,8 +159,8 @@ def test_rejects_holds_the_bad_rows_with_reasons_and_the_rest_is_scored(
 
 
 def test_an_interrupted_run_leaves_no_output_and_keeps_the_previous_one(
-    trained: Path, model, new_rows
-):
+    trained: Path, model: predict.Model, new_rows
+) -> None:
     root = trained.parent
     new_rows(100).to_csv(root / "big.csv", index=False)
     (root / "kept.parquet").write_bytes(b"previous run")
@@ -181,8 +189,8 @@ def test_an_interrupted_run_leaves_no_output_and_keeps_the_previous_one(
     ],
 )
 def test_the_command_refuses_bad_arguments_in_one_line(
-    trained: Path, capsys, change, message, new_rows
-):
+    trained: Path, capsys: pytest.CaptureFixture[str], change, message, new_rows
+) -> None:
     root = trained.parent
     (root / "data.txt").write_text("x")
     new_rows(5).drop(columns="age").to_csv(root / "nofeatures.csv", index=False)
@@ -200,7 +208,9 @@ def git(root: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
 
 
-def test_a_stage_scores_with_the_model_its_registration_names(trained: Path, model, capsys):
+def test_a_stage_scores_with_the_model_its_registration_names(
+    trained: Path, model: predict.Model, capsys: pytest.CaptureFixture[str]
+) -> None:
     from {{ cookiecutter.module_name }}.artifacts import sha256_file
 
     root = trained.parent
@@ -289,7 +299,7 @@ CATEGORIES = st.one_of(st.none(), st.sampled_from(["a", "b", "u", "z", ""]))
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=st.lists(st.tuples(NUMBERS, NUMBERS, CATEGORIES, CATEGORIES), min_size=1, max_size=12))
-def test_check_rows_accepts_exactly_what_the_service_accepts(rows):
+def test_check_rows_accepts_exactly_what_the_service_accepts(rows) -> None:
     frame = pd.DataFrame(rows, columns=["x", "y", "c", "d"])
     _, reasons = schema.check_rows(frame, FEATURES)
     for values, reason in zip(rows, reasons, strict=True):
@@ -301,7 +311,7 @@ def test_check_rows_accepts_exactly_what_the_service_accepts(rows):
         assert accepted == (reason == ""), (values, reason)
 
 
-def test_check_rows_reads_numbers_by_the_training_datas_rules():
+def test_check_rows_reads_numbers_by_the_training_datas_rules() -> None:
     # Text cells (a column pandas could not read as numbers) go through data.to_numbers, as
     # training data does: the same value is never a number in one and refused in the other.
     text = pd.Series(["1.5", "1e400", "1_000", "abc", " 2 "], dtype=object)
@@ -319,7 +329,9 @@ def test_check_rows_reads_numbers_by_the_training_datas_rules():
 
 
 @pytest.mark.slow
-def test_dask_gives_the_in_process_predictions_and_rejects(trained: Path, model, new_rows):
+def test_dask_gives_the_in_process_predictions_and_rejects(
+    trained: Path, model: predict.Model, new_rows
+) -> None:
     from distributed import LocalCluster
 
     root = trained.parent

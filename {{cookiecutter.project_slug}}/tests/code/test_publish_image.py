@@ -19,7 +19,9 @@ pytestmark = pytest.mark.code
 DIGEST = "sha256:" + "ab" * 32
 
 
-def test_the_image_is_pushed_with_its_sbom_and_provenance(tmp_path: Path, capsys) -> None:
+def test_the_image_is_pushed_with_its_sbom_and_provenance(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     ref = deploy.publish_image(tmp_path, "ghcr.io/Acme/Model", "0123abc", "model:1", dry_run=True)
     assert ref.startswith("ghcr.io/acme/model@sha256:")
     (printed,) = capsys.readouterr().err.splitlines()

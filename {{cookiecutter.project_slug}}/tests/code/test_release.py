@@ -12,7 +12,9 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -120,7 +122,12 @@ def commit_change(repo: Path, text: str) -> str:
 
 
 @pytest.fixture
-def repo(tmp_path: Path, make_project, base_params, make_frame) -> Path:
+def repo(
+    tmp_path: Path,
+    make_project: Callable[..., Path],
+    base_params: Callable[..., dict[str, Any]],
+    make_frame: Callable[..., Any],
+) -> Path:
     """A project repository with one commit, trained artifacts and a bare origin."""
     origin, work = tmp_path / "origin.git", tmp_path / "work"
     subprocess.run(["git", "init", "--quiet", "--bare", str(origin)], check=True)
@@ -199,7 +206,9 @@ def assert_state(repo: Path, stages: dict[str, str], images: dict[str, str]) -> 
     assert tags(repo) == remote_tags(repo)  # everything was pushed
 
 
-def test_register_promote_rollback_lifecycle(repo: Path, capsys: pytest.CaptureFixture[str]):
+def test_register_promote_rollback_lifecycle(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     images = {"v0.1.0": f"{IMAGE}@{DIGESTS['a']}", "v0.1.1": f"{IMAGE}@{DIGESTS['b']}"}
 
     assert cli(repo, "register", "--image", images["v0.1.0"], "--push") == 0
@@ -241,7 +250,7 @@ def test_register_promote_rollback_lifecycle(repo: Path, capsys: pytest.CaptureF
     assert images["v0.1.1"] in table
 
 
-def test_register_defaults_to_next_patch_or_given_part(repo: Path):
+def test_register_defaults_to_next_patch_or_given_part(repo: Path) -> None:
     assert register(repo).version == "v0.1.0"
     commit_change(repo, "two")
     write_artifacts(repo)
@@ -261,7 +270,7 @@ def test_register_defaults_to_next_patch_or_given_part(repo: Path):
     assert release.read_state(repo).latest().version == "v1.1.0"
 
 
-def test_register_reads_the_image_recorded_by_publish_image(repo: Path):
+def test_register_reads_the_image_recorded_by_publish_image(repo: Path) -> None:
     ref = f"{IMAGE}@{DIGESTS['c']}"
     (repo / "artifacts" / "image.json").write_text(json.dumps({"ref": ref}))
     assert register(repo).image == ref
@@ -282,7 +291,9 @@ def test_register_reads_the_image_recorded_by_publish_image(repo: Path):
         ("none", ("--bump", "huge"), None),
     ],
 )
-def test_register_guards(repo: Path, capsys, setup: str, args: tuple, message: str | None):
+def test_register_guards(
+    repo: Path, capsys: pytest.CaptureFixture[str], setup: str, args: tuple, message: str | None
+) -> None:
     commit_change(repo, "tracked")
     write_artifacts(repo)
     if setup == "modify":
@@ -305,7 +316,9 @@ def test_register_guards(repo: Path, capsys, setup: str, args: tuple, message: s
     assert message in refused(repo, capsys, "register", *args)
 
 
-def test_register_refuses_existing_lower_and_same_commit(repo: Path, capsys):
+def test_register_refuses_existing_lower_and_same_commit(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli(repo, "register", "--version", "v0.2.0") == 0
     assert "already registered as v0.2.0" in refused(repo, capsys, "register")
     commit_change(repo, "next")
@@ -318,12 +331,12 @@ def test_register_refuses_existing_lower_and_same_commit(repo: Path, capsys):
     )
 
 
-def test_failed_push_leaves_no_tag(repo: Path, capsys):
+def test_failed_push_leaves_no_tag(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     git(repo, "remote", "set-url", "origin", str(repo.parent / "missing.git"))
     assert f"could not push {NAME}@v0.1.0 to origin" in refused(repo, capsys, "register", "--push")
 
 
-def test_promote_and_rollback_guards(repo: Path, capsys):
+def test_promote_and_rollback_guards(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "nothing to roll back: no version was ever assigned to prod" in refused(
         repo, capsys, "rollback", "--stage", "prod"
     )
@@ -349,7 +362,9 @@ def test_promote_and_rollback_guards(repo: Path, capsys):
     )
 
 
-def test_a_version_deregistered_with_gto_is_neither_promoted_nor_deployed(repo: Path, capsys):
+def test_a_version_deregistered_with_gto_is_neither_promoted_nor_deployed(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from gto.api import deregister
 
     register(repo, image=f"{IMAGE}@{DIGESTS['a']}")
@@ -363,8 +378,8 @@ def test_a_version_deregistered_with_gto_is_neither_promoted_nor_deployed(repo: 
 
 
 def test_rollback_goes_further_back_and_never_returns_to_a_version_rolled_back_from(
-    repo: Path, capsys
-):
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Rollbacks walk the stage's stack: v3 -> v2 -> v1, then refuse; promoting pushes again."""
     register(repo, push=True)
     for text in ("second model", "third model"):
@@ -394,7 +409,9 @@ def test_rollback_goes_further_back_and_never_returns_to_a_version_rolled_back_f
     assert gto_show(repo)["stage"] == {"staging": "v0.1.1", "prod": "v0.1.0"}
 
 
-def test_the_stages_are_the_ones_gto_reads_from_the_gto_file(repo: Path, capsys):
+def test_the_stages_are_the_ones_gto_reads_from_the_gto_file(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     register(repo)
     (repo / ".gto").write_text("stages: [dev, staging, prod]\n")
     assert cli(repo, "promote", "--version", "v0.1.0", "--stage", "dev") == 0
@@ -413,7 +430,7 @@ def test_the_stages_are_the_ones_gto_reads_from_the_gto_file(repo: Path, capsys)
     assert ".gto: GTO cannot read it" in refused(repo, capsys, "status")
 
 
-def test_deploy_guards_and_commands(repo: Path, capsys):
+def test_deploy_guards_and_commands(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "no version is assigned to staging" in refused(
         repo, capsys, "deploy", "--stage", "staging"
     )
@@ -461,7 +478,14 @@ def test_deploy_guards_and_commands(repo: Path, capsys):
         ("not-a-tag", {"event": "none", "version": ""}),
     ],
 )
-def test_check_ref_decisions(repo: Path, capsys, tmp_path, monkeypatch, ref, expected):
+def test_check_ref_decisions(
+    repo: Path,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ref,
+    expected,
+) -> None:
     head = git(repo, "rev-parse", "HEAD")
     register(repo)
     release.promote(repo, "v0.1.0", "staging")
@@ -481,8 +505,8 @@ def test_check_ref_decisions(repo: Path, capsys, tmp_path, monkeypatch, ref, exp
 
 
 def test_register_refuses_artifacts_trained_with_other_params_or_data(
-    repo: Path, capsys, make_frame
-):
+    repo: Path, capsys: pytest.CaptureFixture[str], make_frame: Callable[..., Any]
+) -> None:
     """Register runs the staleness guard: the data changed after training."""
     make_frame(rows=100, seed=3).to_csv(repo / "data" / "data.csv", index=False)
     message = refused(repo, capsys, "register")
@@ -543,8 +567,8 @@ def _replaced_page(repo: Path) -> None:
     ids=["spoiled-labels-retrained", "other-params-retrained", "thresholds-changed", "page"],
 )
 def test_register_refuses_a_gate_record_that_is_not_the_current_models(
-    repo: Path, capsys, change, message
-):
+    repo: Path, capsys: pytest.CaptureFixture[str], change, message
+) -> None:
     """Train and check, change something, train again: the passed record is not this model's."""
     change(repo)
     error = refused(repo, capsys, "register")
@@ -558,7 +582,9 @@ def _tag_version(repo: Path, fields: dict[str, str], version: str = "v0.1.0") ->
     git(repo, "tag", "-a", "-m", f"Register {NAME} {version}\n\n{body}", f"{NAME}@{version}")
 
 
-def test_promote_and_deploy_refuse_a_version_without_a_passed_gate_record(repo: Path, capsys):
+def test_promote_and_deploy_refuse_a_version_without_a_passed_gate_record(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     head = git(repo, "rev-parse", "HEAD")
     image = f"{IMAGE}@{DIGESTS['a']}"
     _tag_version(repo, {"commit": head, "image": image, "gates": "passed"})
@@ -574,7 +600,7 @@ def test_promote_and_deploy_refuse_a_version_without_a_passed_gate_record(repo: 
     )
 
 
-def test_a_registration_records_the_fingerprints_of_its_gate_record(repo: Path):
+def test_a_registration_records_the_fingerprints_of_its_gate_record(repo: Path) -> None:
     record = json.loads((repo / "artifacts" / "checks.json").read_text())
     version = register(repo)
     assert version.fields["model-sha256"] == record["model_sha256"]
@@ -584,7 +610,9 @@ def test_a_registration_records_the_fingerprints_of_its_gate_record(repo: Path):
     assert release.ensure_registered_with_gates(release.read_state(repo).versions["v0.1.0"])
 
 
-def test_check_ref_refuses_an_assignment_of_an_unregistered_commit(repo: Path, capsys):
+def test_check_ref_refuses_an_assignment_of_an_unregistered_commit(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     register(repo)
     commit_change(repo, "never registered")
     git(repo, "push", "--quiet", "origin", "main")
@@ -593,7 +621,9 @@ def test_check_ref_refuses_an_assignment_of_an_unregistered_commit(repo: Path, c
     assert f"{NAME}#prod#7 does not name a registered version of {NAME}" in message
 
 
-def test_check_ref_refuses_versions_registered_off_the_default_branch(repo: Path, capsys):
+def test_check_ref_refuses_versions_registered_off_the_default_branch(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     git(repo, "checkout", "--quiet", "-b", "feature")
     commit_change(repo, "an unreviewed model")
     write_artifacts(repo)
@@ -617,13 +647,17 @@ def test_check_ref_refuses_versions_registered_off_the_default_branch(repo: Path
     ],
     ids=repr,
 )
-def test_check_ref_refuses_tag_names_outside_gtos_characters(repo: Path, capsys, ref: str):
+def test_check_ref_refuses_tag_names_outside_gtos_characters(
+    repo: Path, capsys: pytest.CaptureFixture[str], ref: str
+) -> None:
     message = refused(repo, capsys, "check-ref", "--", ref)
     assert "is not a tag name this project uses" in message
 
 
 @pytest.mark.parametrize("branch", ["main;id", "--output=x", "a..b", "main\nx", "$(id)"])
-def test_check_ref_refuses_a_default_branch_that_is_not_a_branch_name(repo, capsys, branch):
+def test_check_ref_refuses_a_default_branch_that_is_not_a_branch_name(
+    repo: Path, capsys: pytest.CaptureFixture[str], branch
+) -> None:
     register(repo)
     message = refused(repo, capsys, "check-ref", f"{NAME}@v0.1.0", f"--default-branch={branch}")
     assert "is not a branch or commit name this project accepts" in message
@@ -654,15 +688,15 @@ REVIEWERS = {
     ],
     ids=["reviewers", "missing", "no-rules", "timer-only", "empty-reviewers", "staging"],
 )
-def test_prod_needs_an_environment_with_required_reviewers(stage, environment, problem):
+def test_prod_needs_an_environment_with_required_reviewers(stage, environment, problem) -> None:
     """The decision on GitHub's environment document (GET /repos/OWNER/REPO/environments/NAME)."""
     found = release.missing_reviewers(stage, environment)
     assert found is None if problem is None else problem in found
 
 
 def test_check_ref_asks_the_api_for_reviewers_and_warns_when_it_cannot(
-    repo: Path, capsys, monkeypatch
-):
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     register(repo)
     release.promote(repo, "v0.1.0", "prod")
     monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)  # not on GitHub: nothing to ask
@@ -680,7 +714,7 @@ def test_check_ref_asks_the_api_for_reviewers_and_warns_when_it_cannot(
     assert "a tag alone must not deploy to prod" in message
 
 
-def test_pushes_in_actions_authenticate_through_the_environment_only(repo: Path):
+def test_pushes_in_actions_authenticate_through_the_environment_only(repo: Path) -> None:
     actions = {"GITHUB_ACTIONS": "true", "GH_TOKEN": "t0ken", "GITHUB_SERVER_URL": "https://ghe.x"}
     env = release.push_auth_env({**os.environ, **actions})
     header = subprocess.run(
@@ -696,12 +730,14 @@ def test_pushes_in_actions_authenticate_through_the_environment_only(repo: Path)
     assert "GIT_CONFIG_COUNT" not in release.push_auth_env({"GH_TOKEN": "t0ken"})
 
 
-def test_github_output_needs_the_variable(repo: Path, capsys, monkeypatch):
+def test_github_output_needs_the_variable(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
     assert "needs the GITHUB_OUTPUT" in refused(repo, capsys, "check-ref", "x", "--github-output")
 
 
-def test_model_card_renders_lineage_checks_and_description(repo: Path):
+def test_model_card_renders_lineage_checks_and_description(repo: Path) -> None:
     image = f"{IMAGE}@{DIGESTS['e']}"
     register(repo, image=image)
     path = model_card.write_model_card(repo, Path("artifacts/model-card.md"), "v0.1.0")
@@ -726,7 +762,7 @@ def test_model_card_renders_lineage_checks_and_description(repo: Path):
     assert "No gate results" in model_card.render_model_card(repo)
 
 
-def test_publish_release_command(repo: Path):
+def test_publish_release_command(repo: Path) -> None:
     register(repo)
     (repo / "artifacts" / "metrics.json").write_text("{}")
     command = deploy.publish_release(repo, "v0.1.0", [Path("artifacts/metrics.json")], True)
@@ -739,7 +775,7 @@ def test_publish_release_command(repo: Path):
 
 @pytest.mark.skipif(not (HAS_DEPLOY and KUBECTL), reason="deploy_target none, or no kubectl")
 @pytest.mark.parametrize("stage", release.stages(PROJECT))
-def test_project_overlays_render_the_stage_image_by_digest(tmp_path: Path, stage: str):
+def test_project_overlays_render_the_stage_image_by_digest(tmp_path: Path, stage: str) -> None:
     """The project's own deploy/ renders with kubectl kustomize, image pinned per stage."""
     shutil.copytree(PROJECT / "deploy", tmp_path / "deploy", ignore=shutil.ignore_patterns("image"))
     shutil.copy(PROJECT / "pyproject.toml", tmp_path / "pyproject.toml")
@@ -762,7 +798,9 @@ def test_project_overlays_render_the_stage_image_by_digest(tmp_path: Path, stage
     assert spec["replicas"] == (2 if stage == "prod" else 1)
 
 
-def test_kubectl_gets_the_environment_secret_as_a_private_kubeconfig(repo: Path, monkeypatch):
+def test_kubectl_gets_the_environment_secret_as_a_private_kubeconfig(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     script = repo / "show-kubeconfig.sh"  # stands in for kubectl: prints what it was given
     script.write_text(
         '#!/bin/sh\nstat -c %a "$KUBECONFIG" > seen.txt; cat "$KUBECONFIG" >> seen.txt\n'

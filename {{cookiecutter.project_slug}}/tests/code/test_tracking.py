@@ -14,9 +14,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -81,7 +82,11 @@ def _tracking_on(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def project(make_project, base_params, make_frame) -> Path:
+def project(
+    make_project: Callable[..., Path],
+    base_params: Callable[..., dict[str, Any]],
+    make_frame: Callable[..., Any],
+) -> Path:
     """A small classification project with its data; returns the params file."""
     return make_project(base_params("classification"), frame=make_frame("classification", 120))
 
@@ -119,7 +124,12 @@ class Trained:
 
 
 @pytest.fixture(scope="module")
-def trained(server, base_params, make_frame, tmp_path_factory) -> Trained:
+def trained(
+    server: str,
+    base_params: Callable[..., dict[str, Any]],
+    make_frame: Callable[..., Any],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Trained:
     root = tmp_path_factory.mktemp("tracked")
     params_file = root / "params.yaml"
     params_file.write_text(yaml.safe_dump(base_params("classification"), sort_keys=False))
@@ -183,7 +193,9 @@ def test_the_tracked_model_predicts_as_the_trained_one(trained: Trained) -> None
     assert info.saved_input_example_info is not None
 
 
-def test_runs_lists_the_branch_history(trained: Trained, monkeypatch, capsys) -> None:
+def test_runs_lists_the_branch_history(
+    trained: Trained, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv(tracking.URI_ENV, trained.server)
     monkeypatch.setenv(tracking.EXPERIMENT_ENV, "two-runs")
     args = ["runs", "--params", str(trained.params_file)]
@@ -196,7 +208,9 @@ def test_runs_lists_the_branch_history(trained: Trained, monkeypatch, capsys) ->
     assert "No tracked runs on 'other'" in capsys.readouterr().out
 
 
-def test_gates_are_added_to_the_tracked_run(trained: Trained, monkeypatch) -> None:
+def test_gates_are_added_to_the_tracked_run(
+    trained: Trained, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(tracking.URI_ENV, trained.server)
     artifacts, root = trained.artifacts, trained.params_file.parent
     summary = root / "checks.json"  # beside the artifacts: other tests read them as trained
@@ -212,7 +226,9 @@ def test_gates_are_added_to_the_tracked_run(trained: Trained, monkeypatch) -> No
     assert not tracking.log_checks(artifacts, "0" * 64, (summary,), True, root, print)
 
 
-def test_a_server_that_is_down_costs_one_warning_line(project, monkeypatch, capsys) -> None:
+def test_a_server_that_is_down_costs_one_warning_line(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv(tracking.URI_ENV, f"http://user:secret@127.0.0.1:{_free_port()}")
     artifacts = project.parent / "artifacts"
     artifacts.mkdir()
@@ -230,7 +246,7 @@ def test_a_server_that_is_down_costs_one_warning_line(project, monkeypatch, caps
 
 
 def test_a_server_that_refuses_writes_costs_one_warning_line(
-    server, project, monkeypatch, capsys
+    server: str, project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     client = _client(server)
     client.delete_experiment(client.create_experiment("closed"))  # runs cannot start in it
@@ -243,7 +259,9 @@ def test_a_server_that_refuses_writes_costs_one_warning_line(
     assert (project.parent / "artifacts" / "model.joblib").is_file()
 
 
-def test_the_embedded_store_lives_in_the_project(project, monkeypatch, capsys) -> None:
+def test_the_embedded_store_lives_in_the_project(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv(tracking.URI_ENV, raising=False)
     monkeypatch.setenv(tracking.EXPERIMENT_ENV, "embedded")
     assert main(["train", "--params", str(project)]) == 0
@@ -292,7 +310,12 @@ TUNE = {
 
 
 def test_a_study_is_a_parent_run_with_a_nested_run_per_trial(
-    server, make_project, base_params, make_frame, monkeypatch, capsys
+    server: str,
+    make_project: Callable[..., Path],
+    base_params: Callable[..., dict[str, Any]],
+    make_frame: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     params_file = make_project(base_params(tune=TUNE), frame=make_frame(rows=120, seed=2))
     monkeypatch.setenv(tracking.URI_ENV, server)
@@ -323,7 +346,11 @@ def test_a_study_is_a_parent_run_with_a_nested_run_per_trial(
 
 
 def test_a_tracker_that_is_down_costs_a_tune_one_warning_line(
-    make_project, base_params, make_frame, monkeypatch, capsys
+    make_project: Callable[..., Path],
+    base_params: Callable[..., dict[str, Any]],
+    make_frame: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     params_file = make_project(base_params(tune=TUNE), frame=make_frame(rows=120, seed=2))
     monkeypatch.setenv(tracking.URI_ENV, f"http://127.0.0.1:{_free_port()}")

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NoReturn
 
 import joblib
 import pandas as pd
@@ -36,7 +38,11 @@ def _snapshot(artifacts: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def trained_once(tmp_path_factory, base_params, make_frame) -> Path:
+def trained_once(
+    tmp_path_factory: pytest.TempPathFactory,
+    base_params: Callable[..., dict[str, Any]],
+    make_frame: Callable[..., Any],
+) -> Path:
     """A project trained once on small mixed data (copied by ``trained`` for each test)."""
     root = tmp_path_factory.mktemp("trained")
     (root / "data").mkdir()
@@ -55,13 +61,18 @@ def trained(trained_once: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def fast_importance(monkeypatch) -> None:
+def fast_importance(monkeypatch: pytest.MonkeyPatch) -> None:
     """One permutation repeat instead of five: the value is not what these tests check."""
     monkeypatch.setattr(evaluate, "IMPORTANCE_REPEATS", 1)
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
-def test_training_writes_every_artifact(make_project, base_params, make_frame, task) -> None:
+def test_training_writes_every_artifact(
+    make_project: Callable[..., Path],
+    base_params: Callable[..., dict[str, Any]],
+    make_frame: Callable[..., Any],
+    task,
+) -> None:
     params_file = make_project(base_params(task), frame=make_frame(task, rows=120))
     result = _train(params_file)
     artifacts = params_file.parent / "artifacts"
@@ -100,7 +111,9 @@ def test_training_writes_every_artifact(make_project, base_params, make_frame, t
 
 
 def test_user_csv_with_categoricals_and_another_target(
-    make_project, base_params, make_frame
+    make_project: Callable[..., Path],
+    base_params: Callable[..., dict[str, Any]],
+    make_frame: Callable[..., Any],
 ) -> None:
     frame = make_frame(rows=150, target="churned").astype({"visits": str})
     frame.loc[::7, "city"] = None
@@ -138,7 +151,13 @@ def test_user_csv_with_categoricals_and_another_target(
     ("task", "model"), [(task, model) for task, models in MODELS.items() for model in models]
 )
 @pytest.mark.usefixtures("fast_importance")
-def test_every_model_type_trains(make_project, base_params, make_frame, task, model) -> None:
+def test_every_model_type_trains(
+    make_project: Callable[..., Path],
+    base_params: Callable[..., dict[str, Any]],
+    make_frame: Callable[..., Any],
+    task,
+    model,
+) -> None:
     hyper = {"n_estimators": 10} if model == "random_forest" else {}
     if model == "gradient_boosting":
         hyper = {"max_iter": 20}
@@ -149,7 +168,11 @@ def test_every_model_type_trains(make_project, base_params, make_frame, task, mo
     assert result.lineage["model"]["type"] == model
 
 
-def test_multiclass_classification(make_project, base_params, make_frame) -> None:
+def test_multiclass_classification(
+    make_project: Callable[..., Path],
+    base_params: Callable[..., dict[str, Any]],
+    make_frame: Callable[..., Any],
+) -> None:
     frame = make_frame(rows=150)
     frame["target"] = pd.qcut(frame["age"] + frame["income"] / 1e4, 3, labels=["lo", "mid", "hi"])
     params_file = make_project(base_params(), frame=frame)
@@ -159,7 +182,12 @@ def test_multiclass_classification(make_project, base_params, make_frame) -> Non
     assert 0.0 <= result.metrics["test"]["f1"] <= 1.0
 
 
-def test_training_is_reproducible(make_project, base_params, make_frame, tmp_path) -> None:
+def test_training_is_reproducible(
+    make_project: Callable[..., Path],
+    base_params: Callable[..., dict[str, Any]],
+    make_frame: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
     model = {"type": "random_forest", "params": {"n_estimators": 15}}
     runs = []
     for name in ("one", "two"):
@@ -244,24 +272,30 @@ def test_bad_input_fails_clearly_and_keeps_earlier_artifacts(trained: Path, case
     assert [p.name for p in artifacts.iterdir() if p.name.startswith(".")] == []
 
 
-def test_missing_feature_column_is_named(trained: Path, base_params, make_frame) -> None:
+def test_missing_feature_column_is_named(
+    trained: Path, base_params: Callable[..., dict[str, Any]], make_frame: Callable[..., Any]
+) -> None:
     params = parse_params(base_params(data={"numeric_features": ["age", "height"]}))
     with pytest.raises(DataError, match=r"column 'height' \(data\.numeric_features in params\)"):
         run_training(params, trained.parent)
 
 
-def test_regression_rejects_a_text_target(make_project, base_params) -> None:
+def test_regression_rejects_a_text_target(
+    make_project: Callable[..., Path], base_params: Callable[..., dict[str, Any]]
+) -> None:
     csv = "x,target\n" + "".join(f"{i},{i}\n" for i in range(9)) + "9,lots\n"
     params_file = make_project(base_params("regression"), csv_text=csv)
     with pytest.raises(DataError, match="non-numeric target 'lots' at line 11"):
         _train(params_file)
 
 
-def test_failure_after_fitting_leaves_previous_artifacts(trained: Path, monkeypatch) -> None:
+def test_failure_after_fitting_leaves_previous_artifacts(
+    trained: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     artifacts = trained.parent / "artifacts"
     before = _snapshot(artifacts)
 
-    def broken(*args, **kwargs):
+    def broken(*args, **kwargs) -> NoReturn:
         raise RuntimeError("disk full while plotting")
 
     monkeypatch.setattr(evaluate, "write_plots", broken)
@@ -271,7 +305,7 @@ def test_failure_after_fitting_leaves_previous_artifacts(trained: Path, monkeypa
     assert [p.name for p in artifacts.iterdir() if p.name.startswith(".")] == []
 
 
-def test_a_second_run_replaces_all_artifacts(trained: Path, make_frame) -> None:
+def test_a_second_run_replaces_all_artifacts(trained: Path, make_frame: Callable[..., Any]) -> None:
     artifacts = trained.parent / "artifacts"
     before = json.loads((artifacts / "lineage.json").read_text(encoding="utf-8"))
     make_frame(rows=120, seed=3).to_csv(trained.parent / "data" / "data.csv", index=False)
@@ -284,7 +318,9 @@ def test_a_second_run_replaces_all_artifacts(trained: Path, make_frame) -> None:
     )
 
 
-def test_frame_with_no_features(make_project, base_params) -> None:
+def test_frame_with_no_features(
+    make_project: Callable[..., Path], base_params: Callable[..., dict[str, Any]]
+) -> None:
     params_file = make_project(base_params(), frame=pd.DataFrame({"id": [1, 2], "target": [0, 1]}))
     raw = base_params(data={"exclude": ["id"]})
     params_file.write_text(json.dumps(raw), encoding="utf-8")
@@ -293,7 +329,10 @@ def test_frame_with_no_features(make_project, base_params) -> None:
 
 
 def test_a_worker_count_beyond_the_machine_trains_with_its_cpus(
-    make_project, base_params, make_frame, capsys
+    make_project: Callable[..., Path],
+    base_params: Callable[..., dict[str, Any]],
+    make_frame: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """n_jobs: 100000 once started a process per worker until memory ran out."""
     from {{ cookiecutter.module_name }}.cli import main

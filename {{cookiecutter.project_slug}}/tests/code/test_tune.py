@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pandas as pd
@@ -23,11 +25,15 @@ TUNE = {"trials": 4, "cv_folds": 3, "metric": "neg_log_loss", "space": SPACE}
 
 
 @pytest.fixture
-def project(make_project, base_params, make_frame) -> Path:
+def project(
+    make_project: Callable[..., Path],
+    base_params: Callable[..., dict[str, Any]],
+    make_frame: Callable[..., Any],
+) -> Path:
     return make_project(base_params(tune=TUNE), frame=make_frame(rows=160, seed=2))
 
 
-def test_the_test_split_never_reaches_the_search(project: Path, tmp_path: Path):
+def test_the_test_split_never_reaches_the_search(project: Path, tmp_path: Path) -> None:
     params = load_params(project)
     first = tune.tune(params, project.parent, tmp_path / "a", progress=lambda _: None)
     # Change every test row beyond recognition: the study must not notice.
@@ -43,7 +49,7 @@ def test_the_test_split_never_reaches_the_search(project: Path, tmp_path: Path):
     assert first.complete + first.pruned == first.trials == 4
 
 
-def test_two_processes_on_one_storage_share_one_study(project: Path, tmp_path: Path):
+def test_two_processes_on_one_storage_share_one_study(project: Path, tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
     command = [sys.executable, "-m", "{{ cookiecutter.module_name }}", "tune", "--params", str(project)]
     command += ["--storage", storage, "--trials", "8"]
@@ -76,7 +82,7 @@ behaviour:
 """
 
 
-def test_apply_edits_only_the_tuned_lines_and_keeps_comments():
+def test_apply_edits_only_the_tuned_lines_and_keeps_comments() -> None:
     text = tune.edit_model_params(PARAMS_TEXT, {"C": 0.12345678901, "tol": 0.001})
     lines, original = text.splitlines(), PARAMS_TEXT.splitlines()
     assert lines[5] == "    C: 0.123457  # inverse regularisation"
@@ -89,7 +95,7 @@ def test_apply_edits_only_the_tuned_lines_and_keeps_comments():
     }
 
 
-def test_apply_handles_a_flow_style_or_missing_params_mapping():
+def test_apply_handles_a_flow_style_or_missing_params_mapping() -> None:
     flow = PARAMS_TEXT.replace(
         "  params:\n    C: 1.0  # inverse regularisation\n    max_iter: 1000\n",
         "  params: {C: 1.0}\n",
@@ -104,7 +110,7 @@ def test_apply_handles_a_flow_style_or_missing_params_mapping():
     assert yaml.safe_load(edited)["behaviour"] == yaml.safe_load(PARAMS_TEXT)["behaviour"]
 
 
-def test_apply_refuses_a_result_that_is_not_valid_params(project: Path):
+def test_apply_refuses_a_result_that_is_not_valid_params(project: Path) -> None:
     before = project.read_text()
     with pytest.raises(ConfigError, match=r"model\.params\.C"):
         tune.apply_best(project, {"C": -1.0})
@@ -124,14 +130,21 @@ def test_apply_refuses_a_result_that_is_not_valid_params(project: Path):
         ({"cv_folds": 1}, "tune.cv_folds: must be >= 2"),
     ],
 )  # fmt: skip
-def test_bad_tune_settings_are_refused_naming_the_key(base_params, change, message):
+def test_bad_tune_settings_are_refused_naming_the_key(
+    base_params: Callable[..., dict[str, Any]], change, message
+) -> None:
     raw = base_params(tune={**TUNE, **change})
     with pytest.raises(ConfigError) as error:
         parse_params(raw)
     assert message in str(error.value)
 
 
-def test_a_model_type_without_a_space_is_refused(base_params, make_project, make_frame, tmp_path):
+def test_a_model_type_without_a_space_is_refused(
+    base_params: Callable[..., dict[str, Any]],
+    make_project: Callable[..., Path],
+    make_frame: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
     params_file = make_project(base_params(tune={"space": {}}), frame=make_frame(rows=60))
     with pytest.raises(ConfigError, match=r"tune\.space\.logistic_regression: no search space"):
         tune.tune(load_params(params_file), params_file.parent, tmp_path / "art")

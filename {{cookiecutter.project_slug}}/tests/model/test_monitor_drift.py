@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -16,7 +18,11 @@ pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, base_params, make_frame) -> Path:
+def project(
+    tmp_path_factory: pytest.TempPathFactory,
+    base_params: Callable[..., dict[str, Any]],
+    make_frame: Callable[..., Any],
+) -> Path:
     """A trained project (mixed synthetic data, 400 rows) with its example batches."""
     root = tmp_path_factory.mktemp("monitored")
     params = base_params()
@@ -37,7 +43,7 @@ def _summary(project: Path) -> dict:
     return json.loads((project.parent / "artifacts" / monitor.SUMMARY_FILE).read_text())
 
 
-def test_the_stable_batch_passes(project, capsys):
+def test_the_stable_batch_passes(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _check(project, "data/batches/stable.csv") == 0
     summary = _summary(project)
     assert summary["verdict"] == "stable"
@@ -52,7 +58,9 @@ def test_the_stable_batch_passes(project, capsys):
     assert not list(artifacts.glob(".staging-*")), "no staging leftovers"
 
 
-def test_the_drifted_batch_is_flagged_with_the_shifted_features_named(project, capsys):
+def test_the_drifted_batch_is_flagged_with_the_shifted_features_named(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert _check(project, "data/batches/drifted.csv") == monitor.EXIT_DRIFT
     summary = _summary(project)
     assert summary["verdict"] == "drift"
@@ -66,7 +74,9 @@ def test_the_drifted_batch_is_flagged_with_the_shifted_features_named(project, c
     assert "verdict: drift" in out
 
 
-def test_exit_zero_reports_the_verdict_as_step_outputs(project, tmp_path, monkeypatch):
+def test_exit_zero_reports_the_verdict_as_step_outputs(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     outputs, step_summary = tmp_path / "outputs", tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
@@ -78,7 +88,7 @@ def test_exit_zero_reports_the_verdict_as_step_outputs(project, tmp_path, monkey
     assert "| feature_drift |" in step_summary.read_text()
 
 
-def test_an_unlabelled_batch_skips_label_drift_and_never_asks_for_retraining(project):
+def test_an_unlabelled_batch_skips_label_drift_and_never_asks_for_retraining(project: Path) -> None:
     root = project.parent
     drifted = root / "data" / "batches" / "drifted.csv"
     unlabelled = root / "unlabelled.csv"
@@ -97,7 +107,9 @@ def test_an_unlabelled_batch_skips_label_drift_and_never_asks_for_retraining(pro
     assert not summary["retrain"]
 
 
-def test_new_categories_and_missing_values_make_a_bad_batch(project, make_frame):
+def test_new_categories_and_missing_values_make_a_bad_batch(
+    project: Path, make_frame: Callable[..., Any]
+) -> None:
     root = project.parent
     frame = make_frame(rows=120, seed=11)
     frame.loc[:19, "city"] = "marseille"

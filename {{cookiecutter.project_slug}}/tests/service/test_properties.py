@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -17,16 +18,18 @@ pytestmark = pytest.mark.service
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def _post(client, body):
+def _post(client: Any, body):
     return client.post("/predict", content=body, headers={"content-type": "application/json"})
 
 
-def test_valid_batches_get_the_pipelines_predictions(client, lineage, pipeline):
+def test_valid_batches_get_the_pipelines_predictions(
+    client: Any, lineage: dict[str, Any], pipeline: Any
+) -> None:
     features = lineage["data"]["features"]
 
     @SETTINGS
     @given(rows=st.lists(records(features), min_size=1, max_size=20))
-    def check(rows):
+    def check(rows) -> None:
         response = _post(client, json.dumps({"records": rows}))
         assert response.status_code == 200, response.text[:500]
         frame = pd.DataFrame(rows, columns=[f["name"] for f in features])
@@ -42,12 +45,12 @@ def test_valid_batches_get_the_pipelines_predictions(client, lineage, pipeline):
     check()
 
 
-def test_invalid_payloads_get_a_4xx_never_a_5xx(client, lineage):
+def test_invalid_payloads_get_a_4xx_never_a_5xx(client: Any, lineage: dict[str, Any]) -> None:
     features = lineage["data"]["features"]
 
     @SETTINGS
     @given(body=st.one_of(bad_bodies(features), st.text(max_size=30)))
-    def check(body):
+    def check(body) -> None:
         response = _post(client, body)
         if body.strip() and _is_valid(body, features):
             return  # the generator made a valid body by chance (e.g. text that is valid JSON)

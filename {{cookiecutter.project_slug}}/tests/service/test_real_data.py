@@ -10,7 +10,9 @@ pipeline itself predicts for the same values, ``None`` or NaN alike.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,7 +32,7 @@ DATA = Path(__file__).parent / "data" / "penguins.csv"
 
 
 @pytest.fixture(scope="module")
-def penguins(base_params):
+def penguins(base_params: Callable[..., dict[str, Any]]):
     params = parse_params(
         base_params(data={"path": DATA.name, "target": "species", "test_size": 0.2})
     )

@@ -32,14 +32,14 @@ VALID = {"mean radius": 5.0, "age": 40, "city": "oslo", "code": 1, "free": "anyt
 Record = schema.record_model(FEATURES)
 
 
-def test_example_record_is_valid():
+def test_example_record_is_valid() -> None:
     record = schema.example_record(FEATURES)
     assert Record.model_validate(record)
     assert record["mean radius"] == 5.0
     assert record["city"] == "oslo"
 
 
-def test_numeric_bounds_widen_the_training_range_by_the_margin():
+def test_numeric_bounds_widen_the_training_range_by_the_margin() -> None:
     low, high = schema.numeric_bounds(FEATURES[0])
     assert (low, high) == (-10 * schema.NUMERIC_MARGIN, 10 + 10 * schema.NUMERIC_MARGIN)
     assert schema.numeric_bounds({"min": 3.0, "max": 3.0}) == (
@@ -65,7 +65,7 @@ def test_numeric_bounds_widen_the_training_range_by_the_margin():
         ("free", 3, "string_type"),
     ],
 )
-def test_invalid_values_are_rejected_with_the_field_name(field, value, error):
+def test_invalid_values_are_rejected_with_the_field_name(field, value, error) -> None:
     with pytest.raises(ValidationError) as info:
         Record.model_validate({**VALID, field: value})
     (detail,) = info.value.errors()
@@ -73,7 +73,7 @@ def test_invalid_values_are_rejected_with_the_field_name(field, value, error):
     assert detail["loc"] == (field,)
 
 
-def test_missing_and_extra_fields_are_rejected():
+def test_missing_and_extra_fields_are_rejected() -> None:
     incomplete = {k: v for k, v in VALID.items() if k != "city"}
     with pytest.raises(ValidationError, match="city"):
         Record.model_validate(incomplete)
@@ -81,7 +81,7 @@ def test_missing_and_extra_fields_are_rejected():
         Record.model_validate({**VALID, "colour": "red"})
 
 
-def test_extra_fields_ignore_drops_what_the_model_does_not_use():
+def test_extra_fields_ignore_drops_what_the_model_does_not_use() -> None:
     Lenient = schema.record_model(FEATURES, extra="ignore")
     row = Lenient.model_validate({**VALID, "id": 17, "target": 1})  # a whole row of a table
     frame = schema.records_to_frame([row], FEATURES)
@@ -91,13 +91,13 @@ def test_extra_fields_ignore_drops_what_the_model_does_not_use():
         Lenient.model_validate({k: v for k, v in VALID.items() if k != "city"})
 
 
-def test_null_is_accepted_only_where_training_data_had_missing_values():
+def test_null_is_accepted_only_where_training_data_had_missing_values() -> None:
     assert Record.model_validate({**VALID, "age": None})
     frame = schema.records_to_frame([Record.model_validate({**VALID, "age": None})], FEATURES)
     assert math.isnan(frame.loc[0, "age"])
 
 
-def test_missing_categories_become_nan():
+def test_missing_categories_become_nan() -> None:
     features = [{**FEATURES[2], "missing": 0.2}]
     model = schema.record_model(features)
     records = [model.model_validate({"city": None}), model.model_validate({"city": "rome"})]
@@ -105,7 +105,7 @@ def test_missing_categories_become_nan():
     assert frame["city"].isna().tolist() == [True, False]
 
 
-def test_records_become_a_frame_in_training_column_order():
+def test_records_become_a_frame_in_training_column_order() -> None:
     records = [Record.model_validate(VALID), Record.model_validate({**VALID, "code": 2})]
     frame = schema.records_to_frame(records, FEATURES)
     assert list(frame.columns) == [f["name"] for f in FEATURES]
@@ -113,7 +113,7 @@ def test_records_become_a_frame_in_training_column_order():
     assert frame["code"].tolist() == [1, 2]
 
 
-def test_bad_lineage_features_are_reported():
+def test_bad_lineage_features_are_reported() -> None:
     with pytest.raises(ValueError, match="no features"):
         schema.record_model([])
     with pytest.raises(ValueError, match="unknown kind"):
@@ -137,7 +137,7 @@ def _fit(estimator):
     ), frame
 
 
-def test_classification_predictions_have_labels_and_probabilities():
+def test_classification_predictions_have_labels_and_probabilities() -> None:
     pipeline, frame = _fit(LogisticRegression())
     out = schema.predictions(pipeline, frame, "classification")
     model = schema.prediction_model("classification", [0, 1])
@@ -147,7 +147,7 @@ def test_classification_predictions_have_labels_and_probabilities():
     assert all(model.model_validate(o) for o in out)
 
 
-def test_regression_predictions_are_numbers():
+def test_regression_predictions_are_numbers() -> None:
     pipeline, frame = _fit(Ridge())
     out = schema.predictions(pipeline, frame, "regression")
     model = schema.prediction_model("regression")

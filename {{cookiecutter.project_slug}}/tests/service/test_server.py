@@ -8,12 +8,15 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from live import PACKAGE, ROOT, fetch
+from live import PACKAGE, ROOT, Server, fetch
 from payloads import bad_bodies, records
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
@@ -32,13 +35,13 @@ LITERALS = ["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1" + "0" * 400, 
 
 
 @pytest.fixture(scope="module")
-def document(server):
+def document(server: Server):
     status, text = fetch(f"{server.url}/docs.json")
     assert status == 200, text[:300]
     return json.loads(text)
 
 
-def conforms(document, path, status, text):
+def conforms(document, path, status, text) -> None:
     """Assert that /docs.json lists ``status`` for ``path`` and that ``text`` fits its schema."""
     responses = document["paths"][path]["post"]["responses"]
     assert str(status) in responses, f"{path} answered {status}, not in /docs.json: {text[:300]}"
@@ -89,7 +92,9 @@ def bodies(features):
 header_text = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
 
 
-def test_real_server(server, service, pipeline, lineage):
+def test_real_server(
+    server: Server, service: ModuleType, pipeline: Any, lineage: dict[str, Any]
+) -> None:
     import pandas as pd
 
     body = json.dumps({"records": service.EXAMPLE_RECORDS * 4})
@@ -114,7 +119,9 @@ def test_real_server(server, service, pipeline, lineage):
     assert "bentoml_service_request_total" in text
 
 
-def test_http_fuzz_never_5xx_and_every_answer_is_documented(server, document, lineage):
+def test_http_fuzz_never_5xx_and_every_answer_is_documented(
+    server: Server, document, lineage: dict[str, Any]
+) -> None:
     features = lineage["data"]["features"]
 
     @settings(max_examples=FUZZ_EXAMPLES, deadline=None,
@@ -127,7 +134,7 @@ def test_http_fuzz_never_5xx_and_every_answer_is_documented(server, document, li
         accept=st.one_of(st.none(), header_text),
         chunked=st.booleans(),
     )
-    def check(path, body, content_type, encoding, accept, chunked):
+    def check(path, body, content_type, encoding, accept, chunked) -> None:
         headers = {"content-type": content_type, "content-encoding": encoding, "accept": accept}
         headers = {key: value for key, value in headers.items() if value is not None}
         status, text = send(server.port, path, body, headers, chunked)
@@ -140,7 +147,7 @@ def test_http_fuzz_never_5xx_and_every_answer_is_documented(server, document, li
     assert re.search(r"client error: \d+ validation errors? for", log), "client errors: one line"
 
 
-def test_error_answers_match_the_document(server, document):
+def test_error_answers_match_the_document(server: Server, document) -> None:
     port = server.port
     status, text = send(port, "/predict", b'{"records": [', {"content-type": "application/json"})
     assert status == 400
@@ -173,7 +180,7 @@ def test_error_answers_match_the_document(server, document):
     assert "503" in document["paths"]["/predict"]["post"]["responses"]  # shed load (batching)
 
 
-def test_readme_curl_example_succeeds(server, lineage):
+def test_readme_curl_example_succeeds(server: Server, lineage: dict[str, Any]) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     body = re.search(r"curl -s -X POST http://127\.0\.0\.1:3000/predict .*?\n\s*-d '(.+?)'", readme)
     assert body, "README.md has no curl example of /predict"
@@ -184,7 +191,7 @@ def test_readme_curl_example_succeeds(server, lineage):
     assert status == 200, text
 
 
-def test_example_request_command(server, tmp_path):
+def test_example_request_command(server: Server, tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", f"{PACKAGE}.example_request", "--send", "--url", server.url,
          "--artifacts", str(ROOT / "artifacts")],

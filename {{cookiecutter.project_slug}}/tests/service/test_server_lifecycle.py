@@ -37,7 +37,9 @@ def _alive(pid):
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs Linux (/proc, PR_SET_PDEATHSIG)")
-def test_sigkill_of_the_server_group_leaves_no_worker(server_env, tmp_path):
+def test_sigkill_of_the_server_group_leaves_no_worker(
+    server_env: dict[str, str], tmp_path: Path
+) -> None:
     with serving(server_env, tmp_path / "serve.log") as server:
         workers = _children(server.process.pid)
         assert workers, "bentoml serve started no worker process"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -12,11 +13,13 @@ from {{ cookiecutter.module_name }} import schema
 pytestmark = pytest.mark.service
 
 
-def _frame(records, lineage):
+def _frame(records, lineage: dict[str, Any]):
     return pd.DataFrame(records, columns=[f["name"] for f in lineage["data"]["features"]])
 
 
-def test_predict_matches_the_pipeline(service, predictor, pipeline, lineage):
+def test_predict_matches_the_pipeline(
+    service: ModuleType, predictor: Any, pipeline: Any, lineage: dict[str, Any]
+) -> None:
     rows = service.EXAMPLE_RECORDS * 3
     out = predictor.predict([service.Record.model_validate(r) for r in rows])
     expected = pipeline.predict(_frame(rows, lineage)).tolist()
@@ -32,7 +35,7 @@ def test_predict_matches_the_pipeline(service, predictor, pipeline, lineage):
         assert all(set(o) == {"prediction"} for o in out)
 
 
-def test_metadata_reports_the_lineage(predictor, lineage):
+def test_metadata_reports_the_lineage(predictor: Any, lineage: dict[str, Any]) -> None:
     meta = predictor.metadata()
     assert meta.lineage == lineage
     assert meta.task == lineage["task"]
@@ -40,7 +43,9 @@ def test_metadata_reports_the_lineage(predictor, lineage):
     assert meta.model_tag.startswith(f"{schema.__name__.split('.')[0]}:")
 
 
-def test_http_predict_and_metadata(client, service, pipeline, lineage):
+def test_http_predict_and_metadata(
+    client: Any, service: ModuleType, pipeline: Any, lineage: dict[str, Any]
+) -> None:
     response = client.post("/predict", json={"records": service.EXAMPLE_RECORDS})
     assert response.status_code == 200, response.text
     expected = pipeline.predict(_frame(service.EXAMPLE_RECORDS, lineage)).tolist()
@@ -51,15 +56,15 @@ def test_http_predict_and_metadata(client, service, pipeline, lineage):
 
 
 @pytest.mark.parametrize("route", ["/livez", "/readyz"])  # /metrics: see test_server.py
-def test_builtin_routes(client, route):
+def test_builtin_routes(client: Any, route) -> None:
     assert client.get(route).status_code == 200
 
 
-def _first(lineage, kind):
+def _first(lineage: dict[str, Any], kind):
     return next((f for f in lineage["data"]["features"] if f["kind"] == kind), None)
 
 
-def _bad_bodies(example, lineage):
+def _bad_bodies(example, lineage: dict[str, Any]):
     """(case id, raw JSON body, text the error must mention)."""
     numeric, categorical = _first(lineage, "numeric"), _first(lineage, "categorical")
     name = next(iter(example))
@@ -94,7 +99,9 @@ def _bad_bodies(example, lineage):
     return raw
 
 
-def test_bad_requests_get_400_with_a_useful_message(client, service, lineage):
+def test_bad_requests_get_400_with_a_useful_message(
+    client: Any, service: ModuleType, lineage: dict[str, Any]
+) -> None:
     for case, body, text in _bad_bodies(service.EXAMPLE_RECORDS[0], lineage):
         response = client.post(
             "/predict", content=body, headers={"content-type": "application/json"}
