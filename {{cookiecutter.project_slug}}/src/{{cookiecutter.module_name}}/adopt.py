@@ -76,7 +76,9 @@ def threshold(name: str, value: float) -> float:
     else:
         limit = math.ceil((value + margin) * 10_000) / 10_000
     # Held inside the gate's bounds: a negative train-test gap still gets a limit >= 0.
-    return float(_clip(name, limit))
+    clipped = _clip(name, limit)
+    assert clipped is not None  # a number in, a number out
+    return clipped
 
 
 def _yaml(value: Any) -> str:  # noqa: ANN401 - a YAML scalar or list
@@ -238,7 +240,7 @@ def adopt(
     if task != current.task:
         raw["model"] = DEFAULT_MODELS[task]
         raw["gates"] = {}
-    new_data = {
+    new_data: dict[str, object] = {
         "path": data_path,
         "target": target,
         "numeric_features": None,

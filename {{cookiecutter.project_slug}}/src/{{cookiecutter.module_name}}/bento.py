@@ -34,6 +34,10 @@ SERVE_GROUP = "serve"
 unpickle and run the model."""
 
 
+#: lineage git.dirty as a label value; anything else (absent, not a bool) is "unknown".
+_DIRTY: dict[object, str] = {True: "true", False: "false"}
+
+
 def model_labels(lineage: Mapping[str, Any], project_version: str) -> dict[str, str]:
     """Return the BentoML labels (string to string) summarising a lineage record.
 
@@ -55,7 +59,7 @@ def model_labels(lineage: Mapping[str, Any], project_version: str) -> dict[str, 
         "model_sha256": str((lineage.get("model") or {}).get("sha256", "")),
         "data_sha256": str(data.get("sha256", "")),
         "git_commit": str(git.get("commit") or "unknown"),
-        "git_dirty": {True: "true", False: "false"}.get(git.get("dirty"), "unknown"),
+        "git_dirty": _DIRTY.get(git.get("dirty"), "unknown"),
     }
     test_metrics = ((lineage.get("metrics") or {}).get("test")) or {}
     for name, value in test_metrics.items():

@@ -31,7 +31,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__, release  # release.py is light: gto is imported by its functions
 from .artifacts import disk_full_is_an_error, ensure_inside
@@ -39,6 +39,7 @@ from .errors import ProjectError
 from .processes import STOPPING_SIGNALS
 
 if TYPE_CHECKING:
+    from .config import Params  # imported lazily at run time (pydantic models)
     from .monitor import DataUpdate
     from .train import TrainResult
 
@@ -55,7 +56,7 @@ def _progress(stage: str) -> Callable[[str], None]:
     return emit
 
 
-def _load(args: argparse.Namespace):  # noqa: ANN202 - returns config.Params, imported lazily
+def _load(args: argparse.Namespace) -> Params:
     from .config import load_params
 
     return load_params(args.params)
@@ -552,7 +553,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     if summary["verdict"] != "stable" and args.exit_zero:
         print(f"[monitor] verdict {summary['verdict']}: exit 0 (--exit-zero)")
         return EXIT_OK
-    return summary["exit_code"]
+    return int(summary["exit_code"])
 
 
 def cmd_batches(args: argparse.Namespace) -> int:
@@ -1055,7 +1056,7 @@ COMMANDS: list[Command] = [
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one ``error: ...`` line, exit status 2."""
 
-    def error(self, message: str) -> None:  # type: ignore[override] - exits, as argparse's does
+    def error(self, message: str) -> NoReturn:
         print(f"error: {' '.join(message.split())} (see --help)", file=sys.stderr)
         raise SystemExit(EXIT_ERROR)
 
@@ -1095,7 +1096,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         with disk_full_is_an_error(_root(args)):  # a write no stage named: name the project
-            return args.run(args)
+            status: int = args.run(args)  # each command's function returns its exit status
+            return status
     except ProjectError as exc:
         message = " ".join(str(exc).split())
         print(f"error: {message}", file=sys.stderr)

@@ -270,7 +270,8 @@ def _format_validation_error(source: str, exc: ValidationError) -> str:
 def estimator_class(task: str, model_type: str) -> type:
     """Import and return the scikit-learn estimator class for a model type of a task."""
     module_name, class_name = MODELS[task][model_type].split(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    estimator: type = getattr(importlib.import_module(module_name), class_name)
+    return estimator
 
 
 def available_cpus() -> int:

@@ -100,7 +100,8 @@ def sample_frame(task: str) -> pd.DataFrame:
     """Return the bundled sample dataset for ``task`` (target column :data:`SAMPLE_TARGET`)."""
     from sklearn import datasets
 
-    return getattr(datasets, SAMPLES[task])(as_frame=True).frame
+    frame: pd.DataFrame = getattr(datasets, SAMPLES[task])(as_frame=True).frame
+    return frame
 
 
 def write_sample(task: str, root: Path = Path()) -> tuple[Path, bool]:
@@ -328,7 +329,7 @@ def _infer_column(frame: pd.DataFrame, column: str, label: str) -> tuple[str, st
     if parsed.all():
         return "numeric", ""  # numbers pandas kept as text, e.g. "1e400" or "inf": checked later
     if parsed.mean() >= NUMERIC_SHARE:
-        position = int(frame.index.get_loc((~parsed).idxmax()))
+        position = int((~parsed).to_numpy().argmax())  # the first row that is not a number
         raise DataError(
             f"{label}: column {column!r}: text value {values.iloc[position]!r} at line "
             f"{_line(frame, position)} in a column of numbers ({parsed.mean():.0%} of its values); "

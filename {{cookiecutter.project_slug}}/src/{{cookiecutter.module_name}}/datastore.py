@@ -123,7 +123,8 @@ def pointer_version(root: Path, path: str | Path) -> DataVersion | None:
     if not file.is_file():
         return None
     try:
-        outs = (yaml.safe_load(file.read_text(encoding="utf-8")) or {}).get("outs")
+        document: dict[str, Any] = yaml.safe_load(file.read_text(encoding="utf-8")) or {}  # YAML
+        outs = document.get("outs")
         (out,) = outs
         md5, size = str(out["md5"]), out.get("size")
     except (yaml.YAMLError, AttributeError, TypeError, ValueError, KeyError, UnicodeDecodeError):

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from .artifacts import atomic_write_text
 from .errors import ensure_format
@@ -292,7 +293,7 @@ def publish_release(
     return command
 
 
-def read_environment(repository: str, stage: str) -> tuple[bool, dict | None]:
+def read_environment(repository: str, stage: str) -> tuple[bool, dict[str, Any] | None]:
     """Read GitHub's record of the ``stage`` environment with ``gh api`` (GH_TOKEN).
 
     Returns (read, document): (True, the JSON document), (True, None) when the environment does

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
     from matplotlib.figure import Figure
+    from numpy.typing import NDArray
 
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
@@ -25,11 +26,12 @@ IMPORTANCE_ROWS = 2000
 IMPORTANCE_REPEATS = 5
 
 
-def _scores(model: Any, x: pd.DataFrame) -> np.ndarray:  # noqa: ANN401 - any classifier
+def _scores(model: Any, x: pd.DataFrame) -> NDArray[np.float64]:  # noqa: ANN401 - any classifier
     """Class scores: predict_proba if available, else decision_function."""
-    if hasattr(model, "predict_proba"):
-        return model.predict_proba(x)
-    return model.decision_function(x)
+    scores: NDArray[np.float64] = (
+        model.predict_proba(x) if hasattr(model, "predict_proba") else model.decision_function(x)
+    )
+    return scores
 
 
 def classification_metrics(
@@ -48,7 +50,7 @@ def classification_metrics(
     from sklearn.metrics import accuracy_score, precision_recall_fscore_support, roc_auc_score
 
     binary = len(classes) == 2
-    average = "binary" if binary else "macro"
+    average: Literal["binary", "macro"] = "binary" if binary else "macro"
     precision, recall, f1, _ = precision_recall_fscore_support(
         y_true,
         y_pred,
@@ -62,9 +64,11 @@ def classification_metrics(
         roc_auc = 0.5
     elif binary:
         positive = scores[:, 1] if scores.ndim == 2 else scores
-        roc_auc = roc_auc_score(np.asarray(y_true) == classes[1], positive)
+        roc_auc = float(roc_auc_score(np.asarray(y_true) == classes[1], positive))
     else:
-        roc_auc = roc_auc_score(y_true, scores, multi_class="ovr", average="macro", labels=classes)
+        roc_auc = float(
+            roc_auc_score(y_true, scores, multi_class="ovr", average="macro", labels=classes)
+        )
     values = {
         "accuracy": accuracy_score(y_true, y_pred),
         "precision": precision,
@@ -201,6 +205,7 @@ def permutation_importance_table(
 ) -> list[tuple[str, float, float]]:
     """Permutation importance of each input column: (name, mean, std), largest first."""
     from sklearn.inspection import permutation_importance
+    from sklearn.utils import Bunch
 
     x = x.reset_index(drop=True)
     y = y.reset_index(drop=True)
@@ -210,6 +215,8 @@ def permutation_importance_table(
     result = permutation_importance(
         model, x, y, n_repeats=IMPORTANCE_REPEATS, random_state=seed, n_jobs=1
     )
+    # One scorer: sklearn returns one Bunch (its stubs also allow a dict of them, for several).
+    assert isinstance(result, Bunch)
     rows = zip(x.columns, result.importances_mean, result.importances_std, strict=True)
     table = [(str(name), float(mean), float(std)) for name, mean, std in rows]
     return sorted(table, key=lambda row: (-row[1], row[0]))

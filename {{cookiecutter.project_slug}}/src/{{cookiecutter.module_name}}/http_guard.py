@@ -82,7 +82,7 @@ def _error(status: int, message: str) -> tuple[int, bytes]:
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key.lower() == name:
-            return value.decode("latin-1")
+            return str(value.decode("latin-1"))  # ASGI headers: pairs of bytes
     return None
 
 

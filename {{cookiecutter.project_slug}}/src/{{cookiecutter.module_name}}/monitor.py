@@ -187,7 +187,7 @@ def load_batch(
         files.append({"path": label, "sha256": sha256_file(path), "rows": len(frame)})
     if len(labelled) > 1:
         with_target = [
-            f["path"] for f, r in zip(files, raws, strict=True) if params.data.target in r
+            str(f["path"]) for f, r in zip(files, raws, strict=True) if params.data.target in r
         ]
         raise DataError(
             f"{source}: some batch files have the target column {params.data.target!r} and some "
@@ -211,7 +211,9 @@ def load_batch(
 # --- The checks -----------------------------------------------------------------------------
 
 
-def _checks(params: Params, labelled: bool, feature_count: int) -> tuple[list, list]:
+def _checks(
+    params: Params, labelled: bool, feature_count: int
+) -> tuple[list[Any], list[Any]]:  # deepchecks checks: untyped library objects
     """Build the deepchecks checks with conditions at the configured thresholds."""
     from deepchecks.tabular.checks import (
         DataDuplicates,
@@ -572,7 +574,9 @@ def make_batches(
     return stable, drifted, shifted
 
 
-def write_batches(params: Params, root: Path, out_dir: Path, rows: int = BATCH_ROWS) -> dict:
+def write_batches(
+    params: Params, root: Path, out_dir: Path, rows: int = BATCH_ROWS
+) -> dict[str, Any]:
     """Write ``stable.csv`` and ``drifted.csv`` under ``out_dir``; return what was written."""
     from .data import load_dataset, read_csv
 

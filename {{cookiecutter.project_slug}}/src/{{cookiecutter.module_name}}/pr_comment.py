@@ -372,7 +372,8 @@ def prepare_comment(
         if out.exists():
             shutil.rmtree(out)
         out.mkdir(parents=True)
-        plots, skipped = [], []
+        plots: list[Path] = []
+        skipped: list[str] = []
         if images == "publish" and head_repository == repository:
             plots, skipped = copy_plots(report, out)
     markdown = sanitize_markdown(text)

@@ -834,11 +834,12 @@ def render(
     ]
     if run.checks_html is not None:
         connected = (run.checks or {}).get("html_connected")
-        mode = {
+        modes: dict[object, str] = {
             True: "connected mode: it loads its scripts from a CDN, so viewing needs internet "
             "(`checks.html_connected: false` in params.yaml makes it self-contained)",
             False: "self-contained mode: it opens offline",
-        }.get(connected, "mode not recorded")
+        }
+        mode = modes.get(connected, "mode not recorded")
         lines.append(
             f"The full deepchecks report (`{CHECKS_HTML}`, {mode}) is in this workflow run's "
             f"`{ARTIFACT_NAME}` artifact: download it and open it in a browser."
