@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import time
+from typing import Any
 
 from common import CATEGORICAL, NUMERIC, package_name, synthetic
 
@@ -49,7 +50,8 @@ def inputs_for(package: str, rows: int) -> object:
     )
 
 
-def timed(package: str, inputs: object, sample_size: int) -> tuple[float, object]:
+# Any: the package is imported by its name at run time, so its ChecksResult is untyped here.
+def timed(package: str, inputs: object, sample_size: int) -> tuple[float, Any]:
     checks = importlib.import_module(f"{package}.checks")
     gates = importlib.import_module(f"{package}.gates")
     thresholds = gates.GateThresholds(min_test_roc_auc=0.5, max_train_test_gap=0.1)

@@ -46,7 +46,7 @@ def write_csv(path: Path, megabytes: int) -> int:
     return rows
 
 
-def start_s3() -> tuple[subprocess.Popen, str]:
+def start_s3() -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

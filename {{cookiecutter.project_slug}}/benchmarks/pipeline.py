@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 from common import CATEGORICAL, NUMERIC, package_name
@@ -58,7 +59,7 @@ print(json.dumps(report))
 """
 
 
-def run(rows: int, model: str, workdir: Path) -> dict:
+def run(rows: int, model: str, workdir: Path) -> dict[str, Any]:
     project = workdir / f"rows_{rows}"
     (project / "data").mkdir(parents=True)
     params = {
@@ -87,7 +88,7 @@ def run(rows: int, model: str, workdir: Path) -> dict:
         capture_output=True,
         text=True,
     )
-    report = json.loads(child.stdout.strip().splitlines()[-1])
+    report: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])  # JSON numbers
     report |= {
         "rows": rows,
         "csv_mb": csv.stat().st_size / 1e6,

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Literal
 
 from common import ROOT, package_name, synthetic, synthetic_project
 
@@ -60,7 +61,8 @@ def write_rows(path: Path, rows: int) -> None:
     for start in range(0, rows, WRITE_CHUNK):
         count = min(WRITE_CHUNK, rows - start)
         frame = synthetic(count, seed=start + 1).drop(columns="target")
-        mode, header = ("a", False) if start else ("w", True)
+        mode: Literal["a", "w"] = "a" if start else "w"
+        header = not start
         frame.to_csv(path, mode=mode, header=header, index=False, float_format="%.6g")
 
 

@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from {{ cookiecutter.module_name }}.processes import stop_group
 
@@ -52,10 +52,11 @@ def package_name() -> str:
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
-def wait_ready(port: int, process: subprocess.Popen, timeout: float = 90) -> float:
+def wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 90) -> float:
     start = time.monotonic()
     while time.monotonic() - start < timeout:
         if process.poll() is not None:
@@ -71,7 +72,9 @@ def wait_ready(port: int, process: subprocess.Popen, timeout: float = 90) -> flo
     raise SystemExit(f"not ready in {timeout} s")
 
 
-def load(port: int, body: bytes, clients: int, seconds: float, max_requests: int) -> dict:
+def load(
+    port: int, body: bytes, clients: int, seconds: float, max_requests: int
+) -> dict[str, Any]:  # counts, the status table and figures
     latencies: list[float] = []
     errors: dict[int, int] = {}
     lock = threading.Lock()

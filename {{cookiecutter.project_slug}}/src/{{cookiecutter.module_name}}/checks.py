@@ -350,10 +350,10 @@ def _measure(name: str, value: Any, task: str) -> tuple[float | None, str]:  # n
 
         model, simple = value["scores"][main]["Origin"], value["scores"][main]["Simple"]
         perfect = value["scorers_perfect"][main]
-        scores = f"{main}: model {model:.4f}, simple model {simple:.4f}"
+        said = f"{main}: model {model:.4f}, simple model {simple:.4f}"
         if model == perfect:  # deepchecks' condition computes no gain for a perfect model
-            return None, f"{scores}; perfect score, no gain to measure"
-        return float(get_gain(simple, model, perfect, max_gain=1.0)), scores
+            return None, f"{said}; perfect score, no gain to measure"
+        return float(get_gain(simple, model, perfect, max_gain=1.0)), said
     if name == "max_brier_score":
         brier, label = _largest(value)
         return brier, f"class {label}"

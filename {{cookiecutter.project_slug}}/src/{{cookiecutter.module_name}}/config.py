@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from .artifacts import ensure_inside, glob_base
 from .errors import ConfigError
@@ -225,7 +226,7 @@ class _KeyedValueError(ValueError):
         self.message = message
 
 
-def _describe(error: dict[str, Any]) -> tuple[str, str]:
+def _describe(error: ErrorDetails) -> tuple[str, str]:
     """Turn one pydantic error into (key path, rule) in this project's wording."""
     loc = ".".join(str(part) for part in error["loc"]) or "<top level>"
     kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")

@@ -124,7 +124,7 @@ def pointer_version(root: Path, path: str | Path) -> DataVersion | None:
         return None
     try:
         document: dict[str, Any] = yaml.safe_load(file.read_text(encoding="utf-8")) or {}  # YAML
-        outs = document.get("outs")
+        outs = document["outs"]  # absent: KeyError, caught below as before
         (out,) = outs
         md5, size = str(out["md5"]), out.get("size")
     except (yaml.YAMLError, AttributeError, TypeError, ValueError, KeyError, UnicodeDecodeError):

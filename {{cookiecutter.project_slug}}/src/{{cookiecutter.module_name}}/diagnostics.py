@@ -174,7 +174,8 @@ def compute_diagnostics(
     )
     per_class = [
         ClassMetrics(str(c), float(p), float(r), float(f), int(s))
-        for c, p, r, f, s in zip(classes, precision, recall, f1, support, strict=True)
+        # With labels=, sklearn returns arrays; its stubs also allow a float (an average).
+        for c, p, r, f, s in zip(classes, precision, recall, f1, support, strict=True)  # type: ignore[arg-type]
     ]
     matrix = confusion_matrix(y_true, y_pred, labels=classes)
     fpr_grid, tpr = _roc_points(y_true, scores, classes)

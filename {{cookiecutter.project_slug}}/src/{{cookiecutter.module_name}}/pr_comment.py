@@ -249,7 +249,11 @@ def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
         kind = data[position + 4 : position + 8]
         body = data[position + 8 : position + 8 + length]
         crc = data[position + 8 + length : position + 12 + length]
-        if len(body) != length or len(crc) != 4 or zlib.crc32(kind + body) != int.from_bytes(crc):
+        if (
+            len(body) != length
+            or len(crc) != 4
+            or zlib.crc32(kind + body) != int.from_bytes(crc, "big")
+        ):
             raise CommentError("PNG chunk damaged")
         chunks.append((kind, body))
         position += 12 + length

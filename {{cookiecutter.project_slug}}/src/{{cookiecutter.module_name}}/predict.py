@@ -178,7 +178,7 @@ def _bentoml_model(sha256: str) -> tuple[Any, dict[str, Any]] | None:
         return None
     for stored in candidates:
         if stored.info.labels.get("model_sha256") == sha256:
-            lineage = json.loads(stored.info.metadata["lineage_json"])
+            lineage = json.loads(str(stored.info.metadata["lineage_json"]))
             return bentoml.sklearn.load_model(stored.tag), lineage
     return None
 
@@ -221,7 +221,7 @@ def score_chunk(
     columns = output_columns(model)
     if len(rows):
         if model.task == "classification" and len(columns) > 1:
-            steps = getattr(pipeline, "steps", ())
+            steps: list[tuple[str, Any]] = getattr(pipeline, "steps", [])
             head, tail = (pipeline[:-1], steps[-1][1]) if len(steps) > 1 else (None, pipeline)
             inputs = head.transform(rows) if head is not None else rows
             out[PREDICTION] = tail.predict(inputs)

@@ -16,7 +16,9 @@ import subprocess
 STOPPING_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
 
 
-def stop_group(process: subprocess.Popen, grace: float = 10.0) -> None:
+def stop_group(
+    process: subprocess.Popen[bytes] | subprocess.Popen[str], grace: float = 10.0
+) -> None:
     """Stop the process group led by ``process``: SIGTERM, SIGKILL after ``grace`` seconds.
 
     Whatever is left in the group once its leader has exited (a worker that ignored SIGTERM)

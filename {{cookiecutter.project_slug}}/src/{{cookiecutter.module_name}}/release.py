@@ -159,7 +159,8 @@ def project_metadata(repo: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ReleaseError(f"{path} not found: run release commands from the project root")
     with path.open("rb") as handle:
-        return tomllib.load(handle).get("project", {})
+        project: dict[str, Any] = tomllib.load(handle).get("project", {})
+    return project
 
 
 def model_name(repo: Path) -> str:
@@ -574,7 +575,7 @@ def register(
     tag = f"{state.name}@{version}"
     if _tag_exists(repo, tag):
         raise ReleaseError(f"tag {tag} already exists")
-    if latest and SemVer(version) <= SemVer(latest.version):
+    if latest and SemVer(version) <= SemVer(latest.version):  # type: ignore[operator]  # GTO's SemVer orders with untyped __le__
         raise ReleaseError(
             f"version {version} is not higher than the latest registered {latest.version}"
         )

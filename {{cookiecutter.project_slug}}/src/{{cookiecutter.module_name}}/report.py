@@ -232,7 +232,7 @@ def _external_data(project: Path, base_project: Path) -> list[str]:
 def _stale_worktree(path: Path) -> bool:
     """True for a base worktree of this module whose report process is gone."""
     match = _WORKTREE_DIR.match(path.parent.name)
-    return bool(match) and path.name == "base" and not process_alive(int(match.group(1)))
+    return match is not None and path.name == "base" and not process_alive(int(match.group(1)))
 
 
 def remove_stale_worktrees(project: Path) -> list[Path]:

@@ -34,6 +34,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 if TYPE_CHECKING:
+    from numpy.typing import NDArray
     from sklearn.pipeline import Pipeline
 
 NUMERIC_MARGIN = 0.5
@@ -86,7 +87,7 @@ def _feature_type(feature: Mapping[str, Any]) -> tuple[Any, Any]:
     elif feature["kind"] == "categorical":
         categories = feature.get("categories")
         if categories:
-            annotation = Literal[tuple(categories)]  # type: ignore[valid-type]  # built from data
+            annotation = Literal[tuple(categories)]  # built from data
             field = Field(alias=name, description="categorical; one of the listed values")
         else:  # too many categories to list: any string, the encoder handles unseen values
             annotation = str
@@ -120,7 +121,8 @@ def record_model(
     if not features:
         msg = "the lineage record lists no features"
         raise ValueError(msg)
-    fields = {_field_key(i): _feature_type(f) for i, f in enumerate(features)}
+    # (type, FieldInfo) pairs; Any: create_model's **field_definitions takes any value
+    fields: dict[str, Any] = {_field_key(i): _feature_type(f) for i, f in enumerate(features)}
     config = ConfigDict(extra=extra, populate_by_name=False, frozen=True)
     return create_model(name, __config__=config, **fields)
 
@@ -183,7 +185,7 @@ def example_record(features: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return record
 
 
-def _column(values: list[Any], numeric: bool) -> np.ndarray:
+def _column(values: list[Any], numeric: bool) -> NDArray[Any]:  # float or object values
     if numeric:
         return np.array(values, dtype=float)  # None -> NaN
     if any(value is None for value in values):  # missing categories are NaN, as read_csv gives
@@ -231,8 +233,9 @@ def predictions(pipeline: Pipeline, frame: pd.DataFrame, task: str) -> list[dict
         One dict per row, matching :func:`prediction_model`.
     """
     if task != "classification":
-        return [{"prediction": float(value)} for value in pipeline.predict(frame).tolist()]
-    estimator, inputs = pipeline, frame
+        return [{"prediction": float(value)} for value in np.asarray(pipeline.predict(frame))]
+    estimator: Any = pipeline  # the pipeline, or its last step: any fitted estimator
+    inputs = frame
     if len(getattr(pipeline, "steps", ())) > 1:
         estimator, inputs = pipeline.steps[-1][1], pipeline[:-1].transform(frame)
     labels = estimator.predict(inputs).tolist()
@@ -308,5 +311,5 @@ def check_rows(
                 known = text.isin([str(c) for c in categories]).to_numpy() | missing
                 refuse(~known, f"{name!r}: not one of the categories seen in training", raw)
             columns[name] = text
-    reasons = pd.Series(reasons, index=frame.index)
-    return pd.DataFrame(columns, columns=names, index=frame.index), reasons
+    checked = pd.DataFrame(columns, columns=names, index=frame.index)
+    return checked, pd.Series(reasons, index=frame.index)

@@ -110,13 +110,14 @@ class Predictor:
         self.pipeline = bentoml.sklearn.load_model(self.model_ref)
         self.model_tag = str(self.model_ref.tag)
 
-    @bentoml.api(batchable=BATCHING, max_batch_size=MAX_BATCH_SIZE, max_latency_ms=MAX_LATENCY_MS)
+    # Ignored: bentoml.api is an untyped decorator (BentoML 1.4).
+    @bentoml.api(batchable=BATCHING, max_batch_size=MAX_BATCH_SIZE, max_latency_ms=MAX_LATENCY_MS)  # type: ignore[untyped-decorator]
     def predict(self, records: Records) -> list[Prediction]:  # type: ignore[valid-type]
         """Predict one value per record (classification: the label and class probabilities)."""
         frame = records_to_frame(records, FEATURES)
         return predictions(self.pipeline, frame, TASK)
 
-    @bentoml.api
+    @bentoml.api  # type: ignore[untyped-decorator]  # BentoML's decorator is untyped
     def metadata(self) -> Metadata:
         """Return the model's tag, version, task, metrics and full lineage record."""
         info = self.model_ref.info.metadata
@@ -129,8 +130,9 @@ class Predictor:
         )
 
 
-Predictor.add_asgi_middleware(
-    http_guard.RequestGuard,  # type: ignore[arg-type]  # a plain ASGI callable class
+# Ignored: BentoML's @service types the decorated class as itself, not as the Service it returns.
+Predictor.add_asgi_middleware(  # type: ignore[attr-defined]
+    http_guard.RequestGuard,  # a plain ASGI callable class
     max_body_bytes=SERVING.max_body_kb * 1024,
-    api_paths=[api.route for api in Predictor.apis.values()],
+    api_paths=[api.route for api in Predictor.apis.values()],  # type: ignore[attr-defined]
 )

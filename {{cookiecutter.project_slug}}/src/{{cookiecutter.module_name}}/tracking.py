@@ -404,7 +404,7 @@ def _log_study(result: TuneResult, project: str, root: Path, uri: str) -> str:
                 mlflow.log_params({key: _param_value(v) for key, v in trial.params.items()})
                 if trial.value is not None and math.isfinite(trial.value):
                     mlflow.log_metric(metric, trial.value)
-        return parent.info.run_id
+        return str(parent.info.run_id)
 
 
 def read_tracked(artifacts_dir: Path, model_sha256: str | None) -> TrackedRun | None:

@@ -273,7 +273,10 @@ def tune(
             value = "pruned" if trial.value is None else f"{trial.value:.4f}"
             progress(f"trial {trial.number}: {value} {trial.params}")
             pruned = trial.state == optuna.trial.TrialState.PRUNED
-            last = trial.value if not pruned else trial.intermediate_values.get(trial.last_step)
+            step = trial.last_step
+            last = (
+                trial.intermediate_values.get(step) if pruned and step is not None else trial.value
+            )
             state = "pruned" if pruned else "complete"
             log.append(TrialRecord(trial.number, state, last, dict(trial.params)))
 
