@@ -36,7 +36,9 @@ pytestmark = pytest.mark.code
         ("min_gain_over_simple_model", -0.99, -1.0),
     ],
 )
-def test_a_limit_is_the_measured_value_with_the_margin(name, measured, expected) -> None:
+def test_a_limit_is_the_measured_value_with_the_margin(
+    name: str, measured: float, expected: float
+) -> None:
     limit = threshold(name, measured)
     assert limit == pytest.approx(expected, abs=1e-4)
     assert (limit <= measured) if direction(name) == "min" else (limit >= measured)

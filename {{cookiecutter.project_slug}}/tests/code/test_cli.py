@@ -157,7 +157,7 @@ def test_outside_values_are_refused_with_one_line_and_run_nothing(
     base_params: Callable[..., dict[str, Any]],
     make_frame: Callable[..., Any],
     hostile: Callable[[Path], dict[str, str]],
-    option,
+    option: list[str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -166,7 +166,7 @@ def test_outside_values_are_refused_with_one_line_and_run_nothing(
     for name, value in hostile(canary).items():
         argv = [*option[:1], "--params", str(params_file), *option[1:]]
         try:
-            code = main([part.replace("{}", value) for part in argv])
+            code: int | str | None = main([part.replace("{}", value) for part in argv])
         except SystemExit as exit_:  # a usage error (e.g. not one of the choices)
             code = exit_.code
         err = capsys.readouterr().err
@@ -195,7 +195,7 @@ def test_make_data_writes_nothing_outside_the_project(
 def test_outputs_stay_inside_the_project(
     make_project: Callable[..., Path],
     base_params: Callable[..., dict[str, Any]],
-    option,
+    option: list[str],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     params_file = make_project(base_params())
@@ -210,7 +210,9 @@ def test_no_value_can_add_a_step_output(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("GITHUB_OUTPUT", str(out))
     write_github_output({"drifted_features": "age\nretrain=true", "verdict": "drift"})
     text = out.read_text()
-    delimiter = re.match(r"drifted_features<<(ghadelimiter_[0-9a-f]{32})\n", text).group(1)
+    found = re.match(r"drifted_features<<(ghadelimiter_[0-9a-f]{32})\n", text)
+    assert found, text
+    delimiter = found.group(1)
     assert text == (
         f"drifted_features<<{delimiter}\nage\nretrain=true\n{delimiter}\nverdict=drift\n"
     )

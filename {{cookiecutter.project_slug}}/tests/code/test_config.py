@@ -106,7 +106,7 @@ def test_gates_accept_thresholds_by_gate_name(base_params: Callable[..., dict[st
     ],
 )
 def test_invalid_values_name_the_key_and_the_rule(
-    base_params: Callable[..., dict[str, Any]], change, message: str
+    base_params: Callable[..., dict[str, Any]], change: dict[str, Any], message: str
 ) -> None:
     assert message in _error(base_params(**change))
 
@@ -175,7 +175,10 @@ def test_round_trip_through_yaml(
     ],
 )
 def test_data_paths_must_resolve_inside_the_project(
-    make_project: Callable[..., Path], base_params: Callable[..., dict[str, Any]], key, value
+    make_project: Callable[..., Path],
+    base_params: Callable[..., dict[str, Any]],
+    key: str,
+    value: dict[str, str],
 ) -> None:
     params_file = make_project(base_params(), csv_text="a,target\n1,x\n")
     raw = yaml.safe_load(params_file.read_text())

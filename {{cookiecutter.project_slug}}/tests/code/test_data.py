@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.code
     ("task", "rows", "columns"), [("classification", 569, 31), ("regression", 442, 11)]
 )
 def test_write_sample_writes_the_bundled_dataset(
-    tmp_path: Path, base_params: Callable[..., dict[str, Any]], task, rows, columns
+    tmp_path: Path, base_params: Callable[..., dict[str, Any]], task: str, rows: int, columns: int
 ) -> None:
     params = parse_params(base_params(task, data={"path": SAMPLE_FILES[task]}))
     path, written = write_sample(task, tmp_path)
@@ -102,7 +102,9 @@ labels = st.lists(st.sampled_from(["a", "b", "c"]), min_size=12, max_size=80).fi
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(ys=labels, test_size=st.floats(0.2, 0.5), seed=st.integers(0, 2**16))
-def test_split_keeps_every_row_once_and_the_class_ratios(ys, test_size, seed) -> None:
+def test_split_keeps_every_row_once_and_the_class_ratios(
+    ys: list[str], test_size: float, seed: int
+) -> None:
     frame = pd.DataFrame({"x": np.arange(len(ys), dtype=float), "target": ys})
     params = parse_params(
         {
@@ -143,7 +145,11 @@ corruptions = st.sampled_from(["text_in_numeric", "missing_target", "drop_target
 @example(kind="text_in_numeric", row=3, word="Infinity")
 @example(kind="text_in_numeric", row=3, word="nan")
 def test_schema_validation_rejects_corruptions(
-    base_params: Callable[..., dict[str, Any]], make_frame: Callable[..., Any], kind, row, word
+    base_params: Callable[..., dict[str, Any]],
+    make_frame: Callable[..., Any],
+    kind: str,
+    row: int,
+    word: str,
 ) -> None:
     params = parse_params(
         base_params(data={"numeric_features": ["age", "income"], "categorical_features": ["city"]})
@@ -174,7 +180,7 @@ def test_schema_validation_rejects_corruptions(
 # --- real-data corpus: what inference refuses, excludes or handles ---------------------------
 
 
-def _csv(rows: int = 30, **columns: object) -> str:
+def _csv(rows: int = 30, **columns: Sequence[str | float | None]) -> str:
     """A CSV with a learnable numeric x, a category, a target, and ``columns`` (name -> values)."""
     frame = pd.DataFrame(
         {
@@ -220,7 +226,7 @@ REFUSED = {
 
 @pytest.mark.parametrize("case", sorted(REFUSED))
 def test_bad_real_data_is_refused_with_column_and_line(
-    tmp_path: Path, base_params: Callable[..., dict[str, Any]], case
+    tmp_path: Path, base_params: Callable[..., dict[str, Any]], case: str
 ) -> None:
     text, expected = REFUSED[case]
     (tmp_path / "d.csv").write_text(text, encoding="utf-8")

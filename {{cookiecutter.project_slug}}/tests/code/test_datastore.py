@@ -99,7 +99,9 @@ def test_make_data_keeps_local_changes_and_says_so(
     params = project / "params.yaml"
     assert main(["data", "--params", str(params)]) == 0
     assert (project / DATA).read_bytes() == edited, "never overwritten"
-    assert datastore.lineage_record(project, DATA)["committed"] is False
+    record = datastore.lineage_record(project, DATA)
+    assert record is not None
+    assert record["committed"] is False
     with pytest.raises(DataError, match=r"differs from the version data/data\.csv\.dvc names"):
         datastore.pull(project, DATA)
 
@@ -185,7 +187,9 @@ def test_set_remote_writes_an_s3_remote_with_its_endpoint(project: Path) -> None
         ),
     ],
 )
-def test_report_lines_compare_the_data_versions(pr, base, expected) -> None:
+def test_report_lines_compare_the_data_versions(
+    pr: dict[str, Any], base: dict[str, Any], expected: str
+) -> None:
     (line,) = datastore.report_lines(pr, base)
     assert expected in line
 

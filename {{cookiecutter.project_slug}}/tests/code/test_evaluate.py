@@ -48,7 +48,9 @@ def test_regression_metrics_by_hand() -> None:
     ),
     n_classes=st.sampled_from([2, 3]),
 )
-def test_classification_metrics_stay_in_range(data, n_classes: int) -> None:
+def test_classification_metrics_stay_in_range(
+    data: list[tuple[int, int, float]], n_classes: int
+) -> None:
     y = np.array([t % n_classes for t, _, _ in data])
     pred = np.array([p % n_classes for _, p, _ in data])
     raw = np.array([[s, 1 - s, (s * 7) % 1][:n_classes] for _, _, s in data]) + 1e-3
@@ -64,7 +66,7 @@ def test_classification_metrics_stay_in_range(data, n_classes: int) -> None:
 @given(
     pairs=st.lists(st.tuples(st.floats(-1e3, 1e3), st.floats(-1e3, 1e3)), min_size=2, max_size=40)
 )
-def test_regression_metrics_stay_in_range(pairs) -> None:
+def test_regression_metrics_stay_in_range(pairs: list[tuple[float, float]]) -> None:
     y, pred = zip(*pairs, strict=True)
     metrics = regression_metrics(list(y), list(pred))
     assert set(metrics) == set(REGRESSION_METRICS)

@@ -27,7 +27,9 @@ pytestmark = pytest.mark.code
         ("max_feature_drift", None, 0.25, False),
     ],
 )
-def test_judge_compares_with_the_direction_of_the_gate_name(name, value, threshold, passed) -> None:
+def test_judge_compares_with_the_direction_of_the_gate_name(
+    name: str, value: float | None, threshold: float, passed: bool
+) -> None:
     gate = judge(name, value, threshold)
     assert gate.passed is passed
     assert gate.suite == GATES[name].suite
@@ -90,7 +92,7 @@ def test_params_accept_thresholds_and_null_turns_a_gate_off(
     ],
 )
 def test_invalid_gate_settings_name_the_key(
-    base_params: Callable[..., dict[str, Any]], task, section, message
+    base_params: Callable[..., dict[str, Any]], task: str, section: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_params(base_params(task, **section))

@@ -16,8 +16,8 @@ import pytest
 
 from {{ cookiecutter.module_name }} import cli, monitor
 from {{ cookiecutter.module_name }}.artifacts import sha256_file
-from {{ cookiecutter.module_name }}.config import load_params
-from {{ cookiecutter.module_name }}.data import load_dataset
+from {{ cookiecutter.module_name }}.config import Params, load_params
+from {{ cookiecutter.module_name }}.data import Dataset, load_dataset
 from {{ cookiecutter.module_name }}.errors import DataError
 
 pytestmark = pytest.mark.code
@@ -33,7 +33,7 @@ def project(
     return make_project(base_params(), frame=make_frame(rows=200, seed=1))
 
 
-def _setup(params_file: Path):
+def _setup(params_file: Path) -> tuple[Params, Dataset]:
     params = load_params(params_file)
     return params, load_dataset(params, params_file.parent)
 
@@ -131,7 +131,10 @@ def test_a_glob_batch_concatenates_its_files(project: Path, make_frame: Callable
     ids=["missing-columns", "non-numeric", "too-few-rows", "missing-label", "inf", "mixed-labels"],
 )
 def test_malformed_batches_get_clear_errors(
-    project: Path, make_frame: Callable[..., Any], change, message
+    project: Path,
+    make_frame: Callable[..., Any],
+    change: Callable[[pd.DataFrame], pd.DataFrame],
+    message: str,
 ) -> None:
     params, reference = _setup(project)
     root = project.parent
@@ -151,7 +154,7 @@ def test_malformed_batches_get_clear_errors(
     ids=["empty", "header-only", "json"],
 )
 def test_unreadable_batches_get_the_training_data_reader_errors(
-    project: Path, content, message
+    project: Path, content: bytes, message: str
 ) -> None:
     params, reference = _setup(project)
     (project.parent / "bad.csv").write_bytes(content)
@@ -256,7 +259,10 @@ def test_replace_mode_keeps_only_the_batch(project: Path, make_frame: Callable[.
     ids=["unlabelled", "invalid"],
 )
 def test_a_batch_that_cannot_be_training_data_leaves_the_file_untouched(
-    project: Path, make_frame: Callable[..., Any], change, message
+    project: Path,
+    make_frame: Callable[..., Any],
+    change: Callable[[pd.DataFrame], pd.DataFrame],
+    message: str,
 ) -> None:
     params, _ = _setup(project)
     root = project.parent
@@ -268,8 +274,9 @@ def test_a_batch_that_cannot_be_training_data_leaves_the_file_untouched(
     assert data.read_bytes() == before
 
 
-def _ledger(root: Path) -> list[dict]:
-    return json.loads((root / "data" / "data.csv.batches.json").read_text())["batches"]
+def _ledger(root: Path) -> list[dict[str, Any]]:
+    ledger: dict[str, Any] = json.loads((root / "data" / "data.csv.batches.json").read_text())
+    return list(ledger["batches"])
 
 
 def test_a_batch_is_folded_in_once_and_recorded_by_content(
@@ -369,7 +376,7 @@ def test_the_data_file_keeps_its_permissions_and_its_symlink(
     "source", ["../outside.csv", "/etc/passwd", "/proc/self/environ", "data/../../x/*.csv"]
 )
 def test_a_batch_outside_the_project_is_never_read(
-    project: Path, source, capsys: pytest.CaptureFixture[str]
+    project: Path, source: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (project.parent.parent / "outside.csv").write_text("age,target\n1,yes\n")
     code = cli.main(["monitor", "--params", str(project), "--current", source])
@@ -379,7 +386,7 @@ def test_a_batch_outside_the_project_is_never_read(
     assert err.count("\n") == 1
 
 
-def _summary(*failed: str, labelled: bool = True) -> dict:
+def _summary(*failed: str, labelled: bool = True) -> dict[str, Any]:
     names = [*monitor.DRIFT_GATES, *monitor.INTEGRITY_GATES]
     gates = [
         {

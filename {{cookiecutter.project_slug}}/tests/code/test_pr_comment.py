@@ -56,12 +56,14 @@ FOLD_TAGS = {"<details>", "<details open>", "</details>", "<summary>", "</summar
 _RECORDERS: list[list[tuple[str, int]]] = []
 
 
-def _audit(event: str, args: tuple) -> None:
-    if event == "open" and _RECORDERS and isinstance(args[0], (str, bytes, os.PathLike)):
-        path, _, flags = args
-        if not flags & (os.O_WRONLY | os.O_RDWR):
-            for records in _RECORDERS:
-                records.append((os.fsdecode(path), flags))
+def _audit(event: str, args: tuple[object, ...]) -> None:
+    if event != "open" or not _RECORDERS:
+        return
+    path, _, flags = args  # open(path, mode, flags)
+    readonly = isinstance(flags, int) and not flags & (os.O_WRONLY | os.O_RDWR)
+    if isinstance(path, (str, bytes, os.PathLike)) and isinstance(flags, int) and readonly:
+        for records in _RECORDERS:
+            records.append((os.fsdecode(path), flags))
 
 
 sys.addaudithook(_audit)  # audit hooks stay for the process: it records only inside `opened`
@@ -125,7 +127,7 @@ def assert_only_allowed_reads(opened: list[tuple[str, int]], report: Path) -> No
 def assert_links_nothing(markdown: str) -> None:
     """No link, image, reference definition or HTML (but the folds), as CommonMark reads it."""
     parser = MarkdownIt("commonmark", {"html": True})
-    env: dict = {}
+    env: dict[str, str] = {}
     tokens = parser.parse(markdown, env)
     assert env.get("references", {}) == {}
     for token in [*tokens, *(c for t in tokens for c in (t.children or []))]:
@@ -314,7 +316,9 @@ def test_a_png_is_rewritten_from_its_pixels_only(artifact: Path, png: bytes) -> 
         ("pr-number.txt", _symlink("/proc/self/environ", "pr-number.txt")),
     ],
 )
-def test_a_linked_report_or_number_is_refused(artifact: Path, name, make) -> None:
+def test_a_linked_report_or_number_is_refused(
+    artifact: Path, name: str, make: Callable[[Path], None]
+) -> None:
     make(artifact)
     with reads() as opened, pytest.raises(CommentError, match=f"{name}: not a regular file"):
         prepare(artifact)
@@ -332,7 +336,9 @@ def test_a_huge_report_is_refused_and_a_long_one_cut(artifact: Path) -> None:
 
 
 @pytest.mark.parametrize("content", [b"7", b"7\n"])
-def test_the_number_of_the_triggering_pull_request_is_accepted(artifact: Path, content) -> None:
+def test_the_number_of_the_triggering_pull_request_is_accepted(
+    artifact: Path, content: bytes
+) -> None:
     (artifact / "pr-number.txt").write_bytes(content)
     assert prepare(artifact).number == 7
 
@@ -394,7 +400,8 @@ def test_it_runs_on_the_standard_library_alone() -> None:
     assert out.stdout.strip() == str([package])
 
 
-def _pixels(data: bytes) -> list:
+def _pixels(data: bytes) -> list[list[list[float]]]:
     from matplotlib.image import imread
 
-    return imread(io.BytesIO(data), format="png").tolist()
+    pixels: list[list[list[float]]] = imread(io.BytesIO(data), format="png").tolist()  # RGBA
+    return pixels

@@ -58,11 +58,11 @@ def model(trained: Path) -> predict.Model:
 
 
 @pytest.fixture(scope="module")
-def new_rows(make_frame: Callable[..., Any]):
+def new_rows(make_frame: Callable[..., Any]) -> Callable[..., pd.DataFrame]:
     """Factory: unlabelled rows from the training distribution, with an id column."""
 
     def rows(count: int = 500, seed: int = 9) -> pd.DataFrame:
-        frame = make_frame(rows=count, seed=seed).drop(columns="target")
+        frame: pd.DataFrame = make_frame(rows=count, seed=seed).drop(columns="target")
         return frame.assign(customer=[f"c{i}" for i in range(count)])
 
     return rows
@@ -73,7 +73,7 @@ def leftovers(folder: Path) -> list[str]:
 
 
 def test_predictions_equal_the_services_for_the_same_rows(
-    trained: Path, model: predict.Model, new_rows
+    trained: Path, model: predict.Model, new_rows: Callable[..., pd.DataFrame]
 ) -> None:
     root = trained.parent
     rows = new_rows(300)
@@ -97,7 +97,7 @@ def test_predictions_equal_the_services_for_the_same_rows(
 
 
 def test_chunk_size_and_formats_do_not_change_the_predictions(
-    trained: Path, model: predict.Model, new_rows
+    trained: Path, model: predict.Model, new_rows: Callable[..., pd.DataFrame]
 ) -> None:
     root = trained.parent
     rows = new_rows(250)
@@ -116,7 +116,7 @@ def test_chunk_size_and_formats_do_not_change_the_predictions(
     pd.testing.assert_frame_equal(outputs["a.parquet"], outputs["b.csv"], check_dtype=False)
 
 
-def bad_file(root: Path, new_rows) -> Path:
+def bad_file(root: Path, new_rows: Callable[..., pd.DataFrame]) -> Path:
     """Rows 4 and 10 (file lines 5 and 11) break the schema; the others are fine."""
     rows = new_rows(40).astype({"age": object})
     rows.loc[3, "age"] = "forty"
@@ -126,7 +126,7 @@ def bad_file(root: Path, new_rows) -> Path:
 
 
 def test_a_bad_row_refuses_the_file_naming_its_line_and_writes_nothing(
-    trained: Path, model: predict.Model, new_rows
+    trained: Path, model: predict.Model, new_rows: Callable[..., pd.DataFrame]
 ) -> None:
     root = trained.parent
     job = predict.Job(bad_file(root, new_rows), root / "refused.parquet", chunk_rows=8)
@@ -137,7 +137,7 @@ def test_a_bad_row_refuses_the_file_naming_its_line_and_writes_nothing(
 
 
 def test_rejects_holds_the_bad_rows_with_reasons_and_the_rest_is_scored(
-    trained: Path, model: predict.Model, new_rows
+    trained: Path, model: predict.Model, new_rows: Callable[..., pd.DataFrame]
 ) -> None:
     root = trained.parent
     job = predict.Job(
@@ -159,7 +159,7 @@ def test_rejects_holds_the_bad_rows_with_reasons_and_the_rest_is_scored(
 
 
 def test_an_interrupted_run_leaves_no_output_and_keeps_the_previous_one(
-    trained: Path, model: predict.Model, new_rows
+    trained: Path, model: predict.Model, new_rows: Callable[..., pd.DataFrame]
 ) -> None:
     root = trained.parent
     new_rows(100).to_csv(root / "big.csv", index=False)
@@ -189,7 +189,11 @@ def test_an_interrupted_run_leaves_no_output_and_keeps_the_previous_one(
     ],
 )
 def test_the_command_refuses_bad_arguments_in_one_line(
-    trained: Path, capsys: pytest.CaptureFixture[str], change, message, new_rows
+    trained: Path,
+    capsys: pytest.CaptureFixture[str],
+    change: dict[str, str],
+    message: str,
+    new_rows: Callable[..., pd.DataFrame],
 ) -> None:
     root = trained.parent
     (root / "data.txt").write_text("x")
@@ -299,7 +303,9 @@ CATEGORIES = st.one_of(st.none(), st.sampled_from(["a", "b", "u", "z", ""]))
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=st.lists(st.tuples(NUMBERS, NUMBERS, CATEGORIES, CATEGORIES), min_size=1, max_size=12))
-def test_check_rows_accepts_exactly_what_the_service_accepts(rows) -> None:
+def test_check_rows_accepts_exactly_what_the_service_accepts(
+    rows: list[tuple[object, object, str | None, str | None]],
+) -> None:
     frame = pd.DataFrame(rows, columns=["x", "y", "c", "d"])
     _, reasons = schema.check_rows(frame, FEATURES)
     for values, reason in zip(rows, reasons, strict=True):
@@ -330,7 +336,7 @@ def test_check_rows_reads_numbers_by_the_training_datas_rules() -> None:
 
 @pytest.mark.slow
 def test_dask_gives_the_in_process_predictions_and_rejects(
-    trained: Path, model: predict.Model, new_rows
+    trained: Path, model: predict.Model, new_rows: Callable[..., pd.DataFrame]
 ) -> None:
     from distributed import LocalCluster
 

@@ -60,7 +60,7 @@ def next_second() -> None:
 
 def write_artifacts(
     repo: Path, passed: bool = True, commit: str | None = None, model: bytes | None = None
-) -> dict:
+) -> dict[str, Any]:
     """A run as `make train check` writes it, for HEAD by default: model, lineage, gate record.
 
     Every fingerprint matches the repository's params.yaml and data file; returns the record.
@@ -151,7 +151,13 @@ def repo(
     return work
 
 
-def register(repo: Path, **options: object) -> release.Version:
+def _version(found: release.Assignment | release.Version | None) -> str:
+    """The version of a stage assignment or registered version that must exist."""
+    assert found is not None
+    return found.version
+
+
+def register(repo: Path, **options: Any) -> release.Version:
     """Register HEAD with the repository's own params (what `make register` does)."""
     return release.register(repo, load_params(repo / "params.yaml"), **options)
 
@@ -172,33 +178,35 @@ def refused(repo: Path, capsys: pytest.CaptureFixture[str], *args: str) -> str:
     return err[0]
 
 
-def gto_show(repo: Path) -> dict:
+def gto_show(repo: Path) -> dict[str, Any]:
     """The real `gto show --json`, in-process (its CLI app)."""
     from click.testing import CliRunner
     from gto.cli import app
 
     result = CliRunner().invoke(app, ["show", "--json", "--repo", str(repo)])
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)[NAME]
+    shown: dict[str, dict[str, Any]] = json.loads(result.output)
+    return shown[NAME]
 
 
 def rendered_image(repo: Path, stage: str) -> str:
     """Deploy STAGE (dry run) and return the image of the Deployment in the rendered overlay."""
     assert cli(repo, "deploy", "--stage", stage, "--dry-run") == 0
     overlay = repo / "deploy" / "overlays" / stage
+    assert KUBECTL, "callers deploy with kubectl installed only"
     out = subprocess.run(
         [KUBECTL, "kustomize", str(overlay)], check=True, capture_output=True, text=True
     ).stdout
     (deployment,) = [d for d in yaml.safe_load_all(out) if d["kind"] == "Deployment"]
     assert deployment["metadata"]["namespace"] == f"{NAME}-{stage}"
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    return container["image"]
+    return str(container["image"])
 
 
 def assert_state(repo: Path, stages: dict[str, str], images: dict[str, str]) -> None:
     """Check what runs where three ways: our state, `gto show`, the rendered manifests."""
     state = release.read_state(repo)
-    assert {s: state.current(s).version for s in stages} == stages
+    assert {s: _version(state.current(s)) for s in stages} == stages
     assert {s: v for s, v in gto_show(repo)["stage"].items() if v} == stages
     if HAS_DEPLOY and KUBECTL:
         for stage, version in stages.items():
@@ -267,7 +275,7 @@ def test_register_defaults_to_next_patch_or_given_part(repo: Path) -> None:
     commit_change(repo, "the release")
     write_artifacts(repo)
     assert register(repo, version="v1.1.0").version == "v1.1.0"  # higher than its candidate
-    assert release.read_state(repo).latest().version == "v1.1.0"
+    assert _version(release.read_state(repo).latest()) == "v1.1.0"
 
 
 def test_register_reads_the_image_recorded_by_publish_image(repo: Path) -> None:
@@ -292,7 +300,11 @@ def test_register_reads_the_image_recorded_by_publish_image(repo: Path) -> None:
     ],
 )
 def test_register_guards(
-    repo: Path, capsys: pytest.CaptureFixture[str], setup: str, args: tuple, message: str | None
+    repo: Path,
+    capsys: pytest.CaptureFixture[str],
+    setup: str,
+    args: tuple[str, ...],
+    message: str | None,
 ) -> None:
     commit_change(repo, "tracked")
     write_artifacts(repo)
@@ -371,7 +383,7 @@ def test_a_version_deregistered_with_gto_is_neither_promoted_nor_deployed(
     git(repo, "push", "--quiet", "origin", "main")
     release.promote(repo, "v0.1.0", "staging")
     deregister(str(repo), NAME, version="v0.1.0")  # tag NAME@v0.1.0!: withdrawn
-    assert release.read_state(repo).current("staging").version == "v0.1.0"  # still what it ran
+    assert _version(release.read_state(repo).current("staging")) == "v0.1.0"  # still what it ran
     withdrawn = f"v0.1.0 was deregistered ({NAME}@v0.1.0!)"
     assert withdrawn in refused(repo, capsys, "promote", "--version", "v0.1.0", "--stage", "prod")
     assert withdrawn in refused(repo, capsys, "deploy", "--stage", "staging", "--dry-run")
@@ -483,8 +495,8 @@ def test_check_ref_decisions(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    ref,
-    expected,
+    ref: str,
+    expected: dict[str, str],
 ) -> None:
     head = git(repo, "rev-parse", "HEAD")
     register(repo)
@@ -533,7 +545,7 @@ def _spoil_labels(repo: Path) -> None:
     _retrain_keeping_the_gate_record(repo)
 
 
-def _change_params(repo: Path, section: str, values: dict) -> None:
+def _change_params(repo: Path, section: str, values: dict[str, Any]) -> None:
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params[section] = {**params.get(section, {}), **values}
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -567,7 +579,7 @@ def _replaced_page(repo: Path) -> None:
     ids=["spoiled-labels-retrained", "other-params-retrained", "thresholds-changed", "page"],
 )
 def test_register_refuses_a_gate_record_that_is_not_the_current_models(
-    repo: Path, capsys: pytest.CaptureFixture[str], change, message
+    repo: Path, capsys: pytest.CaptureFixture[str], change: Callable[[Path], None], message: str
 ) -> None:
     """Train and check, change something, train again: the passed record is not this model's."""
     change(repo)
@@ -656,7 +668,7 @@ def test_check_ref_refuses_tag_names_outside_gtos_characters(
 
 @pytest.mark.parametrize("branch", ["main;id", "--output=x", "a..b", "main\nx", "$(id)"])
 def test_check_ref_refuses_a_default_branch_that_is_not_a_branch_name(
-    repo: Path, capsys: pytest.CaptureFixture[str], branch
+    repo: Path, capsys: pytest.CaptureFixture[str], branch: str
 ) -> None:
     register(repo)
     message = refused(repo, capsys, "check-ref", f"{NAME}@v0.1.0", f"--default-branch={branch}")
@@ -688,10 +700,12 @@ REVIEWERS = {
     ],
     ids=["reviewers", "missing", "no-rules", "timer-only", "empty-reviewers", "staging"],
 )
-def test_prod_needs_an_environment_with_required_reviewers(stage, environment, problem) -> None:
+def test_prod_needs_an_environment_with_required_reviewers(
+    stage: str, environment: dict[str, Any] | None, problem: str | None
+) -> None:
     """The decision on GitHub's environment document (GET /repos/OWNER/REPO/environments/NAME)."""
     found = release.missing_reviewers(stage, environment)
-    assert found is None if problem is None else problem in found
+    assert found is None if problem is None else (found is not None and problem in found)
 
 
 def test_check_ref_asks_the_api_for_reviewers_and_warns_when_it_cannot(
@@ -783,7 +797,7 @@ def test_project_overlays_render_the_stage_image_by_digest(tmp_path: Path, stage
     image = f"{IMAGE}@{DIGESTS['f']}"
     deploy.render_overlay(tmp_path, stage, image)
     out = subprocess.run(
-        [KUBECTL, "kustomize", str(tmp_path / "deploy" / "overlays" / stage)],
+        [KUBECTL or "kubectl", "kustomize", str(tmp_path / "deploy" / "overlays" / stage)],
         check=True,
         capture_output=True,
         text=True,

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -83,7 +84,7 @@ def pr_artifacts(runs: tuple[Path, Path], tmp_path: Path) -> Path:
     return Path(shutil.copytree(runs[0], tmp_path / "artifacts"))
 
 
-def _checks(artifacts: Path, failing: tuple[str, ...] = ()) -> dict:
+def _checks(artifacts: Path, failing: tuple[str, ...] = ()) -> dict[str, Any]:
     """Write a checks.json (gates contract) whose gates read the run's real test metrics."""
     test = json.loads((artifacts / "metrics.json").read_text())["test"]
     gates = []
@@ -274,8 +275,9 @@ def test_markdown_tables_are_rectangular_and_details_balanced(
     assert "odd \\| name with newline" in text
 
 
-def _test_metrics(artifacts: Path) -> dict:
-    return json.loads((artifacts / "metrics.json").read_text())["test"]
+def _test_metrics(artifacts: Path) -> dict[str, float]:
+    metrics: dict[str, dict[str, float]] = json.loads((artifacts / "metrics.json").read_text())
+    return metrics["test"]
 
 
 def test_a_new_report_replaces_the_old_one_and_leaves_no_temporary_files(
@@ -464,7 +466,7 @@ def test_missing_sides_and_non_finite_values(name: str, value: float) -> None:
 @given(
     pr=st.dictionaries(known, finite, max_size=6), base=st.dictionaries(known, finite, max_size=6)
 )
-def test_compare_metrics_covers_both_sides_once(pr: dict, base: dict) -> None:
+def test_compare_metrics_covers_both_sides_once(pr: dict[str, Any], base: dict[str, Any]) -> None:
     names = [c.name for c in compare_metrics(pr, base)]
     assert sorted(names) == sorted(set(pr) | set(base))
     assert names[: len(pr)] == list(pr)
@@ -478,7 +480,9 @@ params_trees = st.dictionaries(keys, st.one_of(params_values, leaves), max_size=
 
 @PROPERTY
 @given(pr=params_trees, base=params_trees)
-def test_diff_params_lists_exactly_the_differing_dotted_keys(pr: dict, base: dict) -> None:
+def test_diff_params_lists_exactly_the_differing_dotted_keys(
+    pr: dict[str, Any], base: dict[str, Any]
+) -> None:
     assert diff_params(pr, pr) == []
     flat_pr, flat_base = flatten(pr), flatten(base)
     changes = diff_params(pr, base)

@@ -17,9 +17,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 import requests
 import yaml
 
@@ -35,7 +38,8 @@ SERVER_START_TIMEOUT = 240  # a loaded 2-core runner takes a minute to import th
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +101,7 @@ def _with_c(params_file: Path, c: float) -> None:
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-def _client(uri: str):
+def _client(uri: str) -> MlflowClient:
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(uri)
@@ -157,6 +161,7 @@ def test_two_trainings_are_two_runs_on_the_server(trained: Trained) -> None:
 
     client = _client(trained.server)
     experiment = client.get_experiment_by_name("two-runs")
+    assert experiment is not None
     runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
     assert [r.data.params["model.params.C"] for r in runs] == ["1.0", "0.05"]
     lineage = json.loads((trained.artifacts / "lineage.json").read_text())
@@ -271,6 +276,7 @@ def test_the_embedded_store_lives_in_the_project(
     assert store == f"sqlite:///{(root / 'mlruns' / 'mlflow.db').resolve().as_posix()}"
     client = _client(store)
     experiment = client.get_experiment_by_name("embedded")
+    assert experiment is not None
     assert experiment.artifact_location == (root / "mlruns" / "artifacts").resolve().as_uri()
     (run,) = client.search_runs([experiment.experiment_id])
     assert json.loads((root / "artifacts" / tracking.TRACKING_FILE).read_text())["url"] is None
@@ -326,6 +332,7 @@ def test_a_study_is_a_parent_run_with_a_nested_run_per_trial(
 
     client = _client(server)
     experiment = client.get_experiment_by_name("tuning")
+    assert experiment is not None
     runs = client.search_runs([experiment.experiment_id])
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     assert len(parents) == 1
@@ -340,7 +347,10 @@ def test_a_study_is_a_parent_run_with_a_nested_run_per_trial(
     assert len(trials) == len(runs) - 1 == summary["trials"] == 4
     logged = [(float(r.data.params["C"]), r.data.metrics.get("cv_neg_log_loss")) for r in trials]
     expected = [(t["params"]["C"], t["value"]) for t in summary["worker_log"]]
-    assert logged == [(pytest.approx(c), pytest.approx(v)) for c, v in expected]
+    approx: list[tuple[object, object]] = [
+        (pytest.approx(c), pytest.approx(v)) for c, v in expected
+    ]
+    assert logged == approx
     best = max(v for _, v in logged if v is not None)
     assert best == pytest.approx(summary["best_value"])
 

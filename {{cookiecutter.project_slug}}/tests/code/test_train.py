@@ -15,7 +15,7 @@ from {{ cookiecutter.module_name }} import evaluate
 from {{ cookiecutter.module_name }}.artifacts import sha256_file
 from {{ cookiecutter.module_name }}.config import MODELS, load_params, parse_params
 from {{ cookiecutter.module_name }}.errors import DataError
-from {{ cookiecutter.module_name }}.train import run_training
+from {{ cookiecutter.module_name }}.train import TrainResult, run_training
 
 pytestmark = pytest.mark.code
 
@@ -25,7 +25,7 @@ PLOTS = {
 }
 
 
-def _train(params_file: Path):
+def _train(params_file: Path) -> TrainResult:
     return run_training(load_params(params_file), params_file.parent)
 
 
@@ -71,7 +71,7 @@ def test_training_writes_every_artifact(
     make_project: Callable[..., Path],
     base_params: Callable[..., dict[str, Any]],
     make_frame: Callable[..., Any],
-    task,
+    task: str,
 ) -> None:
     params_file = make_project(base_params(task), frame=make_frame(task, rows=120))
     result = _train(params_file)
@@ -155,8 +155,8 @@ def test_every_model_type_trains(
     make_project: Callable[..., Path],
     base_params: Callable[..., dict[str, Any]],
     make_frame: Callable[..., Any],
-    task,
-    model,
+    task: str,
+    model: str,
 ) -> None:
     hyper = {"n_estimators": 10} if model == "random_forest" else {}
     if model == "gradient_boosting":
@@ -207,7 +207,8 @@ def test_training_is_reproducible(
     assert _snapshot(art1 / "plots") == _snapshot(art2 / "plots")
 
 
-BAD_INPUTS = {
+#: case -> (file content: text, bytes or None for no file, message[, data params])
+BAD_INPUTS: dict[str, tuple[Any, ...]] = {
     "missing file": (None, "data/data.csv: file not found"),
     "empty file": ("", "data/data.csv: file is empty"),
     "only a header": ("age,target\n", "data/data.csv: has a header but no data rows"),
@@ -295,7 +296,7 @@ def test_failure_after_fitting_leaves_previous_artifacts(
     artifacts = trained.parent / "artifacts"
     before = _snapshot(artifacts)
 
-    def broken(*args, **kwargs) -> NoReturn:
+    def broken(*args: object, **kwargs: object) -> NoReturn:
         raise RuntimeError("disk full while plotting")
 
     monkeypatch.setattr(evaluate, "write_plots", broken)

@@ -131,7 +131,7 @@ def test_apply_refuses_a_result_that_is_not_valid_params(project: Path) -> None:
     ],
 )  # fmt: skip
 def test_bad_tune_settings_are_refused_naming_the_key(
-    base_params: Callable[..., dict[str, Any]], change, message
+    base_params: Callable[..., dict[str, Any]], change: dict[str, Any], message: str
 ) -> None:
     raw = base_params(tune={**TUNE, **change})
     with pytest.raises(ConfigError) as error:

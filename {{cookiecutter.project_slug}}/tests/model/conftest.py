@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from {{ cookiecutter.module_name }}.checks import CheckInputs, ChecksResult, project_inputs, run_checks
 from {{ cookiecutter.module_name }}.config import Params, load_params
@@ -71,7 +72,9 @@ def model_checks(project_params: Params, model_inputs: CheckInputs) -> ChecksRes
 
 
 @pytest.fixture(scope="session")
-def score(project_params: Params, model_inputs: CheckInputs) -> Callable[[Any], np.ndarray]:
+def score(
+    project_params: Params, model_inputs: CheckInputs
+) -> Callable[[Any], NDArray[np.float64]]:
     """Function: frame -> what behavioural tests compare, one number per row.
 
     Classification: the probability of ``behaviour.positive_class`` (default: the last class

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import pytest
+from numpy.typing import NDArray
 
 from {{ cookiecutter.module_name }}.checks import CheckInputs
 from {{ cookiecutter.module_name }}.config import Params
@@ -19,7 +20,7 @@ from {{ cookiecutter.module_name }}.gates import Directional, Example
 
 pytestmark = pytest.mark.model
 
-Score = Callable[[pd.DataFrame], np.ndarray]
+Score = Callable[[pd.DataFrame], NDArray[np.float64]]
 
 
 def require_feature(model_inputs: CheckInputs, feature: str, key: str) -> None:
@@ -75,7 +76,9 @@ def test_minimum_functionality(
     example: Example, model_inputs: CheckInputs, project_params: Params
 ) -> None:
     whole = model_inputs.whole
-    row = {c: whole[c].median() for c in model_inputs.features if c not in model_inputs.categorical}
+    row: dict[str, object] = {
+        c: whole[c].median() for c in model_inputs.features if c not in model_inputs.categorical
+    }
     row |= {c: whole[c].mode().iloc[0] for c in model_inputs.categorical}
     for feature, value in example.features.items():
         require_feature(model_inputs, feature, f"examples.{example.name}")

@@ -39,8 +39,11 @@ def _check(project: Path, current: str, *extra: str) -> int:
     return cli.main(["monitor", "--params", str(project), "--current", current, *extra])
 
 
-def _summary(project: Path) -> dict:
-    return json.loads((project.parent / "artifacts" / monitor.SUMMARY_FILE).read_text())
+def _summary(project: Path) -> dict[str, Any]:
+    summary: dict[str, Any] = json.loads(
+        (project.parent / "artifacts" / monitor.SUMMARY_FILE).read_text()
+    )
+    return summary
 
 
 def test_the_stable_batch_passes(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

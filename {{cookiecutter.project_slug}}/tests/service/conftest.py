@@ -34,7 +34,10 @@ def artifacts_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def lineage(artifacts_dir: Path) -> dict[str, Any]:
-    return json.loads((artifacts_dir / "lineage.json").read_text(encoding="utf-8"))
+    lineage: dict[str, Any] = json.loads(
+        (artifacts_dir / "lineage.json").read_text(encoding="utf-8")
+    )
+    return lineage
 
 
 @pytest.fixture(scope="session")

@@ -31,10 +31,13 @@ READY_TIMEOUT = 90
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
-def fetch(url: str, body: str | bytes | None = None, headers: dict[str, str] | None = None):
+def fetch(
+    url: str, body: str | bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, str]:
     """GET (no body) or POST ``url``; return ``(status, text)`` whatever the status."""
     data = body.encode() if isinstance(body, str) else body
     request = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")  # noqa: S310 - loopback URL
@@ -53,7 +56,7 @@ class Server:
 
     url: str
     port: int
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     log: Path
 
     def log_text(self) -> str:

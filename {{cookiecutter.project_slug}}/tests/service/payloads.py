@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from hypothesis import strategies as st
 
 from {{ cookiecutter.module_name }} import schema
 
 
-def _value(feature):
+def _value(feature: Mapping[str, Any]) -> st.SearchStrategy[object]:
     if feature["kind"] == "numeric":
         low, high = schema.numeric_bounds(feature)
-        values = st.floats(min_value=low, max_value=high, allow_nan=False, allow_infinity=False)
+        values: st.SearchStrategy[object] = st.floats(
+            min_value=low, max_value=high, allow_nan=False, allow_infinity=False
+        )
     elif feature.get("categories"):
         values = st.sampled_from(feature["categories"])
     else:
@@ -21,16 +25,16 @@ def _value(feature):
     return st.one_of(st.none(), values) if (feature.get("missing") or 0) > 0 else values
 
 
-def records(features):
+def records(features: Sequence[Mapping[str, Any]]) -> st.SearchStrategy[dict[str, object]]:
     return st.fixed_dictionaries({f["name"]: _value(f) for f in features})
 
 
-def _bad_value(feature):
+def _bad_value(feature: Mapping[str, Any]) -> st.SearchStrategy[object]:
     if feature["kind"] == "numeric":
         low, high = schema.numeric_bounds(feature)
         bad = [st.just(math.nan), st.just(math.inf), st.just(-math.inf), st.text(max_size=5),
                st.booleans(), st.lists(st.integers(), max_size=2)]  # fmt: skip
-        if high is not None:
+        if high is not None and low is not None:
             bad.append(st.floats(min_value=high + abs(high - low) + 1, allow_infinity=False))
         if not (feature.get("missing") or 0) > 0:
             bad.append(st.none())
@@ -41,7 +45,7 @@ def _bad_value(feature):
 
 
 @st.composite
-def bad_bodies(draw, features):
+def bad_bodies(draw: st.DrawFn, features: Sequence[Mapping[str, Any]]) -> str:
     rows = draw(st.lists(records(features), min_size=1, max_size=5))
     index = draw(st.integers(0, len(rows) - 1))
     kind = draw(st.sampled_from(["drop", "extra", "value", "empty", "shape"]))

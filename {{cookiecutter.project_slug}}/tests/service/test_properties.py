@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.service
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def _post(client: Any, body):
+def _post(client: Any, body: str) -> Any:
     return client.post("/predict", content=body, headers={"content-type": "application/json"})
 
 
@@ -29,7 +30,7 @@ def test_valid_batches_get_the_pipelines_predictions(
 
     @SETTINGS
     @given(rows=st.lists(records(features), min_size=1, max_size=20))
-    def check(rows) -> None:
+    def check(rows: list[dict[str, Any]]) -> None:
         response = _post(client, json.dumps({"records": rows}))
         assert response.status_code == 200, response.text[:500]
         frame = pd.DataFrame(rows, columns=[f["name"] for f in features])
@@ -50,7 +51,7 @@ def test_invalid_payloads_get_a_4xx_never_a_5xx(client: Any, lineage: dict[str, 
 
     @SETTINGS
     @given(body=st.one_of(bad_bodies(features), st.text(max_size=30)))
-    def check(body) -> None:
+    def check(body: str) -> None:
         response = _post(client, body)
         if body.strip() and _is_valid(body, features):
             return  # the generator made a valid body by chance (e.g. text that is valid JSON)
@@ -60,7 +61,7 @@ def test_invalid_payloads_get_a_4xx_never_a_5xx(client: Any, lineage: dict[str, 
     check()
 
 
-def _is_valid(body, features):
+def _is_valid(body: str, features: Sequence[Mapping[str, Any]]) -> bool:
     Record = schema.record_model(features)
     try:
         rows = json.loads(body)["records"]

@@ -10,9 +10,9 @@ pipeline itself predicts for the same values, ``None`` or NaN alike.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,17 +22,22 @@ from hypothesis import strategies as st
 
 from {{ cookiecutter.module_name }} import schema
 from {{ cookiecutter.module_name }}.config import parse_params
-from {{ cookiecutter.module_name }}.data import load_dataset
+from {{ cookiecutter.module_name }}.data import Dataset, load_dataset
 from {{ cookiecutter.module_name }}.lineage import feature_schema
 from {{ cookiecutter.module_name }}.train import build_pipeline
 
 pytestmark = pytest.mark.service
 
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
 DATA = Path(__file__).parent / "data" / "penguins.csv"
+#: The penguins data, the pipeline fitted on it and its lineage feature records.
+Penguins = tuple[Dataset, "Pipeline", list[dict[str, Any]]]
 
 
 @pytest.fixture(scope="module")
-def penguins(base_params: Callable[..., dict[str, Any]]):
+def penguins(base_params: Callable[..., dict[str, Any]]) -> Penguins:
     params = parse_params(
         base_params(data={"path": DATA.name, "target": "species", "test_size": 0.2})
     )
@@ -41,13 +46,13 @@ def penguins(base_params: Callable[..., dict[str, Any]]):
     return dataset, pipeline, feature_schema(dataset)
 
 
-def test_the_schema_says_what_became_a_feature(penguins) -> None:
+def test_the_schema_says_what_became_a_feature(penguins: Penguins) -> None:
     dataset, _, features = penguins
     assert dataset.categorical == ["island", "sex"]
     assert {f["name"] for f in features if f["missing"] > 0} >= {"sex", "bill_length_mm"}
 
 
-def _value(feature, column):
+def _value(feature: Mapping[str, Any], column: pd.Series[Any]) -> st.SearchStrategy[object]:
     known = column.dropna().tolist()
     if feature["kind"] == "numeric":
         low, high = schema.numeric_bounds(feature)
@@ -62,7 +67,9 @@ def _value(feature, column):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_every_valid_record_gets_the_pipelines_prediction(penguins, data) -> None:
+def test_every_valid_record_gets_the_pipelines_prediction(
+    penguins: Penguins, data: st.DataObject
+) -> None:
     dataset, pipeline, features = penguins
     names = [f["name"] for f in features]
     records = st.fixed_dictionaries(
@@ -80,7 +87,7 @@ def test_every_valid_record_gets_the_pipelines_prediction(penguins, data) -> Non
     numeric = [f["name"] for f in features if f["kind"] == "numeric"]
     frame[numeric] = frame[numeric].astype(float)
     expected = pipeline.predict_proba(frame)
-    assert [p["prediction"] for p in served] == pipeline.predict(frame).tolist()
+    assert [p["prediction"] for p in served] == np.asarray(pipeline.predict(frame)).tolist()
     got = np.array([[p["probabilities"][str(c)] for c in pipeline.classes_] for p in served])
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
     # None and NaN are one missing value to the pipeline.

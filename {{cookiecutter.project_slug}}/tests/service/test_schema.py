@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 from pydantic import ValidationError
+from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
@@ -17,7 +19,7 @@ from {{ cookiecutter.module_name }} import schema
 
 pytestmark = pytest.mark.service
 
-FEATURES = [
+FEATURES: list[dict[str, Any]] = [
     {"name": "mean radius", "kind": "numeric", "dtype": "float64", "min": 0.0, "max": 10.0,
      "missing": 0.0},
     {"name": "age", "kind": "numeric", "dtype": "int64", "min": 18, "max": 90, "missing": 0.1},
@@ -65,7 +67,9 @@ def test_numeric_bounds_widen_the_training_range_by_the_margin() -> None:
         ("free", 3, "string_type"),
     ],
 )
-def test_invalid_values_are_rejected_with_the_field_name(field, value, error) -> None:
+def test_invalid_values_are_rejected_with_the_field_name(
+    field: str, value: object, error: str
+) -> None:
     with pytest.raises(ValidationError) as info:
         Record.model_validate({**VALID, field: value})
     (detail,) = info.value.errors()
@@ -94,7 +98,7 @@ def test_extra_fields_ignore_drops_what_the_model_does_not_use() -> None:
 def test_null_is_accepted_only_where_training_data_had_missing_values() -> None:
     assert Record.model_validate({**VALID, "age": None})
     frame = schema.records_to_frame([Record.model_validate({**VALID, "age": None})], FEATURES)
-    assert math.isnan(frame.loc[0, "age"])
+    assert math.isnan(frame["age"].to_numpy()[0])
 
 
 def test_missing_categories_become_nan() -> None:
@@ -122,7 +126,7 @@ def test_bad_lineage_features_are_reported() -> None:
         schema.prediction_model("ranking")
 
 
-def _fit(estimator):
+def _fit(estimator: BaseEstimator) -> tuple[Pipeline, pd.DataFrame]:
     frame = pd.DataFrame({"x": np.linspace(0, 1, 40), "city": ["oslo", "rome"] * 20})
     target = (
         (frame["x"] > 0.5).astype(int)
@@ -141,7 +145,7 @@ def test_classification_predictions_have_labels_and_probabilities() -> None:
     pipeline, frame = _fit(LogisticRegression())
     out = schema.predictions(pipeline, frame, "classification")
     model = schema.prediction_model("classification", [0, 1])
-    assert [o["prediction"] for o in out] == pipeline.predict(frame).tolist()
+    assert [o["prediction"] for o in out] == np.asarray(pipeline.predict(frame)).tolist()
     assert all(set(o["probabilities"]) == {"0", "1"} for o in out)
     assert all(math.isclose(sum(o["probabilities"].values()), 1.0) for o in out)
     assert all(model.model_validate(o) for o in out)
@@ -151,5 +155,7 @@ def test_regression_predictions_are_numbers() -> None:
     pipeline, frame = _fit(Ridge())
     out = schema.predictions(pipeline, frame, "regression")
     model = schema.prediction_model("regression")
-    assert [o["prediction"] for o in out] == pytest.approx(pipeline.predict(frame).tolist())
+    assert [o["prediction"] for o in out] == pytest.approx(
+        np.asarray(pipeline.predict(frame)).tolist()
+    )
     assert all(model.model_validate(o) for o in out)

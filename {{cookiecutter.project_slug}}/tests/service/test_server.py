@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -35,13 +36,14 @@ LITERALS = ["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1" + "0" * 400, 
 
 
 @pytest.fixture(scope="module")
-def document(server: Server):
+def document(server: Server) -> dict[str, Any]:
     status, text = fetch(f"{server.url}/docs.json")
     assert status == 200, text[:300]
-    return json.loads(text)
+    document: dict[str, Any] = json.loads(text)
+    return document
 
 
-def conforms(document, path, status, text) -> None:
+def conforms(document: dict[str, Any], path: str, status: int, text: str) -> None:
     """Assert that /docs.json lists ``status`` for ``path`` and that ``text`` fits its schema."""
     responses = document["paths"][path]["post"]["responses"]
     assert str(status) in responses, f"{path} answered {status}, not in /docs.json: {text[:300]}"
@@ -51,7 +53,9 @@ def conforms(document, path, status, text) -> None:
         jsonschema.validate(json.loads(text), schema)
 
 
-def send(port, path, body, headers, chunked=False):
+def send(
+    port: int, path: str, body: bytes, headers: dict[str, str], chunked: bool = False
+) -> tuple[int, str]:
     """POST raw bytes with exactly these headers (chunked: no Content-Length); (status, text)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
     try:
@@ -64,7 +68,7 @@ def send(port, path, body, headers, chunked=False):
 
 
 @st.composite
-def literal_bodies(draw, features):
+def literal_bodies(draw: st.DrawFn, features: Sequence[Mapping[str, Any]]) -> str:
     """A valid record with one numeric value replaced by a raw JSON literal (NaN, 1e400, ...)."""
     row = draw(records(features))
     numeric = [f["name"] for f in features if f["kind"] == "numeric"]
@@ -73,7 +77,7 @@ def literal_bodies(draw, features):
     return json.dumps({"records": [row]}).replace('"__LITERAL__"', draw(st.sampled_from(LITERALS)))
 
 
-def bodies(features):
+def bodies(features: Sequence[Mapping[str, Any]]) -> st.SearchStrategy[str]:
     valid = st.lists(records(features), min_size=1, max_size=3).map(
         lambda rows: json.dumps({"records": rows})
     )
@@ -120,7 +124,7 @@ def test_real_server(
 
 
 def test_http_fuzz_never_5xx_and_every_answer_is_documented(
-    server: Server, document, lineage: dict[str, Any]
+    server: Server, document: dict[str, Any], lineage: dict[str, Any]
 ) -> None:
     features = lineage["data"]["features"]
 
@@ -134,9 +138,16 @@ def test_http_fuzz_never_5xx_and_every_answer_is_documented(
         accept=st.one_of(st.none(), header_text),
         chunked=st.booleans(),
     )
-    def check(path, body, content_type, encoding, accept, chunked) -> None:
-        headers = {"content-type": content_type, "content-encoding": encoding, "accept": accept}
-        headers = {key: value for key, value in headers.items() if value is not None}
+    def check(
+        path: str,
+        body: bytes,
+        content_type: str | None,
+        encoding: str | None,
+        accept: str | None,
+        chunked: bool,
+    ) -> None:
+        given = {"content-type": content_type, "content-encoding": encoding, "accept": accept}
+        headers = {key: value for key, value in given.items() if value is not None}
         status, text = send(server.port, path, body, headers, chunked)
         assert status < 500, (path, headers, body[:200], status, text[:300])
         conforms(document, path, status, text)
@@ -147,7 +158,7 @@ def test_http_fuzz_never_5xx_and_every_answer_is_documented(
     assert re.search(r"client error: \d+ validation errors? for", log), "client errors: one line"
 
 
-def test_error_answers_match_the_document(server: Server, document) -> None:
+def test_error_answers_match_the_document(server: Server, document: dict[str, Any]) -> None:
     port = server.port
     status, text = send(port, "/predict", b'{"records": [', {"content-type": "application/json"})
     assert status == 400
@@ -172,7 +183,9 @@ def test_error_answers_match_the_document(server: Server, document) -> None:
     conforms(document, "/predict", status, text)
 
     # A chunked body (no declared length) is cut off as soon as it passes the limit.
-    limit = int(re.search(r"larger than (\d+)", text).group(1))
+    said = re.search(r"larger than (\d+)", text)
+    assert said, text
+    limit = int(said.group(1))
     status, text = send(port, "/predict", b" " * (limit + 1), {"content-type": "application/json"},
                         chunked=True)  # fmt: skip
     assert status == 413, text

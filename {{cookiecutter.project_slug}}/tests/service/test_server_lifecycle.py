@@ -14,7 +14,7 @@ from live import serving
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
 
-def _children(pid):
+def _children(pid: int) -> list[int]:
     """PIDs whose parent is ``pid`` (read from /proc)."""
     found = []
     for entry in Path("/proc").iterdir():
@@ -28,7 +28,7 @@ def _children(pid):
     return found
 
 
-def _alive(pid):
+def _alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie waiting to be reaped does not)."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"

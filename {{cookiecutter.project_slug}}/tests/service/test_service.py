@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -14,7 +15,7 @@ from {{ cookiecutter.module_name }} import schema
 pytestmark = pytest.mark.service
 
 
-def _frame(records, lineage: dict[str, Any]):
+def _frame(records: Sequence[Mapping[str, Any]], lineage: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(records, columns=[f["name"] for f in lineage["data"]["features"]])
 
 
@@ -57,15 +58,15 @@ def test_http_predict_and_metadata(
 
 
 @pytest.mark.parametrize("route", ["/livez", "/readyz"])  # /metrics: see test_server.py
-def test_builtin_routes(client: Any, route) -> None:
+def test_builtin_routes(client: Any, route: str) -> None:
     assert client.get(route).status_code == 200
 
 
-def _first(lineage: dict[str, Any], kind):
+def _first(lineage: dict[str, Any], kind: str) -> Mapping[str, Any] | None:
     return next((f for f in lineage["data"]["features"] if f["kind"] == kind), None)
 
 
-def _bad_bodies(example, lineage: dict[str, Any]):
+def _bad_bodies(example: Mapping[str, Any], lineage: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(case id, raw JSON body, text the error must mention)."""
     numeric, categorical = _first(lineage, "numeric"), _first(lineage, "categorical")
     name = next(iter(example))
