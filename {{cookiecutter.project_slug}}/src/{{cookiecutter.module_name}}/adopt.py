@@ -24,12 +24,15 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .artifacts import ensure_inside
 from .config import Params, data_folders, load_params, parse_params
 from .errors import ConfigError, DataError
 from .gates import GATES, GateThresholds, direction
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: A numeric target with more distinct values than this is a regression target.
 MAX_CLASSES = 20
@@ -56,7 +59,7 @@ class Adoption:
     params: Params
 
 
-def infer_task(frame: Any, target: str) -> tuple[str, str]:  # noqa: ANN401 - a DataFrame
+def infer_task(frame: pd.DataFrame, target: str) -> tuple[str, str]:
     """Return ``(task, why)`` for the target column of ``frame``."""
     import pandas as pd
 

@@ -698,12 +698,12 @@ def add_update_data_arguments(parser: argparse.ArgumentParser) -> None:
 # --- batch scoring and tuning -----------------------------------------------------------------
 
 
-def _data_file(args: argparse.Namespace, params: object, path: str, what: str) -> Path:
+def _data_file(args: argparse.Namespace, params: Params, path: str, what: str) -> Path:
     """``path`` (relative to the project) if it resolves inside the project or external_dir."""
     from .config import data_folders
 
     root = _root(args)
-    ensure_inside(root / path, data_folders(params, root), f"{what} {path!r}")  # type: ignore[arg-type]
+    ensure_inside(root / path, data_folders(params, root), f"{what} {path!r}")
     return root / path
 
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .config import Params
+    from .release import Version
 
 #: Input formats by suffix, and output formats by suffix.
 INPUT_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -111,7 +112,7 @@ def load_last_run(params: Params, root: Path, artifacts: Path) -> Model:
     return Model(joblib.load(artifacts / MODEL_FILE), lineage, "the last run (artifacts/)")
 
 
-def stage_version(stage: str, root: Path) -> Any:  # noqa: ANN401 - release.Version, imported lazily
+def stage_version(stage: str, root: Path) -> Version:
     """The registered version GTO assigned to ``stage`` (release.py reads the tags).
 
     Raises:

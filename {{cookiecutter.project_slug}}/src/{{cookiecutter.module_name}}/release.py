@@ -37,6 +37,9 @@ from .artifacts import read_json, sha256_file
 from .errors import ProjectError
 
 if TYPE_CHECKING:
+    from gto.config import RegistryConfig
+    from gto.versions import SemVer
+
     from .config import Params
 
 if sys.version_info >= (3, 11):
@@ -212,7 +215,7 @@ def _parse_fields(message: str) -> dict[str, str]:
     return fields
 
 
-def _config(repo: Path) -> Any:  # noqa: ANN401 - gto.config.RegistryConfig, imported lazily
+def _config(repo: Path) -> RegistryConfig:
     """GTO's settings of ``repo``, read by GTO from its ``.gto`` (and GTO_* variables)."""
     from gto.config import CONFIG_FILE_NAME, read_registry_config
     from gto.exceptions import GTOException
@@ -671,7 +674,7 @@ def rollback_target(state: State, stage: str) -> tuple[str, str]:
     )
 
 
-def _semver_key(version: str) -> Any:  # noqa: ANN401 - gto.versions.SemVer, imported lazily
+def _semver_key(version: str) -> SemVer:
     from gto.versions import SemVer
 
     return SemVer(version)

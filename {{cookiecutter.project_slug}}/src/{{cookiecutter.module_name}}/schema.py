@@ -276,7 +276,7 @@ def check_rows(
     reasons = np.full(len(frame), "", dtype=object)
     columns: dict[str, Any] = {}
 
-    def refuse(mask: Any, why: str, raw: pd.Series) -> None:  # noqa: ANN401 - a boolean array
+    def refuse(mask: NDArray[np.bool_], why: str, raw: pd.Series) -> None:
         fresh = np.flatnonzero(np.asarray(mask) & ~refused)
         if len(fresh):  # bad rows are few: one message each, with the value as read
             reasons[fresh] = [f"{why} (got {value!r})" for value in raw.to_numpy()[fresh]]

@@ -110,7 +110,8 @@ class Predictor:
         self.pipeline = bentoml.sklearn.load_model(self.model_ref)
         self.model_tag = str(self.model_ref.tag)
 
-    # Ignored: bentoml.api is an untyped decorator (BentoML 1.4).
+    # Ignored: bentoml.api is an untyped decorator (BentoML 1.4); Records and Prediction are
+    # classes built at import from the lineage record, which mypy cannot use as types.
     @bentoml.api(batchable=BATCHING, max_batch_size=MAX_BATCH_SIZE, max_latency_ms=MAX_LATENCY_MS)  # type: ignore[untyped-decorator]
     def predict(self, records: Records) -> list[Prediction]:  # type: ignore[valid-type]
         """Predict one value per record (classification: the label and class probabilities)."""

@@ -39,6 +39,7 @@ from .errors import ArtifactError
 
 if TYPE_CHECKING:
     import pandas as pd
+    from mlflow.tracking import MlflowClient
 
     from .tune import TuneResult
 
@@ -226,7 +227,7 @@ def _reason(exc: BaseException) -> str:
     return text[:300]
 
 
-def _experiment_id(client: Any, name: str, uri: str, root: Path) -> str:  # noqa: ANN401 - MlflowClient
+def _experiment_id(client: MlflowClient, name: str, uri: str, root: Path) -> str:
     """The experiment's id, created on first use (embedded store: artifacts in mlruns/)."""
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:

@@ -31,9 +31,13 @@ from typing import TYPE_CHECKING, Any
 from .errors import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import optuna
+    import pandas as pd
 
     from .config import Distribution, Params
+    from .data import Dataset
 
 SUMMARY_FILE = "tune.json"
 MARKDOWN_FILE = "tune.md"
@@ -177,15 +181,21 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
 
 def suggest(trial: optuna.Trial, name: str, dist: Distribution) -> Any:  # noqa: ANN401 - a hyperparameter value
     """Draw one hyperparameter from its distribution."""
+    # Distribution's validator guarantees choices (categorical) or low and high (int, float).
     if dist.type == "categorical":
-        return trial.suggest_categorical(name, dist.choices)  # type: ignore[arg-type]
+        assert dist.choices is not None
+        return trial.suggest_categorical(name, dist.choices)
+    assert dist.low is not None
+    assert dist.high is not None
     if dist.type == "int":
         step = int(dist.step or 1)
-        return trial.suggest_int(name, int(dist.low), int(dist.high), step=step, log=dist.log)  # type: ignore[arg-type]
-    return trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)  # type: ignore[arg-type]
+        return trial.suggest_int(name, int(dist.low), int(dist.high), step=step, log=dist.log)
+    return trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
 
 
-def _objective(params: Params, dataset: Any, x: Any, y: Any) -> Any:  # noqa: ANN401 - optuna objective
+def _objective(
+    params: Params, dataset: Dataset, x: pd.DataFrame, y: pd.Series
+) -> Callable[[optuna.Trial], float]:
     """The cross-validated score of a trial's hyperparameters on the training split."""
     import numpy as np
     import optuna
@@ -226,7 +236,7 @@ def tune(
     storage: str | None = None,
     trials: int | None = None,
     worker: int = 0,
-    progress: Any = print,  # noqa: ANN401 - a callable taking one line
+    progress: Callable[[str], None] = print,
 ) -> TuneResult:
     """Run (or join) the study until it holds ``trials`` finished trials or the timeout passes."""
     import optuna
