@@ -12,6 +12,11 @@ there and keeps its ``metrics.json`` and ``lineage.json`` (in ``artifacts/base/`
 reproducible, so this equals what the base branch produced. ``--base-artifacts DIR`` reads a
 base run from a directory instead (e.g. metrics committed on the main branch).
 
+Retraining the base doubles the pull request's path, so the default branch's CI keeps each
+commit's run (:func:`save_base_run`, ``make base-run``) in a cache keyed by the commit; the PR
+workflow restores the one of its base, and :func:`build_base` uses a saved run (``--base-run
+DIR``) when it is of the merge base from a clean checkout, and retrains only when it is not.
+
 The worktree is removed when the report finishes, fails or is interrupted (the base's build runs
 in its own process group, stopped with it); the next report removes the worktrees that killed
 ones left behind (:func:`remove_stale_worktrees`).
@@ -61,6 +66,9 @@ PLOTS_DIR = "plots"
 BASE_DIR = "base"
 #: Name of the workflow artifact that carries the report (pr-report.yml uploads it).
 ARTIFACT_NAME = "pr-report"
+#: The files of a run that a base comparison reads (those absent from older bases are optional).
+BASE_RUN_FILES = ("metrics.json", "lineage.json")
+BASE_RUN_OPTIONAL = ("checks.json", DIAGNOSTICS_FILE)
 #: Make targets that produce a base run in the base worktree.
 BASE_TARGETS = ("install", "train")
 #: Then this one, whose failure (a gate the base fails) does not stop the report.
@@ -261,13 +269,15 @@ def build_base(
     dest: Path,
     *,
     uv: str | None = None,
+    saved: Path | None = None,
     progress: Progress = _quiet,
 ) -> Base:
     """Retrain the merge base of ``HEAD`` and ``ref`` and copy its run into ``dest``.
 
-    Never raises for a missing base: a ref that does not exist, a base without the pipeline or a
-    base that fails to train gives a :class:`Base` whose ``note`` says so (the report shows it).
-    The build log is kept as ``dest/build.log``.
+    A run in ``saved`` (:func:`save_base_run`) that is of the merge base is used instead of
+    retraining. Never raises for a missing base: a ref that does not exist, a base without the
+    pipeline or a base that fails to train gives a :class:`Base` whose ``note`` says so (the
+    report shows it). The build log is kept as ``dest/build.log``.
     """
     if shutil.which("git") is None:
         return Base(ref=ref, note="git is not installed")
@@ -285,6 +295,10 @@ def build_base(
     commit = merge_base.stdout.strip()
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
+    if saved is not None:
+        reused = _saved_base(saved, commit, dest, ref, progress)
+        if reused is not None:
+            return reused
     with tempfile.TemporaryDirectory(prefix=f"{WORKTREE_PREFIX}{os.getpid()}-") as tmp:
         worktree = Path(tmp) / "base"
         added = _git(project, "worktree", "add", "--detach", "--quiet", str(worktree), commit)
@@ -340,6 +354,76 @@ def _train_base(
             shutil.copy2(source, dest / name)
     base = load_base(dest, ref)
     return Base(run=base.run, ref=ref, commit=commit)
+
+
+def _saved_base(saved: Path, commit: str, dest: Path, ref: str, progress: Progress) -> Base | None:
+    """The run saved in ``saved`` when it is of ``commit`` (clean checkout), copied to ``dest``.
+
+    None (retrain) when there is no saved run, or it is of another commit or a dirty checkout.
+    """
+    if not (saved / "lineage.json").is_file():
+        progress(f"base: no saved run in {saved.name}/: retraining the merge base")
+        return None
+    try:
+        found = load_base(saved, ref)
+    except ArtifactError as exc:
+        progress(f"base: the saved run is unreadable ({exc}): retraining the merge base")
+        return None
+    git = (found.run.lineage.get("git") or {}) if found.run else {}
+    if git.get("commit") != commit or git.get("dirty") is not False:
+        state = "with uncommitted changes" if git.get("dirty") is not False else "a clean checkout"
+        progress(
+            f"base: the saved run is of {str(git.get('commit'))[:7]} ({state}), not of the merge "
+            f"base {commit[:7]}: retraining it"
+        )
+        return None
+    for name in (*BASE_RUN_FILES, *BASE_RUN_OPTIONAL):
+        if (saved / name).is_file():
+            shutil.copy2(saved / name, dest / name)
+    progress(f"base: the saved run of the merge base {commit[:7]} (no retraining)")
+    return Base(run=found.run, ref=ref, commit=commit)
+
+
+def save_base_run(root: Path, artifacts: Path, dest: Path, params: Params) -> Path:
+    """Keep the current run's files that a base comparison reads in ``dest`` (replaced whole).
+
+    The run must be current (trained with ``params`` on the data they name) and from a clean
+    checkout: only then is it what retraining its commit would give. Gate records of another
+    model are left out (the report then shows no base gate values).
+
+    Raises:
+        ArtifactError: a stale run, or one trained with uncommitted changes.
+    """
+    from .checks import CHECKS_JSON, record_fields
+    from .lineage import ensure_current
+
+    lineage = ensure_current(params, root, artifacts)
+    git = lineage.get("git") or {}
+    if not git.get("commit") or git.get("dirty") is not False:
+        raise ArtifactError(
+            f"{artifacts.name}/lineage.json: the run was not trained from a clean git checkout "
+            "(commit it, then `make train`): a saved base run must be what its commit gives"
+        )
+    names = [*BASE_RUN_FILES, *(n for n in BASE_RUN_OPTIONAL if (artifacts / n).is_file())]
+    if CHECKS_JSON in names:  # failed gates are values to show; another model's are not
+        record = read_json(artifacts / CHECKS_JSON, "")
+        expected = record_fields(lineage, params)
+        if not isinstance(record, dict) or any(record.get(k) != v for k, v in expected.items()):
+            names.remove(CHECKS_JSON)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{dest.name}-{os.getpid()}-", dir=dest.parent))
+    try:
+        for name in names:
+            shutil.copy2(artifacts / name, stage / name)
+        old = dest.with_name(f".{dest.name}-old")
+        shutil.rmtree(old, ignore_errors=True)
+        if dest.exists():
+            dest.replace(old)
+        stage.replace(dest)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return dest
 
 
 def _base_gates(base_project: Path, dest: Path, uv: str | None, progress: Progress) -> None:
@@ -890,6 +974,7 @@ def run_report(
     out: Path | None = None,
     base_ref: str | None = None,
     base_artifacts: Path | None = None,
+    base_run: Path | None = None,
     uv: str | None = None,
     progress: Progress = _quiet,
     params: Params | None = None,
@@ -905,7 +990,9 @@ def run_report(
 
         ensure_current(params, root, artifacts)
     if base_ref:
-        base = build_base(base_ref, root, artifacts / BASE_DIR, uv=uv, progress=progress)
+        base = build_base(
+            base_ref, root, artifacts / BASE_DIR, uv=uv, saved=base_run, progress=progress
+        )
     elif base_artifacts is not None:
         base = load_base(base_artifacts, ref=str(base_artifacts))
     else:
