@@ -817,7 +817,15 @@ def cmd_tune(args: argparse.Namespace) -> int:
     import dataclasses
 
     from . import distribution_name, tracking
-    from .tune import MARKDOWN_FILE, SUMMARY_FILE, apply_best, tune, write_summary
+    from .tune import (
+        MARKDOWN_FILE,
+        SUMMARY_FILE,
+        StudySummary,
+        apply_best,
+        tune,
+        write_study,
+        write_summary,
+    )
 
     params = _load(args)
     if args.worker < 0:
@@ -841,6 +849,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
         apply_best(Path(args.params), result.best_params)
         result = dataclasses.replace(result, applied=True)
         print(f"[tune] wrote the best hyperparameters into model.params of {args.params}")
+        study = write_study(StudySummary.of(result), Path(args.params).parent)
+        print(f"[tune] wrote {study} (commit it with params.yaml: the PR report shows the study)")
     write_summary(result, artifacts)
     print(f"[tune] wrote {SUMMARY_FILE} and {MARKDOWN_FILE} in {result.seconds} s")
     return EXIT_OK

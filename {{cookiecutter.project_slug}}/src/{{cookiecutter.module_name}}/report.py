@@ -24,6 +24,7 @@ ones left behind (:func:`remove_stale_worktrees`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -55,7 +56,7 @@ from .datastore import report_lines, share_with_worktree
 from .diagnostics import DIAGNOSTICS_FILE, Diagnostics, load_diagnostics
 from .errors import ArtifactError
 from .processes import STOPPING_SIGNALS, stop_group
-from .tune import SUMMARY_FILE, TuneResult, study_lines
+from .tune import STUDY_FILE, StudySummary, read_study, study_lines
 
 if TYPE_CHECKING:
     from .config import Params
@@ -120,22 +121,10 @@ class Run:
     checks_html: Path | None = None
     diagnostics: Diagnostics | None = None
     tracked: tracking.TrackedRun | None = None
-    #: The tuning study whose best hyperparameters this run trained with (artifacts/tune.json).
-    study: TuneResult | None = None
-
-
-def _load_study(artifacts: Path, lineage: Mapping[str, Any]) -> TuneResult | None:
-    """The study of ``tune.json`` when the run's model has its best hyperparameters, else None."""
-    path = artifacts / SUMMARY_FILE
-    if not path.is_file():
-        return None
-    doc = read_json(path, "")
-    try:
-        study = TuneResult.from_dict(doc)
-    except (TypeError, AttributeError):
-        raise ArtifactError(f"{path} is not a tuning summary (make tune writes it)") from None
-    model = (lineage.get("params") or {}).get("model") or {}
-    return study if study.produced(str(model.get("type")), model.get("params") or {}) else None
+    #: The study committed next to params.yaml (``tune-study.json``), and whether this run's
+    #: model has its best hyperparameters (False: the summary is stale).
+    study: StudySummary | None = None
+    study_current: bool = False
 
 
 def load_run(artifacts: Path) -> Run:
@@ -169,7 +158,6 @@ def load_run(artifacts: Path) -> Run:
         html if html.is_file() else None,
         load_diagnostics(artifacts),
         tracking.read_tracked(artifacts, model_sha),
-        _load_study(artifacts, lineage),
     )
 
 
@@ -733,14 +721,25 @@ def _tracking_section(run: Run, history: History | None) -> list[str]:
 
 
 def _study_section(run: Run) -> list[str]:
-    if run.study is None:
+    study = run.study
+    if study is None:
         return []
+    out = ["### Hyperparameter tuning", ""]
+    if not run.study_current:
+        best = ", ".join(f"`{_cell(k)}: {_cell(v)}`" for k, v in study.best_params.items())
+        return [
+            *out,
+            f"`{STUDY_FILE}` is stale: its study's best `{_cell(study.model_type)}` "
+            f"hyperparameters ({best}) are not this run's, so it did not produce this change "
+            f"(`make tune APPLY=1` writes a current one; or delete the file).",
+            "",
+        ]
     return [
-        "### Hyperparameter tuning",
+        *out,
+        f"This run's `{_cell(study.model_type)}` hyperparameters are the best of a tuning study "
+        f"(`{STUDY_FILE}`, written by `make tune APPLY=1`):",
         "",
-        f"This run's `{run.study.model_type}` hyperparameters are the best of a tuning study:",
-        "",
-        *study_lines(run.study),
+        *study_lines(study),
         "",
     ]
 
@@ -985,6 +984,11 @@ def run_report(
     these params and the data file they name.
     """
     run = load_run(artifacts)
+    study = read_study(root)
+    if study is not None:
+        model = (run.lineage.get("params") or {}).get("model") or {}
+        current = study.produced(str(model.get("type")), model.get("params") or {})
+        run = dataclasses.replace(run, study=study, study_current=current)
     if params is not None:
         from .lineage import ensure_current
 

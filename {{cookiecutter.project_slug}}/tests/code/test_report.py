@@ -51,6 +51,7 @@ from {{ cookiecutter.module_name }}.report import (
     run_report,
     write_report,
 )
+from {{ cookiecutter.module_name }}.tune import STUDY_FILE
 
 pytestmark = pytest.mark.code
 
@@ -559,15 +560,32 @@ def test_the_report_shows_the_study_that_produced_the_hyperparameters(
     params = str(root / "params.yaml")
     assert cli_main(["tune", "--params", params, "--trials", "2", "--apply"]) == 0
     assert cli_main(["train", "--params", params]) == 0
-    summary = json.loads((root / "artifacts" / "tune.json").read_text())
+    # The committed summary (next to params.yaml) is all the PR workflow has: no artifacts/tune*.
+    for name in ("tune.json", "tune.md", "tune.db"):
+        (root / "artifacts" / name).unlink()
+    summary = json.loads((root / STUDY_FILE).read_text())
+    assert set(summary) == {
+        "study", "model_type", "metric", "trials", "complete", "pruned", "best_value",
+        "best_params", "importances",
+    }, "storage-free: no storage URL, no trial log"  # fmt: skip
     markdown = run_report(root, root / "artifacts", out=tmp_path / "r", base_artifacts=base_dir)
     study = _section(markdown.read_text(), "Hyperparameter tuning")
     assert f"Study `{summary['study']}`: 2 trials" in study
     assert f"**{summary['best_value']:.4f}**" in study
     assert [row[0] for row in _rows(study)] == [f"`{key}`" for key in summary["best_params"]]
+    assert "stale" not in study
 
-    # A run trained with other hyperparameters than the study's best: no study in its report.
+    # params.yaml changed after the study (a run trained with other hyperparameters): the
+    # summary is called stale, its table is not shown as this run's.
     untuned = Path(shutil.copytree(pr, tmp_path / "untuned"))
-    shutil.copy(root / "artifacts" / "tune.json", untuned / "tune.json")
     markdown = run_report(root, untuned, out=tmp_path / "r2", base_artifacts=base_dir)
-    assert "### Hyperparameter tuning" not in markdown.read_text()
+    stale = _section(markdown.read_text(), "Hyperparameter tuning")
+    assert f"`{STUDY_FILE}` is stale" in stale
+    assert "Study `" not in stale
+    assert not _rows(stale)
+
+    # A summary that is not one (hand-edited, or another file) is a one-line error naming it.
+    (root / STUDY_FILE).write_text(json.dumps({**summary, "trials": "many"}))
+    with pytest.raises(ArtifactError, match=rf"{STUDY_FILE}: not a study summary.*trials"):
+        run_report(root, root / "artifacts", out=tmp_path / "r3", base_artifacts=base_dir)
+    assert not (tmp_path / "r3").exists()
