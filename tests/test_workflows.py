@@ -299,6 +299,7 @@ def test_pr_report_job_reports_a_failing_gate_then_fails(repo: Baked, tmp_path: 
     # carries it, here the folder stays): the report reuses it instead of retraining main.
     git(repo, "checkout", "--quiet", "main")
     ci = repo.path / ".github/workflows/ci.yml"
+    (tmp_path / "main").mkdir()
     main_job = run_job(repo.path, ci, no_secrets(), tmp_path / "main", "base-run")
     assert main_job.failed_step is None, "\n".join(main_job.logs)
     assert main_job.skipped == ["actions/checkout", "astral-sh/setup-uv", "actions/cache/save"]
