@@ -260,6 +260,9 @@ class TestRegressionProject:
         changed = git(project, "diff", "--numstat", "params.yaml").stdout.split()
         assert changed[:2] == ["1", "1"], "APPLY=1 changes the one tuned line of params.yaml"
         assert json.loads((project.path / "artifacts" / "tune.json").read_text())["applied"] is True
+        # ... and the study's summary beside it, to commit with it (the PR report reads it).
+        study = git(project, "status", "--porcelain", "tune-study.json").stdout
+        assert study == "?? tune-study.json\n"
         adopt_real_data(project)
 
 

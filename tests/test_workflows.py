@@ -39,7 +39,12 @@ from workflow_runner import Job, no_secrets, run_job
 pytestmark = pytest.mark.e2e
 
 #: `uses:` steps of pr-report.yml that only exist on GitHub (the runner provides git and uv).
-PR_REPORT_GITHUB_ONLY = ["actions/checkout", "astral-sh/setup-uv", "actions/upload-artifact"]
+PR_REPORT_GITHUB_ONLY = [
+    "actions/checkout",
+    "astral-sh/setup-uv",
+    "actions/cache/restore",  # the base's saved run: the project folder keeps .base-run/ here
+    "actions/upload-artifact",
+]
 PR_NUMBER = "7"
 #: The expression pr-report.yml gives `make data` as FORK_PR.
 FORK_PR = "github.event.pull_request.head.repo.full_name != github.repository"
@@ -290,9 +295,22 @@ def test_pr_report_job_compares_with_main(repo: Baked, tmp_path: Path, mlflow_se
 
 
 def test_pr_report_job_reports_a_failing_gate_then_fails(repo: Baked, tmp_path: Path) -> None:
+    # ci.yml on main saved main's run (.base-run/, gitignored: on GitHub the Actions cache
+    # carries it, here the folder stays): the report reuses it instead of retraining main.
+    git(repo, "checkout", "--quiet", "main")
+    ci = repo.path / ".github/workflows/ci.yml"
+    (tmp_path / "main").mkdir()
+    main_job = run_job(repo.path, ci, no_secrets(), tmp_path / "main", "base-run")
+    assert main_job.failed_step is None, "\n".join(main_job.logs)
+    assert main_job.skipped == ["actions/checkout", "astral-sh/setup-uv", "actions/cache/save"]
     key, value = _hyperparameter(repo)
     job = pull_request(repo, "broken-model", {key: value * 1e-6}, tmp_path / "job")
     log = "\n".join(job.logs)
+    main_sha = git(repo, "rev-parse", "origin/main")
+    assert f"the saved run of the merge base {main_sha[:7]} (no retraining)" in log, log
+    assert not (repo.path / "artifacts/base/build.log").exists(), "the base was retrained"
+    base_lineage = json.loads((repo.path / "artifacts/base/lineage.json").read_text())
+    assert base_lineage["git"] == {"commit": main_sha, "dirty": False}
     assert job.outcomes["Model tests and gates"] == "failure", log
     assert job.outcomes["Build the report (compared with the base branch)"] == "success", log
     assert job.failed_step == "Fail if a gate failed", log

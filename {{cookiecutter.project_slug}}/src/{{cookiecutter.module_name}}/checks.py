@@ -635,6 +635,52 @@ def record_fields(lineage: dict[str, Any], params: Params) -> dict[str, Any]:
     }
 
 
+def record_differs(
+    record: dict[str, Any], lineage: dict[str, Any], params: Params, artifacts_dir: Path
+) -> list[str]:
+    """What ties the gate record to another run than ``lineage`` with ``params`` (empty: none).
+
+    The model, data and training params fingerprints, the thresholds, and the checks.html beside
+    it (its hash).
+    """
+    from .artifacts import sha256_file
+
+    expected = record_fields(lineage, params)
+    differs = [key.removesuffix("_sha256") for key in expected if record.get(key) != expected[key]]
+    html = artifacts_dir / CHECKS_HTML
+    if not html.is_file() or sha256_file(html) != record.get("html_sha256"):
+        differs.append(CHECKS_HTML)
+    return differs
+
+
+def recorded_checks(params: Params, root: Path, artifacts_dir: Path) -> ChecksResult | None:
+    """The gates `make check` recorded for the current model (checks.json), or None.
+
+    None when there is no record, or it is about another model, data, params or thresholds (or
+    a checks.html not its own): the caller then runs the suites. Failed gates are kept as they
+    are: the record is the verdict of the very suites the caller would run.
+
+    Raises:
+        ArtifactError: the model is not current (see :func:`~.lineage.ensure_current`).
+    """
+    from .artifacts import read_json
+    from .lineage import ensure_current
+
+    path = artifacts_dir / CHECKS_JSON
+    if not path.is_file():
+        return None
+    lineage = ensure_current(params, root, artifacts_dir)
+    record = read_json(path, "")
+    if not isinstance(record, dict) or record_differs(record, lineage, params, artifacts_dir):
+        return None
+    try:
+        gates = [Gate(**gate) for gate in record["gates"]]
+        skipped = {item["name"]: item["reason"] for item in record.get("skipped", [])}
+        return ChecksResult(gates, skipped, [], dict(record.get("rows", {})), 0.0)
+    except (KeyError, TypeError):  # a record of another shape: run the suites instead
+        return None
+
+
 def ensure_record_current(
     record: dict[str, Any], lineage: dict[str, Any], params: Params, artifacts_dir: Path
 ) -> None:
@@ -647,13 +693,7 @@ def ensure_record_current(
     Raises:
         ArtifactError: naming what differs, or the failed gates.
     """
-    from .artifacts import sha256_file
-
-    expected = record_fields(lineage, params)
-    differs = [key.removesuffix("_sha256") for key in expected if record.get(key) != expected[key]]
-    html = artifacts_dir / CHECKS_HTML
-    if not html.is_file() or sha256_file(html) != record.get("html_sha256"):
-        differs.append(CHECKS_HTML)
+    differs = record_differs(record, lineage, params, artifacts_dir)
     if differs:
         raise ArtifactError(
             f"{artifacts_dir.name}/{CHECKS_JSON} is not the gate record of the current model "

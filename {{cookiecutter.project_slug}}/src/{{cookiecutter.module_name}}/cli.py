@@ -387,6 +387,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             out=_inside(args, args.out, "--out") if args.out else None,
             base_ref=release.ensure_ref_name(args.base, "--base") if args.base else None,
             base_artifacts=_inside(args, base, "--base-artifacts") if base else None,
+            base_run=_inside(args, args.base_run, "--base-run") if args.base_run else None,
             uv=args.uv,
             progress=_progress("report"),
             params=_load(args),
@@ -437,8 +438,30 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
         help="compare with the run in DIR (metrics.json, lineage.json) instead of retraining",
     )
     parser.add_argument(
+        "--base-run",
+        default=None,
+        metavar="DIR",
+        help="with --base: a saved run (`base-run`) used instead of retraining when it is of the "
+        "merge base",
+    )
+    parser.add_argument(
         "--uv", default=None, metavar="PATH", help="uv executable for the base's `make install`"
     )
+
+
+def cmd_base_run(args: argparse.Namespace) -> int:
+    """Save the current run (clean checkout) in --out for the PR reports of later commits."""
+    from .report import save_base_run
+
+    out = _inside(args, args.out, "--out")
+    dest = save_base_run(_root(args), _artifacts(args), out, _load(args))
+    print(f"[base-run] saved the run's metrics, lineage and gates in {dest}")
+    return EXIT_OK
+
+
+def add_base_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``base-run``."""
+    parser.add_argument("--out", required=True, metavar="DIR", help="where to save the run")
 
 
 # --- pull-request comment (runs on a bare python3: standard library only) -----------------------
@@ -795,7 +818,15 @@ def cmd_tune(args: argparse.Namespace) -> int:
     import dataclasses
 
     from . import distribution_name, tracking
-    from .tune import MARKDOWN_FILE, SUMMARY_FILE, apply_best, tune, write_summary
+    from .tune import (
+        MARKDOWN_FILE,
+        SUMMARY_FILE,
+        StudySummary,
+        apply_best,
+        tune,
+        write_study,
+        write_summary,
+    )
 
     params = _load(args)
     if args.worker < 0:
@@ -819,6 +850,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
         apply_best(Path(args.params), result.best_params)
         result = dataclasses.replace(result, applied=True)
         print(f"[tune] wrote the best hyperparameters into model.params of {args.params}")
+        study = write_study(StudySummary.of(result), Path(args.params).parent)
+        print(f"[tune] wrote {study} (commit it with params.yaml: the PR report shows the study)")
     write_summary(result, artifacts)
     print(f"[tune] wrote {SUMMARY_FILE} and {MARKDOWN_FILE} in {result.seconds} s")
     return EXIT_OK
@@ -1039,6 +1072,7 @@ COMMANDS: list[Command] = [
     Command("adopt", cmd_adopt, add_adopt_arguments),
     Command("check", cmd_check),
     Command("report", cmd_report, add_report_arguments),
+    Command("base-run", cmd_base_run, add_base_run_arguments),
     Command("runs", cmd_runs, add_runs_arguments),
     Command("bento", cmd_bento, add_bento_arguments),
     Command("monitor", cmd_monitor, add_monitor_arguments),

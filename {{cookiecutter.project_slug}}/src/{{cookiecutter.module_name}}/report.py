@@ -12,6 +12,11 @@ there and keeps its ``metrics.json`` and ``lineage.json`` (in ``artifacts/base/`
 reproducible, so this equals what the base branch produced. ``--base-artifacts DIR`` reads a
 base run from a directory instead (e.g. metrics committed on the main branch).
 
+Retraining the base doubles the pull request's path, so the default branch's CI keeps each
+commit's run (:func:`save_base_run`, ``make base-run``) in a cache keyed by the commit; the PR
+workflow restores the one of its base, and :func:`build_base` uses a saved run (``--base-run
+DIR``) when it is of the merge base from a clean checkout, and retrains only when it is not.
+
 The worktree is removed when the report finishes, fails or is interrupted (the base's build runs
 in its own process group, stopped with it); the next report removes the worktrees that killed
 ones left behind (:func:`remove_stale_worktrees`).
@@ -19,6 +24,7 @@ ones left behind (:func:`remove_stale_worktrees`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -50,7 +56,7 @@ from .datastore import report_lines, share_with_worktree
 from .diagnostics import DIAGNOSTICS_FILE, Diagnostics, load_diagnostics
 from .errors import ArtifactError
 from .processes import STOPPING_SIGNALS, stop_group
-from .tune import SUMMARY_FILE, TuneResult, study_lines
+from .tune import STUDY_FILE, StudySummary, read_study, study_lines
 
 if TYPE_CHECKING:
     from .config import Params
@@ -61,6 +67,9 @@ PLOTS_DIR = "plots"
 BASE_DIR = "base"
 #: Name of the workflow artifact that carries the report (pr-report.yml uploads it).
 ARTIFACT_NAME = "pr-report"
+#: The files of a run that a base comparison reads (those absent from older bases are optional).
+BASE_RUN_FILES = ("metrics.json", "lineage.json")
+BASE_RUN_OPTIONAL = ("checks.json", DIAGNOSTICS_FILE)
 #: Make targets that produce a base run in the base worktree.
 BASE_TARGETS = ("install", "train")
 #: Then this one, whose failure (a gate the base fails) does not stop the report.
@@ -112,22 +121,10 @@ class Run:
     checks_html: Path | None = None
     diagnostics: Diagnostics | None = None
     tracked: tracking.TrackedRun | None = None
-    #: The tuning study whose best hyperparameters this run trained with (artifacts/tune.json).
-    study: TuneResult | None = None
-
-
-def _load_study(artifacts: Path, lineage: Mapping[str, Any]) -> TuneResult | None:
-    """The study of ``tune.json`` when the run's model has its best hyperparameters, else None."""
-    path = artifacts / SUMMARY_FILE
-    if not path.is_file():
-        return None
-    doc = read_json(path, "")
-    try:
-        study = TuneResult.from_dict(doc)
-    except (TypeError, AttributeError):
-        raise ArtifactError(f"{path} is not a tuning summary (make tune writes it)") from None
-    model = (lineage.get("params") or {}).get("model") or {}
-    return study if study.produced(str(model.get("type")), model.get("params") or {}) else None
+    #: The study committed next to params.yaml (``tune-study.json``), and whether this run's
+    #: model has its best hyperparameters (False: the summary is stale).
+    study: StudySummary | None = None
+    study_current: bool = False
 
 
 def load_run(artifacts: Path) -> Run:
@@ -161,7 +158,6 @@ def load_run(artifacts: Path) -> Run:
         html if html.is_file() else None,
         load_diagnostics(artifacts),
         tracking.read_tracked(artifacts, model_sha),
-        _load_study(artifacts, lineage),
     )
 
 
@@ -261,13 +257,15 @@ def build_base(
     dest: Path,
     *,
     uv: str | None = None,
+    saved: Path | None = None,
     progress: Progress = _quiet,
 ) -> Base:
     """Retrain the merge base of ``HEAD`` and ``ref`` and copy its run into ``dest``.
 
-    Never raises for a missing base: a ref that does not exist, a base without the pipeline or a
-    base that fails to train gives a :class:`Base` whose ``note`` says so (the report shows it).
-    The build log is kept as ``dest/build.log``.
+    A run in ``saved`` (:func:`save_base_run`) that is of the merge base is used instead of
+    retraining. Never raises for a missing base: a ref that does not exist, a base without the
+    pipeline or a base that fails to train gives a :class:`Base` whose ``note`` says so (the
+    report shows it). The build log is kept as ``dest/build.log``.
     """
     if shutil.which("git") is None:
         return Base(ref=ref, note="git is not installed")
@@ -285,6 +283,10 @@ def build_base(
     commit = merge_base.stdout.strip()
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
+    if saved is not None:
+        reused = _saved_base(saved, commit, dest, ref, progress)
+        if reused is not None:
+            return reused
     with tempfile.TemporaryDirectory(prefix=f"{WORKTREE_PREFIX}{os.getpid()}-") as tmp:
         worktree = Path(tmp) / "base"
         added = _git(project, "worktree", "add", "--detach", "--quiet", str(worktree), commit)
@@ -340,6 +342,76 @@ def _train_base(
             shutil.copy2(source, dest / name)
     base = load_base(dest, ref)
     return Base(run=base.run, ref=ref, commit=commit)
+
+
+def _saved_base(saved: Path, commit: str, dest: Path, ref: str, progress: Progress) -> Base | None:
+    """The run saved in ``saved`` when it is of ``commit`` (clean checkout), copied to ``dest``.
+
+    None (retrain) when there is no saved run, or it is of another commit or a dirty checkout.
+    """
+    if not (saved / "lineage.json").is_file():
+        progress(f"base: no saved run in {saved.name}/: retraining the merge base")
+        return None
+    try:
+        found = load_base(saved, ref)
+    except ArtifactError as exc:
+        progress(f"base: the saved run is unreadable ({exc}): retraining the merge base")
+        return None
+    git = (found.run.lineage.get("git") or {}) if found.run else {}
+    if git.get("commit") != commit or git.get("dirty") is not False:
+        state = "with uncommitted changes" if git.get("dirty") is not False else "a clean checkout"
+        progress(
+            f"base: the saved run is of {str(git.get('commit'))[:7]} ({state}), not of the merge "
+            f"base {commit[:7]}: retraining it"
+        )
+        return None
+    for name in (*BASE_RUN_FILES, *BASE_RUN_OPTIONAL):
+        if (saved / name).is_file():
+            shutil.copy2(saved / name, dest / name)
+    progress(f"base: the saved run of the merge base {commit[:7]} (no retraining)")
+    return Base(run=found.run, ref=ref, commit=commit)
+
+
+def save_base_run(root: Path, artifacts: Path, dest: Path, params: Params) -> Path:
+    """Keep the current run's files that a base comparison reads in ``dest`` (replaced whole).
+
+    The run must be current (trained with ``params`` on the data they name) and from a clean
+    checkout: only then is it what retraining its commit would give. Gate records of another
+    model are left out (the report then shows no base gate values).
+
+    Raises:
+        ArtifactError: a stale run, or one trained with uncommitted changes.
+    """
+    from .checks import CHECKS_JSON, record_fields
+    from .lineage import ensure_current
+
+    lineage = ensure_current(params, root, artifacts)
+    git = lineage.get("git") or {}
+    if not git.get("commit") or git.get("dirty") is not False:
+        raise ArtifactError(
+            f"{artifacts.name}/lineage.json: the run was not trained from a clean git checkout "
+            "(commit it, then `make train`): a saved base run must be what its commit gives"
+        )
+    names = [*BASE_RUN_FILES, *(n for n in BASE_RUN_OPTIONAL if (artifacts / n).is_file())]
+    if CHECKS_JSON in names:  # failed gates are values to show; another model's are not
+        record = read_json(artifacts / CHECKS_JSON, "")
+        expected = record_fields(lineage, params)
+        if not isinstance(record, dict) or any(record.get(k) != v for k, v in expected.items()):
+            names.remove(CHECKS_JSON)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{dest.name}-{os.getpid()}-", dir=dest.parent))
+    try:
+        for name in names:
+            shutil.copy2(artifacts / name, stage / name)
+        old = dest.with_name(f".{dest.name}-old")
+        shutil.rmtree(old, ignore_errors=True)
+        if dest.exists():
+            dest.replace(old)
+        stage.replace(dest)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return dest
 
 
 def _base_gates(base_project: Path, dest: Path, uv: str | None, progress: Progress) -> None:
@@ -649,14 +721,25 @@ def _tracking_section(run: Run, history: History | None) -> list[str]:
 
 
 def _study_section(run: Run) -> list[str]:
-    if run.study is None:
+    study = run.study
+    if study is None:
         return []
+    out = ["### Hyperparameter tuning", ""]
+    if not run.study_current:
+        best = ", ".join(f"`{_cell(k)}: {_cell(v)}`" for k, v in study.best_params.items())
+        return [
+            *out,
+            f"`{STUDY_FILE}` is stale: its study's best `{_cell(study.model_type)}` "
+            f"hyperparameters ({best}) are not this run's, so it did not produce this change "
+            f"(`make tune APPLY=1` writes a current one; or delete the file).",
+            "",
+        ]
     return [
-        "### Hyperparameter tuning",
+        *out,
+        f"This run's `{_cell(study.model_type)}` hyperparameters are the best of a tuning study "
+        f"(`{STUDY_FILE}`, written by `make tune APPLY=1`):",
         "",
-        f"This run's `{run.study.model_type}` hyperparameters are the best of a tuning study:",
-        "",
-        *study_lines(run.study),
+        *study_lines(study),
         "",
     ]
 
@@ -891,6 +974,7 @@ def run_report(
     out: Path | None = None,
     base_ref: str | None = None,
     base_artifacts: Path | None = None,
+    base_run: Path | None = None,
     uv: str | None = None,
     progress: Progress = _quiet,
     params: Params | None = None,
@@ -901,12 +985,19 @@ def run_report(
     these params and the data file they name.
     """
     run = load_run(artifacts)
+    study = read_study(root)
+    if study is not None:
+        model = (run.lineage.get("params") or {}).get("model") or {}
+        current = study.produced(str(model.get("type")), model.get("params") or {})
+        run = dataclasses.replace(run, study=study, study_current=current)
     if params is not None:
         from .lineage import ensure_current
 
         ensure_current(params, root, artifacts)
     if base_ref:
-        base = build_base(base_ref, root, artifacts / BASE_DIR, uv=uv, progress=progress)
+        base = build_base(
+            base_ref, root, artifacts / BASE_DIR, uv=uv, saved=base_run, progress=progress
+        )
     elif base_artifacts is not None:
         base = load_base(base_artifacts, ref=str(base_artifacts))
     else:

@@ -14,8 +14,11 @@ the same params and storage join one study and share its ``tune.trials`` budget,
 search never resumes an old one. Workers differ only in their sampler seed (``--worker N``).
 
 ``--apply`` writes the best hyperparameters into ``model.params`` of params.yaml, editing the
-YAML in place (ruamel.yaml keeps its comments and layout); ``tune.json`` and ``tune.md`` in
-``artifacts/`` record the study: trials, best value, the parameters that mattered.
+YAML in place (ruamel.yaml keeps its comments and layout), and the study's summary next to it
+(``tune-study.json``, :class:`StudySummary`: no storage URL, no trial log), to be committed with
+it: the pull request's report shows the study while params.yaml still has its best values, and
+calls it stale once they changed. ``tune.json`` and ``tune.md`` in ``artifacts/`` record every
+run: trials, best value, the parameters that mattered.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ArtifactError, ConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -40,6 +45,8 @@ if TYPE_CHECKING:
     from .data import Dataset
 
 SUMMARY_FILE = "tune.json"
+#: The summary of the study behind model.params, next to params.yaml (``--apply`` writes it).
+STUDY_FILE = "tune-study.json"
 MARKDOWN_FILE = "tune.md"
 DB_FILE = "tune.db"
 #: Trials sampled at random before TPE takes over, and before pruning starts.
@@ -84,11 +91,41 @@ class TuneResult:
         """JSON-ready form (``tune.json``)."""
         return asdict(self)
 
+
+#: A hyperparameter value as params.yaml and Optuna hold it.
+Value = bool | int | float | str | None
+
+
+class StudySummary(BaseModel):
+    """What a study found, as committed next to params.yaml: no storage URL, no trial log."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    study: str
+    model_type: str
+    metric: str
+    trials: int = Field(ge=1)
+    complete: int = Field(ge=1)
+    pruned: int = Field(ge=0)
+    best_value: float
+    best_params: dict[str, Value] = Field(min_length=1)
+    #: The parameters that mattered: Optuna's importance of each (empty with too few trials).
+    importances: dict[str, float] = Field(default_factory=dict)
+
     @classmethod
-    def from_dict(cls, doc: dict[str, Any]) -> TuneResult:
-        """Read :meth:`to_dict`'s form back (TypeError: not a record of this shape)."""
-        log = [TrialRecord(**trial) for trial in doc.get("worker_log") or []]
-        return cls(**{**doc, "worker_log": log})
+    def of(cls, result: TuneResult) -> StudySummary:
+        """The summary of a tuning run's result."""
+        return cls(
+            study=result.study,
+            model_type=result.model_type,
+            metric=result.metric,
+            trials=result.trials,
+            complete=result.complete,
+            pruned=result.pruned,
+            best_value=result.best_value,
+            best_params=result.best_params,
+            importances=result.importances,
+        )
 
     def produced(self, model_type: str, model_params: dict[str, Any]) -> bool:
         """True when a model of ``model_type`` with ``model_params`` has this study's best."""
@@ -98,6 +135,36 @@ class TuneResult:
             key in model_params and _scalar(model_params[key]) == _scalar(value)
             for key, value in self.best_params.items()
         )
+
+
+def write_study(summary: StudySummary, folder: Path) -> Path:
+    """Write ``tune-study.json`` into ``folder`` (params.yaml's) atomically; return its path."""
+    from .artifacts import atomic_write_json
+
+    return atomic_write_json(folder / STUDY_FILE, summary.model_dump(mode="json"))
+
+
+def read_study(folder: Path) -> StudySummary | None:
+    """The committed study summary in ``folder`` (None: there is none).
+
+    Raises:
+        ArtifactError: the file is not a study summary (one line naming it and the first error).
+    """
+    import json
+
+    path = folder / STUDY_FILE
+    if not path.is_file():
+        return None
+    try:
+        return StudySummary.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ArtifactError(f"{path}: unreadable study summary ({exc})") from None
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        raise ArtifactError(
+            f"{path}: not a study summary (`make tune APPLY=1` writes it): {where}: {error['msg']}"
+        ) from None
 
 
 def metric_of(params: Params) -> str:
@@ -408,12 +475,12 @@ def apply_best(params_file: Path, best: dict[str, Any]) -> Path:
     return atomic_write_text(params_file, text)
 
 
-def study_lines(result: TuneResult) -> list[str]:
+def study_lines(result: StudySummary) -> list[str]:
     """The study in markdown: trials, best value, each hyperparameter's best and importance."""
     lines = [
-        f"Study `{result.study}`: {result.trials} trials ({result.complete} complete, "
-        f"{result.pruned} pruned); best cross-validated {result.metric} on the training split: "
-        f"**{result.best_value:.4f}**.",
+        f"Study `{_inline(result.study)}`: {result.trials} trials ({result.complete} complete, "
+        f"{result.pruned} pruned); best cross-validated {_inline(result.metric)} on the training "
+        f"split: **{result.best_value:.4f}**.",
         "",
         "| hyperparameter | best value | importance |",
         "| --- | --- | --- |",
@@ -421,8 +488,13 @@ def study_lines(result: TuneResult) -> list[str]:
     for key, value in result.best_params.items():
         importance = result.importances.get(key)
         shown = "" if importance is None else f"{importance:.2f}"
-        lines.append(f"| `{key}` | `{value}` | {shown} |")
+        lines.append(f"| `{_inline(key)}` | `{_inline(value)}` | {shown} |")
     return lines
+
+
+def _inline(value: object) -> str:
+    """``value`` as one line of markdown code: the summary is a committed file, i.e. data."""
+    return " ".join(str(value).split()).replace("`", "'").replace("|", "\\|")
 
 
 def render_markdown(result: TuneResult) -> str:
@@ -430,7 +502,7 @@ def render_markdown(result: TuneResult) -> str:
     lines = [
         f"## Hyperparameter tuning: {result.model_type}",
         "",
-        *study_lines(result),
+        *study_lines(StudySummary.of(result)),
     ]
     lines += [
         "",

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.module_name }}.checks import SUITES, CheckInputs, evaluate_gates, sample
-from {{ cookiecutter.module_name }}.config import parse_params
+from {{ cookiecutter.module_name }}.artifacts import sha256_file
+from {{ cookiecutter.module_name }}.checks import (
+    CHECKS_HTML,
+    CHECKS_JSON,
+    SUITES,
+    CheckInputs,
+    evaluate_gates,
+    record_fields,
+    recorded_checks,
+    sample,
+)
+from {{ cookiecutter.module_name }}.config import load_params, parse_params
 from {{ cookiecutter.module_name }}.errors import ConfigError
-from {{ cookiecutter.module_name }}.gates import GATES, GateThresholds, judge, verdict_table
+from {{ cookiecutter.module_name }}.gates import GATES, Gate, GateThresholds, judge, verdict_table
+from {{ cookiecutter.module_name }}.train import run_training
 
 pytestmark = pytest.mark.code
 
@@ -105,3 +117,35 @@ def test_sample_caps_rows_and_keeps_class_shares() -> None:
     assert sampled["y"].value_counts().to_dict() == {0: 90, 1: 10}
     assert sample(frame, 5000, seed=0) is frame
     assert sample(frame, 100, seed=0).equals(sample(frame, 100, seed=0))
+
+
+def test_the_model_tests_read_the_gate_record_of_the_current_model_only(
+    base_params, make_project, make_frame
+):
+    """`make check test-model` runs the model suite once: the tests read check's record."""
+    params_file = make_project(base_params(), make_frame(rows=120))
+    root, params = params_file.parent, load_params(params_file)
+    run_training(params, root)
+    artifacts = root / "artifacts"
+    assert recorded_checks(params, root, artifacts) is None, "no record: run the suites"
+    lineage = json.loads((artifacts / "lineage.json").read_text())
+    (artifacts / CHECKS_HTML).write_text("<html>gates</html>")
+    gate = Gate("min_test_accuracy", "model_evaluation", 0.5, 0.9, False, "below")
+    record = {
+        **record_fields(lineage, params),
+        "html_sha256": sha256_file(artifacts / CHECKS_HTML),
+        "gates": [gate.to_dict()],
+        "skipped": [{"name": "max_brier_score", "reason": "off in params.yaml"}],
+        "rows": {"test": 30},
+    }
+    (artifacts / CHECKS_JSON).write_text(json.dumps(record))
+    recorded = recorded_checks(params, root, artifacts)
+    assert recorded is not None
+    assert recorded.gates == [gate]
+    assert not recorded.passed, "a failed gate stays failed"
+    assert recorded.skipped == {"max_brier_score": "off in params.yaml"}
+    # Other thresholds, or a checks.html that is not the record's: the suites run again.
+    gates = params.gates.model_copy(update={"min_test_accuracy": 0.95})
+    assert recorded_checks(params.model_copy(update={"gates": gates}), root, artifacts) is None
+    (artifacts / CHECKS_HTML).write_text("<html>another run</html>")
+    assert recorded_checks(params, root, artifacts) is None

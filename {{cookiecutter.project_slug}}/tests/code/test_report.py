@@ -20,6 +20,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from {{ cookiecutter.module_name }}.cli import EXIT_ERROR
 from {{ cookiecutter.module_name }}.cli import main as cli_main
 from {{ cookiecutter.module_name }}.compare import (
     BETTER,
@@ -40,6 +41,8 @@ from {{ cookiecutter.module_name }}.compare import (
 )
 from {{ cookiecutter.module_name }}.errors import ArtifactError
 from {{ cookiecutter.module_name }}.report import (
+    BASE_RUN_FILES,
+    BASE_RUN_OPTIONAL,
     WORKTREE_PREFIX,
     Base,
     build_base,
@@ -49,6 +52,7 @@ from {{ cookiecutter.module_name }}.report import (
     run_report,
     write_report,
 )
+from {{ cookiecutter.module_name }}.tune import STUDY_FILE
 
 pytestmark = pytest.mark.code
 
@@ -405,6 +409,59 @@ def test_a_stopped_report_removes_its_worktree_and_stops_the_base_build(
     assert _processes_with(f"sleep 600 {marker}") == [], "the base build was stopped"
 
 
+def test_a_saved_run_of_the_merge_base_replaces_retraining_it(
+    runs: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make base-run` on main saves the run; a report whose merge base it is reads it."""
+    # Not from a clean checkout (no git at all): what its commit gives is unknown, so refused.
+    outside = runs[0].parent / "params.yaml"
+    assert cli_main(["base-run", "--params", str(outside), "--out", "saved"]) == EXIT_ERROR
+    assert "not trained from a clean git checkout" in capsys.readouterr().err
+    assert not (runs[0].parent / "saved").exists()
+
+    project = Path(shutil.copytree(runs[0].parent, tmp_path / "project"))
+    shutil.rmtree(project / "artifacts")
+    (project / "Makefile").write_text("install train check:\n\tfalse\n")  # retraining fails
+    (project / ".gitignore").write_text("artifacts/\ndata/\nmlruns/\n.base-run/\n")
+    _git(project, "init", "--quiet", "--initial-branch=main")
+    _git(project, "add", ".")
+    _git(project, "commit", "--quiet", "-m", "base")
+    params = str(project / "params.yaml")
+    assert cli_main(["train", "--params", params]) == 0
+    assert cli_main(["base-run", "--params", params, "--out", ".base-run"]) == 0
+    saved = project / ".base-run"
+    kept = BASE_RUN_FILES + BASE_RUN_OPTIONAL
+    written = [p.name for p in (project / "artifacts").iterdir() if p.name in kept]
+    assert sorted(p.name for p in saved.iterdir()) == sorted(written)
+    _git(project, "checkout", "--quiet", "-b", "feature")
+    (project / "README.md").write_text("a change on the branch\n")
+    _git(project, "add", "README.md")
+    _git(project, "commit", "--quiet", "-m", "feature")
+
+    messages: list[str] = []
+    base = build_base("main", project, tmp_path / "base", saved=saved, progress=messages.append)
+    main_sha = _git(project, "rev-parse", "main")
+    assert base.run is not None, base.note
+    assert base.commit == main_sha
+    assert base.run.metrics == json.loads((saved / "metrics.json").read_text())
+    assert messages[-1] == f"base: the saved run of the merge base {main_sha[:7]} (no retraining)"
+    assert _git(project, "worktree", "list").count("\n") == 0, "no worktree was made"
+
+    # main moved on: the saved run is of another commit, so the base is retrained (which this
+    # Makefile refuses: the report says so instead of showing the old run as the base).
+    _git(project, "checkout", "--quiet", "main")
+    (project / "NOTES.md").write_text("main moved\n")
+    _git(project, "add", "NOTES.md")
+    _git(project, "commit", "--quiet", "-m", "main moves")
+    _git(project, "checkout", "--quiet", "feature")
+    _git(project, "merge", "--quiet", "--no-edit", "main")
+    messages.clear()
+    stale = build_base("main", project, tmp_path / "base2", saved=saved, progress=messages.append)
+    assert stale.run is None
+    assert "failed" in stale.note
+    assert f"not of the merge base {_git(project, 'rev-parse', 'main')[:7]}" in messages[0]
+
+
 # --- properties of the comparison logic ----------------------------------------------------
 
 # Shared CI machines can be slow to generate the first examples: time is not what is tested.
@@ -507,15 +564,32 @@ def test_the_report_shows_the_study_that_produced_the_hyperparameters(
     params = str(root / "params.yaml")
     assert cli_main(["tune", "--params", params, "--trials", "2", "--apply"]) == 0
     assert cli_main(["train", "--params", params]) == 0
-    summary = json.loads((root / "artifacts" / "tune.json").read_text())
+    # The committed summary (next to params.yaml) is all the PR workflow has: no artifacts/tune*.
+    for name in ("tune.json", "tune.md", "tune.db"):
+        (root / "artifacts" / name).unlink()
+    summary = json.loads((root / STUDY_FILE).read_text())
+    assert set(summary) == {
+        "study", "model_type", "metric", "trials", "complete", "pruned", "best_value",
+        "best_params", "importances",
+    }, "storage-free: no storage URL, no trial log"  # fmt: skip
     markdown = run_report(root, root / "artifacts", out=tmp_path / "r", base_artifacts=base_dir)
     study = _section(markdown.read_text(), "Hyperparameter tuning")
     assert f"Study `{summary['study']}`: 2 trials" in study
     assert f"**{summary['best_value']:.4f}**" in study
     assert [row[0] for row in _rows(study)] == [f"`{key}`" for key in summary["best_params"]]
+    assert "stale" not in study
 
-    # A run trained with other hyperparameters than the study's best: no study in its report.
+    # params.yaml changed after the study (a run trained with other hyperparameters): the
+    # summary is called stale, its table is not shown as this run's.
     untuned = Path(shutil.copytree(pr, tmp_path / "untuned"))
-    shutil.copy(root / "artifacts" / "tune.json", untuned / "tune.json")
     markdown = run_report(root, untuned, out=tmp_path / "r2", base_artifacts=base_dir)
-    assert "### Hyperparameter tuning" not in markdown.read_text()
+    stale = _section(markdown.read_text(), "Hyperparameter tuning")
+    assert f"`{STUDY_FILE}` is stale" in stale
+    assert "Study `" not in stale
+    assert not _rows(stale)
+
+    # A summary that is not one (hand-edited, or another file) is a one-line error naming it.
+    (root / STUDY_FILE).write_text(json.dumps({**summary, "trials": "many"}))
+    with pytest.raises(ArtifactError, match=rf"{STUDY_FILE}: not a study summary.*trials"):
+        run_report(root, root / "artifacts", out=tmp_path / "r3", base_artifacts=base_dir)
+    assert not (tmp_path / "r3").exists()

@@ -14,7 +14,13 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from {{ cookiecutter.module_name }}.checks import CheckInputs, ChecksResult, project_inputs, run_checks
+from {{ cookiecutter.module_name }}.checks import (
+    CheckInputs,
+    ChecksResult,
+    project_inputs,
+    recorded_checks,
+    run_checks,
+)
 from {{ cookiecutter.module_name }}.config import Params, load_params
 from {{ cookiecutter.module_name }}.gates import GATES
 
@@ -61,7 +67,16 @@ def model_inputs(project_params: Params) -> CheckInputs:
 
 @pytest.fixture(scope="session")
 def model_checks(project_params: Params, model_inputs: CheckInputs) -> ChecksResult:
-    """The model evaluation suite, run once for every model test."""
+    """The model evaluation suite, run once for every model test.
+
+    When `make check` already judged this very model (checks.json carries the fingerprints of
+    its model, data, params and thresholds; the PR workflow runs it first), its gates are read
+    from there instead of running the same suite a second time.
+    """
+    root = PARAMS_FILE.parent
+    recorded = recorded_checks(project_params, root, root / "artifacts")
+    if recorded is not None:
+        return recorded
     return run_checks(
         model_inputs,
         project_params.gates,

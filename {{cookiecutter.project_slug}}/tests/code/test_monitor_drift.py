@@ -14,7 +14,7 @@ from {{ cookiecutter.module_name }} import cli, monitor
 from {{ cookiecutter.module_name }}.config import load_params
 from {{ cookiecutter.module_name }}.train import run_training
 
-pytestmark = [pytest.mark.model, pytest.mark.slow]
+pytestmark = [pytest.mark.code, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
