@@ -20,6 +20,8 @@ Settings, tuned on a 2-core machine (``make bench-serve`` measures them):
   ``serving.max_body_kb`` (413, before the body is read), and ``/docs.json`` lists every error
   status with its real body. Workers exit with the server (:func:`~.http_guard.die_with_parent`)
   and log client errors as one line.
+- Each worker logs the rows it predicts and its answers (:mod:`.traffic`,
+  ``serving.traffic_log``): ``make monitor CURRENT=data/traffic`` checks them for drift.
 - ``traffic``: a 10 s timeout and a concurrency cap so overload queues boundedly and fails fast
   instead of growing memory; ``resources``: one CPU per worker.
 """
@@ -33,7 +35,7 @@ from typing import Annotated, Any
 import bentoml
 from pydantic import BaseModel, Field
 
-from . import http_guard
+from . import http_guard, traffic
 from .bento import MODEL_NAME
 from .config import ServingParams
 from .schema import (
@@ -104,17 +106,24 @@ class Predictor:
     model_ref = _model_ref
 
     def __init__(self) -> None:
+        self.pipeline = bentoml.sklearn.load_model(self.model_ref)
+        self.model_tag = str(self.model_ref.tag)
+        self.traffic: traffic.TrafficLog | None = None
         if bentoml.server_context.worker_index is not None:  # in a server's worker process
             http_guard.die_with_parent()
             http_guard.install_client_error_log()
-        self.pipeline = bentoml.sklearn.load_model(self.model_ref)
-        self.model_tag = str(self.model_ref.tag)
+            log = SERVING.traffic_log  # served traffic only: in-process calls are not logged
+            where = traffic.settings(log.dir, log.max_file_mb, log.keep_files)
+            self.traffic = None if where is None else traffic.TrafficLog(where, self.model_tag)
 
     @bentoml.api(batchable=BATCHING, max_batch_size=MAX_BATCH_SIZE, max_latency_ms=MAX_LATENCY_MS)
     def predict(self, records: Records) -> list[Prediction]:  # type: ignore[valid-type]
         """Predict one value per record (classification: the label and class probabilities)."""
         frame = records_to_frame(records, FEATURES)
-        return predictions(self.pipeline, frame, TASK)
+        answers = predictions(self.pipeline, frame, TASK)
+        if self.traffic is not None:
+            self.traffic.write(traffic.dumped(records), answers)
+        return answers
 
     @bentoml.api
     def metadata(self) -> Metadata:
