@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pandas as pd
@@ -18,7 +19,7 @@ def _frame(records, lineage):
 
 def test_predict_matches_the_pipeline(service, predictor, pipeline, lineage):
     rows = service.EXAMPLE_RECORDS * 3
-    out = predictor.predict([service.Record.model_validate(r) for r in rows])
+    out = asyncio.run(predictor.predict([service.Record.model_validate(r) for r in rows]))
     expected = pipeline.predict(_frame(rows, lineage)).tolist()
     if lineage["task"] == "classification":
         assert [o["prediction"] for o in out] == expected
