@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 from typing import Annotated, Any
 
 import bentoml
@@ -113,15 +112,15 @@ class Predictor:
     model_ref = _model_ref
 
     def __init__(self) -> None:
+        in_worker = bentoml.server_context.worker_index is not None  # a server's worker process
+        if in_worker:  # first: a worker killed while loading the model must not outlive it
+            http_guard.die_with_parent()
+            http_guard.install_client_error_log()
         self.pipeline = bentoml.sklearn.load_model(self.model_ref)
         self.model_tag = str(self.model_ref.tag)
         self.traffic: traffic.TrafficLog | None = None
-        if bentoml.server_context.worker_index is not None:  # in a server's worker process
-            # SIGKILL, not uvicorn's graceful SIGTERM: under uvloop a worker orphaned mid-load
-            # outlived its server waiting for connections; the kernel frees the port either way.
-            http_guard.die_with_parent(signal.SIGKILL)
-            http_guard.install_client_error_log()
-            log = SERVING.traffic_log  # served traffic only: in-process calls are not logged
+        if in_worker:  # served traffic only: in-process calls are not logged
+            log = SERVING.traffic_log
             where = traffic.settings(log.dir, log.max_file_mb, log.keep_files)
             self.traffic = None if where is None else traffic.TrafficLog(where, self.model_tag)
 
