@@ -170,6 +170,14 @@ class TuneParams(_Section):
     space: dict[str, dict[str, Distribution]] = Field(default_factory=dict)
 
 
+class TrafficLogParams(_Section):
+    """Where the service logs what it predicts (:mod:`.traffic`); ``dir: null`` turns it off."""
+
+    dir: str | None = Field(default="data/traffic", min_length=1)
+    max_file_mb: int = Field(default=16, ge=1, le=4096)
+    keep_files: int = Field(default=8, ge=1, le=10_000)
+
+
 class ServingParams(_Section):
     """How the HTTP service treats requests (recorded in the lineage, so the bento carries it)."""
 
@@ -177,6 +185,8 @@ class ServingParams(_Section):
     max_body_kb: int = Field(default=2048, ge=1, le=1_048_576)
     #: Fields a record carries beyond the features: forbid (400 naming them) or ignore.
     extra_fields: Literal["forbid", "ignore"] = "forbid"
+    #: The traffic log (``make monitor CURRENT=<its dir>``); ``TRAFFIC_LOG_DIR`` overrides dir.
+    traffic_log: TrafficLogParams = Field(default_factory=TrafficLogParams)
 
 
 class Params(_Section):

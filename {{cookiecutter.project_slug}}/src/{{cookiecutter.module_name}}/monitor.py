@@ -48,6 +48,7 @@ from .artifacts import (
 )
 from .errors import DataError, ProjectError
 from .gates import Gate, judge, verdict_table
+from .traffic import PREFIX, SUFFIX, log_files, read_log
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -92,7 +93,9 @@ class Batch:
 
 
 def resolve_source(source: str, root: Path, folders: list[Path] | None = None) -> list[Path]:
-    """Return the CSV files a source names: a path, or a glob read in name order.
+    """Return the batch files a source names: a path, a glob read in name order, or a folder.
+
+    A folder is a traffic log (:mod:`.traffic`): its ``traffic-*.jsonl`` files, in name order.
 
     Every file must resolve (symlinks followed) inside ``folders`` (default: the project): a
     batch path from a workflow input never reads a file elsewhere.
@@ -110,6 +113,13 @@ def resolve_source(source: str, root: Path, folders: list[Path] | None = None) -
         paths = sorted(Path(p) for p in matches if Path(p).is_file())
         if not paths:
             raise DataError(f"{source}: no file matches this pattern (monitor.source or CURRENT)")
+    elif Path(pattern).is_dir():
+        paths = log_files(Path(pattern))
+        if not paths:
+            raise DataError(
+                f"{source}: a folder without traffic log files ({PREFIX}*{SUFFIX}): has the "
+                "service answered /predict with serving.traffic_log on? (monitor.source or CURRENT)"
+            )
     else:
         paths = [Path(pattern)]
         if not paths[0].exists():
@@ -166,6 +176,8 @@ def load_batch(
 ) -> Batch:
     """Read and validate the batch files of ``source``; return them as one :class:`Batch`.
 
+    CSV files, and traffic log files (``.jsonl``: the rows the service predicted, features only).
+
     Raises:
         DataError: for a missing, empty or malformed file, missing feature columns, values of
             the wrong type (the same messages as for the training data), a mix of labelled and
@@ -179,7 +191,7 @@ def load_batch(
     frames, raws, files, labelled = [], [], [], set()
     for path in resolve_source(source, root, data_folders(params, root)):
         label = display_path(path, root)
-        raw = read_csv(path, label)
+        raw = read_log(path, label) if path.suffix == SUFFIX else read_csv(path, label)
         frame, has_target = _validate_file(raw, label, params, reference)
         frames.append(frame)
         raws.append(raw)

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.module_name }} import cli, monitor
+from {{ cookiecutter.module_name }} import cli, monitor, traffic
 from {{ cookiecutter.module_name }}.artifacts import sha256_file
 from {{ cookiecutter.module_name }}.config import Params, load_params
 from {{ cookiecutter.module_name }}.data import Dataset, load_dataset
@@ -74,6 +74,33 @@ def test_a_labelled_and_an_unlabelled_batch_are_validated_like_training_data(
     )
     assert not batch.labelled
     assert list(batch.frame.columns) == reference.features
+
+
+def test_a_traffic_log_folder_is_a_batch_of_features_with_bad_values_named(
+    project: Path, make_frame: Callable[..., Any]
+) -> None:
+    params, reference = _setup(project)
+    root = project.parent
+    rows = make_frame(rows=60, seed=2).drop(columns=["target"]).to_dict("records")
+    (root / "traffic").mkdir()
+    with pytest.raises(DataError, match=r"^traffic: a folder without traffic log files"):
+        monitor.resolve_source("traffic", root)
+    settings = traffic.LogSettings(root / "traffic", 2000, 100)  # rotated: several files
+    log = traffic.TrafficLog(settings, "m:1")
+    for row in rows:
+        log.write([row], [{"prediction": 0}])
+    log.close()
+    batch = monitor.load_batch("traffic", params, reference, root, min_rows=50)
+    assert not batch.labelled
+    assert len(batch.frame) == 60
+    assert len(batch.files) > 1
+    assert sum(f["rows"] for f in batch.files) == 60
+    bad = {**rows[0], reference.numeric[0]: "many"}
+    log = traffic.TrafficLog(settings, "m:1")
+    log.write([bad], [{"prediction": 0}])
+    log.close()
+    with pytest.raises(DataError, match=r"traffic/traffic-.*\.jsonl"):
+        monitor.load_batch("traffic", params, reference, root, min_rows=50)
 
 
 def test_a_labelled_batch_of_a_single_class_is_accepted(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from types import ModuleType
@@ -23,7 +24,7 @@ def test_predict_matches_the_pipeline(
     service: ModuleType, predictor: Any, pipeline: Any, lineage: dict[str, Any]
 ) -> None:
     rows = service.EXAMPLE_RECORDS * 3
-    out = predictor.predict([service.Record.model_validate(r) for r in rows])
+    out = asyncio.run(predictor.predict([service.Record.model_validate(r) for r in rows]))
     expected = pipeline.predict(_frame(rows, lineage)).tolist()
     if lineage["task"] == "classification":
         assert [o["prediction"] for o in out] == expected
