@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -120,8 +121,10 @@ def test_sample_caps_rows_and_keeps_class_shares() -> None:
 
 
 def test_the_model_tests_read_the_gate_record_of_the_current_model_only(
-    base_params, make_project, make_frame
-):
+    base_params: Callable[..., dict[str, Any]],
+    make_project: Callable[..., Path],
+    make_frame: Callable[..., pd.DataFrame],
+) -> None:
     """`make check test-model` runs the model suite once: the tests read check's record."""
     params_file = make_project(base_params(), make_frame(rows=120))
     root, params = params_file.parent, load_params(params_file)

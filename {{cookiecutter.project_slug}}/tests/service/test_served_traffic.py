@@ -31,6 +31,9 @@ MULTI_ROW_REQUESTS = 8
 ROWS_PER_REQUEST = 10
 SENT_ROWS = SINGLE_ROW_REQUESTS + MULTI_ROW_REQUESTS * ROWS_PER_REQUEST
 
+# Each sent row with the service's answer to it.
+Answered = list[tuple[dict[str, Any], dict[str, Any]]]
+
 
 @pytest.fixture(scope="module")
 def log_dir() -> Iterator[Path]:
@@ -67,7 +70,7 @@ def _post(server: Server, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def answered(logging_server: Server, sent: list[dict[str, Any]]) -> list[tuple[dict, dict]]:
+def answered(logging_server: Server, sent: list[dict[str, Any]]) -> Answered:
     """Send the rows (1-row and 10-row requests, 4 at a time); pair each row with its answer."""
     singles = [[row] for row in sent[:SINGLE_ROW_REQUESTS]]
     rest = sent[SINGLE_ROW_REQUESTS:]
@@ -87,7 +90,7 @@ def _key(row: dict[str, Any]) -> str:
 
 
 def test_the_log_holds_every_served_row_and_its_answer(
-    answered: list[tuple[dict, dict]], log_dir: Path, logging_server: Server
+    answered: Answered, log_dir: Path, logging_server: Server
 ) -> None:
     files = traffic.log_files(log_dir)
     assert files, f"no traffic log file in {log_dir}"
@@ -104,7 +107,7 @@ def test_the_log_holds_every_served_row_and_its_answer(
 
 
 def test_the_monitor_reads_the_served_traffic(
-    answered: list[tuple[dict, dict]],
+    answered: Answered,
     log_dir: Path,
     artifacts_dir: Path,
     tmp_path: Path,
