@@ -220,6 +220,20 @@ def atomic_dump_joblib(path: str | os.PathLike[str], obj: object) -> Path:
     return target
 
 
+def replace_directory(stage: Path, dest: Path) -> None:
+    """Put the finished folder ``stage`` in place of ``dest``: readers see the old or the new one.
+
+    Two renames, not one: a folder cannot be renamed over a non-empty folder. The old one is
+    moved aside first and removed after, so an interruption leaves ``dest`` or ``.dest-old``.
+    """
+    old = dest.with_name(f".{dest.name}-old")
+    shutil.rmtree(old, ignore_errors=True)
+    if dest.exists():
+        dest.replace(old)
+    stage.replace(dest)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def write_new_file(path: str | os.PathLike[str], data: bytes, mode: int | None = None) -> bool:
     """Create ``path`` with ``data`` atomically, never replacing an existing file.
 

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from . import charts, tracking
-from .artifacts import process_alive, read_json, sweep_stale
+from .artifacts import process_alive, read_json, replace_directory, sweep_stale
 from .compare import (
     BETTER,
     MISSING,
@@ -403,12 +403,7 @@ def save_base_run(root: Path, artifacts: Path, dest: Path, params: Params) -> Pa
     try:
         for name in names:
             shutil.copy2(artifacts / name, stage / name)
-        old = dest.with_name(f".{dest.name}-old")
-        shutil.rmtree(old, ignore_errors=True)
-        if dest.exists():
-            dest.replace(old)
-        stage.replace(dest)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_directory(stage, dest)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return dest
@@ -956,12 +951,7 @@ def write_report(run: Run, base: Base, out_dir: Path, history: History | None = 
             shutil.copy2(run.checks_html, stage / CHECKS_HTML)
         text = render(run, base, plots=plots, history=history)
         (stage / REPORT_FILE).write_text(text, "utf-8")
-        old = out_dir.with_name(f".{out_dir.name}-old")
-        shutil.rmtree(old, ignore_errors=True)
-        if out_dir.exists():
-            out_dir.replace(old)
-        stage.replace(out_dir)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_directory(stage, out_dir)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return out_dir / REPORT_FILE
