@@ -803,13 +803,26 @@ def test_project_overlays_render_the_stage_image_by_digest(tmp_path: Path, stage
         text=True,
     ).stdout
     docs = {d["kind"]: d for d in yaml.safe_load_all(out)}
-    assert set(docs) == {"Namespace", "Service", "Deployment"}
+    assert set(docs) == {"Namespace", "Service", "Deployment", "HorizontalPodAutoscaler"}
     name = release.model_name(tmp_path)
     assert docs["Namespace"]["metadata"]["name"] == f"{name}-{stage}"
     assert docs["Deployment"]["metadata"]["name"] == name
     spec = docs["Deployment"]["spec"]
-    assert spec["template"]["spec"]["containers"][0]["image"] == image
-    assert spec["replicas"] == (2 if stage == "prod" else 1)
+    container = spec["template"]["spec"]["containers"][0]
+    assert container["image"] == image
+    # The autoscaler owns the replica count; it measures CPU against the container's request.
+    assert "replicas" not in spec
+    assert container["resources"]["requests"]["cpu"] == "1"
+    assert "cpu" not in container["resources"]["limits"]
+    assert {"name": "SERVICE_WORKERS", "value": "1"} in container["env"]
+    hpa = docs["HorizontalPodAutoscaler"]
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["metadata"]["namespace"] == f"{name}-{stage}"
+    target = hpa["spec"]["scaleTargetRef"]
+    assert (target["kind"], target["name"]) == ("Deployment", name)
+    bounds = (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"])
+    assert bounds == ((2, 8) if stage == "prod" else (1, 2))
+    assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
 
 
 def test_kubectl_gets_the_environment_secret_as_a_private_kubeconfig(
