@@ -86,7 +86,10 @@ def answered(logging_server: Server, sent: list[dict[str, Any]]) -> Answered:
 
 
 def _key(row: dict[str, Any]) -> str:
-    return json.dumps(row, sort_keys=True)
+    """A row as comparable text: numbers as floats (the log holds the validated row, where a
+    float column's 8 is 8.0)."""
+    numbers = {k: float(v) for k, v in row.items() if type(v) in (int, float)}
+    return json.dumps({**row, **numbers}, sort_keys=True)
 
 
 def test_the_log_holds_every_served_row_and_its_answer(
@@ -123,6 +126,21 @@ def test_the_monitor_reads_the_served_traffic(
     assert [f["path"] for f in summary["batch"]["files"]] == [
         str(p.relative_to(ROOT)) for p in traffic.log_files(log_dir)
     ]
-    # Rows drawn from the training data, predicted by its model: nothing drifted.
-    assert summary["verdict"] == "stable", summary["gates"]
     assert (tmp_path / monitor.SUMMARY_FILE).is_file()
+    # The log is the batch that was sent: the same rows as a CSV file get the same verdict and
+    # gate values. (Not "stable" as such: 120 rows of a real dataset's high-cardinality
+    # columns may measure as drift, which is the monitor's answer to judge, not this test's.)
+    sent_csv = log_dir.with_suffix(".csv")
+    try:
+        pd.DataFrame([row for row, _ in answered]).to_csv(sent_csv, index=False)
+        (tmp_path / "csv").mkdir()
+        for name in (MODEL_FILE, LINEAGE_FILE):
+            shutil.copy2(artifacts_dir / name, tmp_path / "csv" / name)
+        as_csv = monitor.monitor(
+            params, ROOT, tmp_path / "csv", current=str(sent_csv.relative_to(ROOT))
+        )
+    finally:
+        sent_csv.unlink(missing_ok=True)
+    assert as_csv["verdict"] == summary["verdict"]
+    values = {g["name"]: g["value"] for g in summary["gates"]}
+    assert values == pytest.approx({g["name"]: g["value"] for g in as_csv["gates"]}, abs=1e-6)
