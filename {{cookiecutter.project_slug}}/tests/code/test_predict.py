@@ -222,20 +222,10 @@ def test_a_stage_scores_with_the_model_its_registration_names(
     with pytest.raises(ProjectError, match="git"):
         predict.load_stage("prod", root, root / "artifacts")
     git(root, "init", "-q", "-b", "main")
-    git(
-        root,
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@e",
-        "commit",
-        "-q",
-        "--allow-empty",
-        "-m",
-        "init",
-    )
+    author = ["-c", "user.name=t", "-c", "user.email=t@e"]
+    git(root, *author, "commit", "-q", "--allow-empty", "-m", "init")
     sha = sha256_file(root / "artifacts" / "model.joblib")
-    tag = ["-c", "user.name=t", "-c", "user.email=t@e", "tag", "-a"]
+    tag = [*author, "tag", "-a"]
     git(root, *tag, "-m", f"Register\n\nmodel-sha256: {sha}\n", f"{NAME}@v0.1.0")
     git(root, *tag, "-m", "Assign", f"{NAME}#prod#1")
     staged = predict.load_stage("prod", root, root / "artifacts")
@@ -245,18 +235,7 @@ def test_a_stage_scores_with_the_model_its_registration_names(
     assert staged.lineage == model.lineage
     with pytest.raises(Exception, match="no version is assigned to staging"):
         predict.load_stage("staging", root, root / "artifacts")
-    git(
-        root,
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@e",
-        "commit",
-        "-q",
-        "--allow-empty",
-        "-m",
-        "next",
-    )
+    git(root, *author, "commit", "-q", "--allow-empty", "-m", "next")
     git(root, *tag, "-m", f"Register\n\nmodel-sha256: {'0' * 64}\n", f"{NAME}@v0.2.0")
     git(root, *tag, "-m", "Assign", f"{NAME}#prod#2")
     # Looking in the BentoML store sets BentoML up for the whole process: a process of its own.
