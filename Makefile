@@ -20,8 +20,9 @@ unexport PYTHONDONTWRITEBYTECODE
 DEMO_DIR := build/demo
 DEMO_PROJECT = $(DEMO_DIR)/my-ml-project
 # The demo's property tests draw the same examples on every run (hypothesis' derandomized "ci"
-# profile, which CI gets anyway); a developer's own `make test` stays random.
-DEMO_ENV := HYPOTHESIS_PROFILE=ci
+# profile, which CI gets anyway); a developer's own `make test` stays random. The demo's HTTP fuzz
+# sends 1000 requests (issue 15's bar; the project's default is 400): 6 s instead of 3.6 s.
+DEMO_ENV := HYPOTHESIS_PROFILE=ci HTTP_FUZZ_EXAMPLES=1000
 # Each test module (or class) runs whole on one worker, so a module's baked project is built once
 # (pytest 9 broke xdist's loadgroup: its group suffix no longer reaches the node id).
 PYTEST_WORKERS ?= 2

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.service, pytest.mark.slow]
 
 API_PATHS = ("/predict", "/metadata")
 FUZZ_EXAMPLES = int(os.environ.get("HTTP_FUZZ_EXAMPLES") or 400)
-"""Requests the fuzz sends (HTTP_FUZZ_EXAMPLES=1000 for a longer run)."""
+"""Requests the fuzz sends (HTTP_FUZZ_EXAMPLES=1000 for a longer run: the template's demo does)."""
 CONTENT_TYPES = [
     "application/json", "application/json; charset=utf-8", "Application/JSON; charset=UTF8",
     "application/json; charset=latin-1", "application/json; charset=utf-16", "multipart/form-data",
