@@ -36,6 +36,23 @@ DIGESTS = {n: f"sha256:{n * 64}" for n in "abcdef"}
 IMAGE = "ghcr.io/acme/demo-model"
 KUBECTL = shutil.which("kubectl")
 HAS_DEPLOY = (PROJECT / "deploy" / "base" / "kustomization.yaml").is_file()
+# The Kubernetes version whose API schemas the rendered deploy/ objects must fit (strict: an
+# unknown field fails too); kubernetes-validate ships the schemas of 1.25 to 1.37, offline.
+KUBERNETES_VERSION = "1.33"
+
+
+def schema_errors(objects: list[dict[str, Any]]) -> list[str]:
+    """What the Kubernetes API schema says against each object; empty when all fit."""
+    import kubernetes_validate  # with jsonschema, ~1.2 s to import: only the tests that check
+
+    errors = []
+    for document in objects:
+        try:
+            kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            where = ".".join(str(part) for part in error.path)
+            errors.append(f"{document['kind']} {where}: {error.message}")
+    return errors
 
 
 def git(repo: Path, *args: str) -> str:
@@ -802,8 +819,19 @@ def test_project_overlays_render_the_stage_image_by_digest(tmp_path: Path, stage
         capture_output=True,
         text=True,
     ).stdout
-    docs = {d["kind"]: d for d in yaml.safe_load_all(out)}
+    objects: list[dict[str, Any]] = list(yaml.safe_load_all(out))
+    docs = {d["kind"]: d for d in objects}
     assert set(docs) == {"Namespace", "Service", "Deployment", "HorizontalPodAutoscaler"}
+    assert schema_errors(objects) == []
+    # ... and the check catches what kubectl kustomize lets through: a wrong type, a typo.
+    wrong = yaml.safe_load(yaml.safe_dump(docs["HorizontalPodAutoscaler"]))
+    wrong["spec"]["minReplicas"] = "2"
+    typo = yaml.safe_load(yaml.safe_dump(docs["Deployment"]))
+    typo["spec"]["template"]["spec"]["containers"][0]["resource"] = {}
+    assert [e.split(":")[0] for e in schema_errors([wrong, typo])] == [
+        "HorizontalPodAutoscaler spec.minReplicas",
+        "Deployment spec.template.spec.containers.0",
+    ]
     name = release.model_name(tmp_path)
     assert docs["Namespace"]["metadata"]["name"] == f"{name}-{stage}"
     assert docs["Deployment"]["metadata"]["name"] == name
