@@ -12,10 +12,12 @@ with `bentoml serve`:
   depend on them, uvicorn picks them only when installed), no traffic log.
 
 Each server gets 1-row `/predict` requests: `hey -c 16` (as fast as it answers) and a steady
-200 req/s (`hey -c 4 -q 50`). Latency percentiles are computed from hey's per-request CSV; a
-request missing from it (a connection error) or not answered 200 is counted as an error. Beside
-them: the in-process floor (`pipeline.predict` of the same 1-row frame) and the median time of the
-service's own request path in process (its ASGI app: guard, JSON, validation, predict, answer).
+200 req/s (`hey -c 4 -q 50`); and `GET /livez` at the same rate (a route that does nothing:
+what the HTTP stack and the machine cost by themselves). Latency percentiles are computed from
+hey's per-request CSV; a request missing from it (a connection error) or not answered 200 is
+counted as an error. Beside them: the in-process floor (`pipeline.predict` of the same 1-row
+frame) and the median time of the service's own request path in process (its ASGI app: guard,
+JSON, validation, predict, answer).
 
     python benchmarks/serve.py [--seconds 10] [--json results.json]
 """
@@ -56,7 +58,8 @@ ROOT = Path(__file__).resolve().parents[1]
 C16 = 16
 """Concurrent keep-alive connections of the throughput run."""
 STEADY_RPS = 200
-STEADY_CONNECTIONS = 4  # hey's -q is per connection: 4 x 50 req/s
+STEADY_CONNECTIONS = 4
+STEADY_PER_CONNECTION = STEADY_RPS // STEADY_CONNECTIONS  # hey's -q is per connection
 # Targets (issue 15) and what a figure is compared with.
 RATIO_TARGET = 2.5  # c16 throughput, shipped / default
 C16_P99_TARGET_MS = 50.0
@@ -142,11 +145,13 @@ def percentile(sorted_values: list[float], share: float) -> float:
 
 
 def hey(
-    hey_path: str, url: str, body: Path, requests: int, connections: int, qps: int | None = None
-) -> tuple[list[float], list[float], Counter[str]]:
-    """POST ``requests`` times with hey; per answer: latency (s), end offset (s), status."""
-    command = [hey_path, "-n", str(requests), "-c", str(connections), "-m", "POST",
-               "-T", "application/json", "-D", str(body), "-o", "csv", "-t", "30"]  # fmt: skip
+    hey_path: str, url: str, body: Path | None, requests: int, connections: int,
+    qps: int | None = None,
+) -> tuple[list[float], list[float], Counter[str]]:  # fmt: skip
+    """POST ``body`` (GET without one) with hey; per answer: latency (s), end offset (s), status."""
+    command = [hey_path, "-n", str(requests), "-c", str(connections), "-o", "csv", "-t", "30"]
+    if body is not None:
+        command += ["-m", "POST", "-T", "application/json", "-D", str(body)]
     if qps is not None:
         command += ["-q", str(qps)]
     done = subprocess.run([*command, url], capture_output=True, text=True, check=False)
@@ -169,7 +174,8 @@ def hey(
 
 
 def measure(
-    hey_path: str, config: str, load: str, url: str, body: Path, requests: int, connections: int,
+    hey_path: str, config: str, load: str, url: str, body: Path | None, requests: int,
+    connections: int,
     qps: int | None = None,
 ) -> Run:  # fmt: skip
     # hey sends n // c requests per connection: a whole multiple, or the rest looks lost
@@ -290,7 +296,7 @@ def serving(config: Config, env: dict[str, str], hidden_dir: Path) -> Iterator[s
     try:
         ready = wait_ready(port, process)
         print(f"{config.name}: {config.description} (ready in {ready:.1f} s)", flush=True)
-        yield f"http://127.0.0.1:{port}/predict"
+        yield f"http://127.0.0.1:{port}"
     finally:
         stop_group(process, grace=20)
 
@@ -303,6 +309,7 @@ def table(results: Results) -> str:
     runs = {(run.config, run.load): run for run in results.runs}
     shipped, default = runs["shipped", "c16"], runs["default", "c16"]
     steady, steady_default = runs["shipped", "steady"], runs["default", "steady"]
+    livez, livez_default = runs["shipped", "livez"], runs["default", "livez"]
     ratio = shipped.req_s / default.req_s
     rows = [
         ("c16 throughput (req/s)", f"{shipped.req_s:.0f}", f"{default.req_s:.0f}",
@@ -313,6 +320,8 @@ def table(results: Results) -> str:
         (f"{STEADY_RPS} req/s p50 ms", f"{steady.p50_ms:.1f}", f"{steady_default.p50_ms:.1f}", ""),
         (f"{STEADY_RPS} req/s p99 ms", f"{steady.p99_ms:.1f}", f"{steady_default.p99_ms:.1f}",
          f"target <= {STEADY_P99_TARGET_MS:g}: {verdict(steady.p99_ms <= STEADY_P99_TARGET_MS)}"),
+        (f"{STEADY_RPS} req/s p99 ms, GET /livez", f"{livez.p99_ms:.1f}",
+         f"{livez_default.p99_ms:.1f}", "no model, no validation: the HTTP stack's floor"),
         ("in process: request path ms (median)", f"{results.request_path_ms:.2f}", "",
          "the service's ASGI app, no socket"),
         ("in process: pipeline.predict ms", f"{results.floor_ms:.2f}", "", "the floor"),
@@ -373,13 +382,16 @@ def main() -> int:
         print(f"hey, 1-row /predict on 127.0.0.1, {args.seconds:g} s per run, {os.cpu_count()} "
               f"cpus, load average {os.getloadavg()[0]:.2f} at start", flush=True)  # fmt: skip
         for config in configs(root / "traffic"):
-            with serving(config, env, hidden) as url:
+            with serving(config, env, hidden) as server:
+                url = f"{server}/predict"
                 warm = measure(hey_path, config.name, "warm-up", url, body_file, 500, C16)
                 runs.append(measure(hey_path, config.name, "c16", url, body_file,
                                     round(warm.req_s * args.seconds), C16))  # fmt: skip
-                runs.append(measure(hey_path, config.name, "steady", url, body_file,
-                                    round(STEADY_RPS * args.seconds), STEADY_CONNECTIONS,
-                                    STEADY_RPS // STEADY_CONNECTIONS))  # fmt: skip
+                steady = round(STEADY_RPS * args.seconds), STEADY_CONNECTIONS, STEADY_PER_CONNECTION
+                runs.append(measure(hey_path, config.name, "steady", url, body_file, *steady))
+                # The same rate on a route that does nothing: the HTTP stack's and machine's share.
+                runs.append(measure(hey_path, config.name, "livez", f"{server}/livez", None,
+                                    *steady))  # fmt: skip
     results = Results(
         seconds=args.seconds,
         cpus=os.cpu_count() or 0,
