@@ -21,25 +21,25 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ArtifactError
-from .gates import GATES, CheckSettings, Gate, GateThresholds, direction, judge, verdict_table
+from .gates import GATES, Gate, direction, judge, verdict_table
+from .progress import Progress, quiet
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .config import Params
+    from .config import CheckSettings, GateThresholds, Params
 
 #: The suites, in run order; every gate belongs to one (see gates.GATES).
 SUITES = ("data_integrity", "train_test_validation", "model_evaluation")
 CHECKS_JSON = "checks.json"
 CHECKS_HTML = "checks.html"
 
-Progress = Callable[[str], None]
 
 #: Warnings the pinned stack raises on every run; they say nothing about the data or model.
 #: (category, start of the message); filtered only while deepchecks runs.
@@ -534,10 +534,6 @@ def load_model(artifacts_dir: Path) -> Any:  # noqa: ANN401 - a fitted Pipeline
     return joblib.load(model_path)
 
 
-def _quiet(_: str) -> None:
-    """Discard progress messages."""
-
-
 def project_inputs(
     params: Params, root: Path, artifacts_dir: Path, with_model: bool = True
 ) -> CheckInputs:
@@ -570,7 +566,7 @@ def run_project_checks(
     params: Params,
     root: Path = Path(),
     artifacts_dir: Path | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> ChecksResult:
     """Run the checks on the project's data and model; write checks.html and checks.json.
 

@@ -33,10 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from . import __version__, release  # release.py is light: gto is imported by its functions
+from . import __version__, git, release  # release.py is light: gto is imported by its functions
 from .artifacts import disk_full_is_an_error, ensure_inside
-from .errors import ProjectError
+from .errors import Interrupted, ProjectError, ReleaseError, TrackingError
 from .processes import STOPPING_SIGNALS
+from .progress import Progress
 
 if TYPE_CHECKING:
     from .config import Params  # imported lazily at run time (pydantic models)
@@ -49,7 +50,7 @@ EXIT_ERROR = 2
 EXIT_DRIFT = 3  # monitor.EXIT_DRIFT: the exit code its summary records
 
 
-def _progress(stage: str) -> Callable[[str], None]:
+def _progress(stage: str) -> Progress:
     def emit(message: str) -> None:
         print(f"[{stage}] {message}", flush=True)
 
@@ -285,7 +286,7 @@ def _train(args: argparse.Namespace) -> None:
     _track(args, result, progress)
 
 
-def _track(args: argparse.Namespace, result: TrainResult, progress: Callable[[str], None]) -> None:
+def _track(args: argparse.Namespace, result: TrainResult, progress: Progress) -> None:
     """Log the finished run to the experiment tracker (one warning line if that fails)."""
     from . import tracking
     from .diagnostics import DIAGNOSTICS_FILE
@@ -350,13 +351,13 @@ def cmd_runs(args: argparse.Namespace) -> int:
     """List the last tracked runs of a branch with the trend of the main metric."""
     from . import distribution_name, tracking
 
-    branch = args.branch or tracking.git_branch(_root(args)) or "main"
+    branch = args.branch or git.branch(_root(args)) or "main"
     release.ensure_ref_name(branch, "--branch")
     params = _load(args)
     experiment = os.environ.get(tracking.EXPERIMENT_ENV, "").strip() or distribution_name()
     try:
         rows = tracking.history(_root(args), branch, params.task, experiment, args.limit)
-    except tracking.TrackingError as exc:
+    except TrackingError as exc:
         raise ProjectError(str(exc)) from None
     print(tracking.history_text(rows, branch, params.task))
     return EXIT_OK
@@ -394,10 +395,6 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
     print(f"[report] wrote {path}")
     return EXIT_OK
-
-
-class Interrupted(ProjectError):
-    """The command was stopped by a signal; what it had started is cleaned up."""
 
 
 @contextlib.contextmanager
@@ -939,7 +936,7 @@ def _require_reviewers(stage: str) -> None:
         return
     problem = release.missing_reviewers(stage, environment)
     if problem:
-        raise release.ReleaseError(f"{problem}; a tag alone must not deploy to {stage}")
+        raise ReleaseError(f"{problem}; a tag alone must not deploy to {stage}")
 
 
 def _model_card(args: argparse.Namespace, repo: Path) -> int:
@@ -971,7 +968,7 @@ def _publish(args: argparse.Namespace, repo: Path) -> int:
 
     version = args.version or getattr(release.read_state(repo).latest(), "version", None)
     if version is None:
-        raise release.ReleaseError("no registered version to publish")
+        raise ReleaseError("no registered version to publish")
     for asset in args.assets:
         _inside(args, asset, "release asset")
     publish_release(repo, version, args.assets, dry_run=args.dry_run, bento=args.bento)

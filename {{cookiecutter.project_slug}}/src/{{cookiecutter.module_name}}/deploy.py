@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from .artifacts import atomic_write_text
-from .errors import ensure_format
+from .errors import ReleaseError, ensure_format
 from .model_card import write_model_card
 from .release import (
     ARTIFACTS,
     GITHUB_REPOSITORY,
     IMAGE,
-    ReleaseError,
     default_branch,
     ensure_on_branch,
     ensure_registered_with_gates,

@@ -5,12 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, distribution_name
+from . import __version__, distribution_name, git
 from .datastore import lineage_record
 from .errors import ArtifactError, DataError
 
@@ -37,30 +36,6 @@ def params_sha256(params: Params) -> str:
     training = {key: params.to_dict().get(key) for key in TRAINING_PARAMS}
     canonical = json.dumps(training, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def git_state(root: Path) -> dict[str, Any]:
-    """Return ``{"commit": sha, "dirty": bool}``, or nulls outside a git repository."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--verify", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=normal"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
-    return {"commit": commit, "dirty": bool(status.strip())}
 
 
 def package_versions() -> dict[str, str | None]:
@@ -117,7 +92,7 @@ def build_lineage(
         "model_name": project,
         "started_at": started_at,
         "finished_at": finished_at,
-        "git": git_state(root),
+        "git": git.state(root),
         "task": params.task,
         "seed": params.seed,
         "params": params.to_dict(),

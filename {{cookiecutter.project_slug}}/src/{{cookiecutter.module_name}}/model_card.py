@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from .artifacts import atomic_write_text, read_json
-from .release import CHECKS, LINEAGE, ReleaseError, project_metadata, read_state
+from .errors import ReleaseError
+from .release import CHECKS, LINEAGE, project_metadata, read_state
 
 
 def _fmt(value: Any) -> str:  # noqa: ANN401 - formats any JSON value

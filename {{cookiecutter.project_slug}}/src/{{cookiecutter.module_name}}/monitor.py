@@ -27,13 +27,13 @@ from __future__ import annotations
 import glob
 import hashlib
 import stat
-import subprocess
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import git
 from .artifacts import (
     StagingDir,
     atomic_write_bytes,
@@ -46,7 +46,7 @@ from .artifacts import (
     sweep_stale,
     write_new_file,
 )
-from .errors import DataError, ProjectError
+from .errors import DataError
 from .gates import Gate, judge, verdict_table
 from .traffic import PREFIX, SUFFIX, log_files, read_log
 
@@ -63,7 +63,6 @@ SUMMARY_FILE = "monitor.json"
 MARKDOWN_FILE = "monitor.md"
 HTML_FILE = "monitor.html"
 MODEL_FILE = "model.joblib"
-BATCHES_DIR = Path("data/batches")
 #: The ledger of the batches folded into a training data file: ``<data file>.batches.json``.
 LEDGER_SUFFIX = ".batches.json"
 
@@ -129,21 +128,6 @@ def resolve_source(source: str, root: Path, folders: list[Path] | None = None) -
     return paths
 
 
-def _pinned_params(params: Params, reference: Dataset) -> Params:
-    """Params whose feature lists are the training data's: a batch is checked against them.
-
-    Inferring the columns again from a batch would, for instance, turn a numeric column with a
-    stray text value into a categorical one instead of reporting the bad value.
-    """
-    data = params.data.model_copy(
-        update={
-            "numeric_features": reference.numeric,
-            "categorical_features": reference.categorical,
-        }
-    )
-    return params.model_copy(update={"data": data})
-
-
 def _validate_file(
     raw: pd.DataFrame, label: str, params: Params, reference: Dataset
 ) -> tuple[pd.DataFrame, bool]:
@@ -153,7 +137,7 @@ def _validate_file(
     missing values (and be numeric for regression). A batch may hold a single class: the class
     count and split rules of the training data do not apply to it.
     """
-    from .data import validate_features, validate_target
+    from .data import FeatureSchema, validate_features, validate_target
 
     columns = [str(c) for c in raw.columns]
     missing = [c for c in reference.features if c not in columns]
@@ -162,7 +146,7 @@ def _validate_file(
             f"{label}: missing column(s) the model was trained on: "
             f"{', '.join(map(repr, missing))}; columns are: {', '.join(columns)}"
         )
-    pinned = _pinned_params(params, reference)
+    pinned = FeatureSchema.of(params).pinned(reference.numeric, reference.categorical)
     frame, numeric, categorical = validate_features(raw, pinned, label)
     target = params.data.target
     if target not in columns:
@@ -804,9 +788,5 @@ def version_update(update: DataUpdate) -> list[str]:
     ignore = Path(update.path).parent / ".gitignore"  # DVC writes one outside ignored folders
     if (root / ignore).is_file():
         paths.append(ignore.as_posix())
-    result = subprocess.run(
-        ["git", "add", "--", *paths], cwd=root, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        raise ProjectError(f"git add {' '.join(paths)}: {' '.join(result.stderr.split())}")
+    git.add(root, paths)
     return paths

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ProjectError, ensure_format
+from .errors import CommentError, ensure_format
 from .evaluate import PLOT_FILES
 from .release import GITHUB_REPOSITORY
 
@@ -79,10 +79,6 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: PNG colour type -> (channels, allowed bit depths).
 _PNG_COLOURS = {0: (1, {1, 2, 4, 8, 16}), 2: (3, {8, 16}), 3: (1, {1, 2, 4, 8}), 4: (2, {8, 16})}
 _PNG_COLOURS[6] = (4, {8, 16})
-
-
-class CommentError(ProjectError):
-    """The artifact cannot be posted (e.g. its PR number does not belong to the run)."""
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,13 @@ import contextlib
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ArtifactError, DataError
+from .progress import Progress, quiet
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,12 +49,6 @@ PREDICTION = "prediction"
 PROBABILITY_PREFIX = "probability_"
 #: Columns of the rejects file besides the row's own columns.
 REJECT_LINE, REJECT_REASON = "line", "reason"
-
-Progress = Callable[[str], None]
-
-
-def _quiet(_: str) -> None:
-    """Discard progress messages."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +113,8 @@ def stage_version(stage: str, root: Path) -> Version:
     Raises:
         ReleaseError: the stage is unknown or has no version assigned.
     """
-    from .release import ReleaseError, ensure_stage, read_state
+    from .errors import ReleaseError
+    from .release import ensure_stage, read_state
 
     ensure_stage(root, stage)
     state = read_state(root)
@@ -143,7 +139,7 @@ def load_stage(stage: str, root: Path, artifacts: Path) -> Model:
     import joblib
 
     from .artifacts import read_json, sha256_file
-    from .release import ReleaseError
+    from .errors import ReleaseError
     from .train import LINEAGE_FILE, MODEL_FILE
 
     version = stage_version(stage, root)
@@ -465,7 +461,7 @@ def _where(job: Job, kind: str, row: int) -> str:
     return f"line {row + 2}" if kind == "csv" else f"row {row + 1}"
 
 
-def run(job: Job, model: Model, progress: Progress = _quiet) -> Summary:
+def run(job: Job, model: Model, progress: Progress = quiet) -> Summary:
     """Score ``job.input`` with ``model`` into ``job.output`` (see the module docstring).
 
     Raises:
@@ -531,7 +527,7 @@ def _empty_rejects(job: Job, kind: str) -> pd.DataFrame:
 
 
 def score_on_dask(
-    job: Job, kind: str, model: Model, progress: Progress = _quiet
+    job: Job, kind: str, model: Model, progress: Progress = quiet
 ) -> Iterator[ChunkResult]:
     """Score the partitions of ``job.input`` on the Dask cluster at ``job.scheduler``, in order.
 

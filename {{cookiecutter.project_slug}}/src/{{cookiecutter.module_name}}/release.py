@@ -27,14 +27,14 @@ import base64
 import json
 import os
 import re
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import git
 from .artifacts import read_json, sha256_file
-from .errors import ProjectError
+from .errors import ReleaseError
 
 if TYPE_CHECKING:
     from gto.config import RegistryConfig
@@ -65,10 +65,6 @@ GITHUB_REPOSITORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,
 #: Fields of a registration tag that tie the version to a gate record that passed.
 RECORD_FIELDS = ("model-sha256", "data-sha256", "params-sha256", "checks-sha256")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-class ReleaseError(ProjectError):
-    """A release command refused to act; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -145,15 +141,6 @@ class State:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _git(repo: Path, *args: str) -> str:
-    """Run git in ``repo`` and return its stripped stdout; raise ReleaseError on failure."""
-    proc = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        detail = (proc.stderr or proc.stdout).strip().splitlines()
-        raise ReleaseError(f"git {args[0]} failed: {detail[-1] if detail else proc.returncode}")
-    return proc.stdout.strip()
 
 
 def project_metadata(repo: Path) -> dict[str, Any]:
@@ -295,13 +282,7 @@ def read_state(repo: Path, name: str | None = None) -> State:
 
 
 def _tag_exists(repo: Path, tag: str) -> bool:
-    proc = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}"],
-        cwd=repo,
-        capture_output=True,
-        check=False,
-    )
-    return proc.returncode == 0
+    return git.ok(repo, "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}")
 
 
 def push_auth_env(environ: dict[str, str] | None = None) -> dict[str, str]:
@@ -327,18 +308,10 @@ def push_auth_env(environ: dict[str, str] | None = None) -> dict[str, str]:
 
 def _push(repo: Path, tag: str) -> None:
     """Push one tag to origin; delete the local tag if the push fails (nothing left behind)."""
-    proc = subprocess.run(
-        ["git", "push", "--quiet", "origin", f"refs/tags/{tag}"],
-        cwd=repo,
-        env=push_auth_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = git.run(repo, "push", "--quiet", "origin", f"refs/tags/{tag}", env=push_auth_env())
     if proc.returncode != 0:
-        subprocess.run(["git", "tag", "-d", tag], cwd=repo, capture_output=True, check=False)
-        lines = proc.stderr.strip().splitlines()
-        raise ReleaseError(f"could not push {tag} to origin: {lines[-1] if lines else 'failed'}")
+        git.run(repo, "tag", "-d", tag)
+        raise ReleaseError(f"could not push {tag} to origin: {git.last_line(proc)}")
 
 
 def _gto_message(exc: Exception) -> str:
@@ -362,14 +335,11 @@ def _gto_call(func: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - any GTO api fu
 def ensure_clean(repo: Path) -> str:
     """Return HEAD's sha; refuse a dirty working tree (tracked changes or untracked files)."""
     try:
-        head = _git(repo, "rev-parse", "HEAD")
+        head = git.output(repo, "rev-parse", "HEAD", error=ReleaseError)
     except ReleaseError as exc:
         raise ReleaseError(f"{repo} is not a git repository with a commit") from exc
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "-z"], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout
-    if dirty:
-        entries = [entry for entry in dirty.split("\0") if entry]
+    entries = git.dirty_paths(repo)
+    if entries:
         more = f" and {len(entries) - 1} more" if len(entries) > 1 else ""
         raise ReleaseError(
             f"the working tree is dirty ({entries[0][3:]}{more}): "
@@ -488,13 +458,7 @@ def ensure_registered_with_gates(version: Version) -> Version:
 
 def default_branch(repo: Path) -> str:
     """The default branch: origin's HEAD when git knows it, else ``main``."""
-    proc = subprocess.run(
-        ["git", "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = git.run(repo, "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD")
     return proc.stdout.strip().removeprefix("origin/") if proc.returncode == 0 else "main"
 
 
@@ -502,14 +466,9 @@ def ensure_on_branch(repo: Path, commit: str, branch: str) -> None:
     """Refuse ``commit`` unless it is reachable from ``branch`` (origin's copy when fetched)."""
     ensure_ref_name(branch)
     for ref in (f"refs/remotes/origin/{branch}", f"refs/heads/{branch}"):
-        if subprocess.run(
-            ["git", "rev-parse", "--verify", "--quiet", ref], cwd=repo, capture_output=True
-        ).returncode:
+        if not git.ok(repo, "rev-parse", "--verify", "--quiet", ref):
             continue
-        reachable = subprocess.run(
-            ["git", "merge-base", "--is-ancestor", commit, ref], cwd=repo, capture_output=True
-        )
-        if reachable.returncode == 0:
+        if git.ok(repo, "merge-base", "--is-ancestor", commit, ref):
             return
         raise ReleaseError(
             f"commit {commit[:12]} is not on the default branch {branch}: only versions "
@@ -707,7 +666,7 @@ def check_ref(repo: Path, ref: str, branch: str | None = None) -> dict[str, str]
 
     tag = ensure_tag_name(ref)
     branch = ensure_ref_name(branch) if branch else None
-    if subprocess.run(["git", "rev-parse", "--git-dir"], cwd=repo, capture_output=True).returncode:
+    if not git.ok(repo, "rev-parse", "--git-dir"):
         raise ReleaseError(f"{repo} is not a git repository: there are no tags to check")
     decision = {"event": "none", "name": "", "version": "", "stage": "", "tag": tag, "commit": ""}
     try:

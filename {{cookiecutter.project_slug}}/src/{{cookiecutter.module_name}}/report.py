@@ -32,12 +32,12 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from . import charts, tracking
+from . import charts, git, tracking
 from .artifacts import process_alive, read_json, replace_directory, sweep_stale
 from .compare import (
     BETTER,
@@ -54,8 +54,9 @@ from .compare import (
 )
 from .datastore import report_lines, share_with_worktree
 from .diagnostics import DIAGNOSTICS_FILE, Diagnostics, load_diagnostics
-from .errors import ArtifactError
+from .errors import ArtifactError, TrackingError
 from .processes import STOPPING_SIGNALS, stop_group
+from .progress import Progress, quiet
 from .tune import STUDY_FILE, StudySummary, read_study, study_lines
 
 if TYPE_CHECKING:
@@ -102,12 +103,6 @@ MARKS = {
     NEW: "new",
     REMOVED: "removed",
 }
-
-Progress = Callable[[str], None]
-
-
-def _quiet(_: str) -> None:
-    """Discard progress messages."""
 
 
 @dataclass(frozen=True)
@@ -185,12 +180,6 @@ def load_base(artifacts: Path, ref: str | None = None) -> Base:
 # --- the base branch, retrained in a git worktree ---------------------------------------------
 
 
-def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=300
-    )
-
-
 def _base_env(uv: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _ISOLATED_ENV}
     env[tracking.SWITCH_ENV] = "none"
@@ -238,16 +227,16 @@ def remove_stale_worktrees(project: Path) -> list[Path]:
     on disk; this unregisters and deletes them, and prunes worktrees whose folder is gone.
     Returns the removed worktrees.
     """
-    listing = _git(project, "worktree", "list", "--porcelain").stdout.splitlines()
+    listing = git.run(project, "worktree", "list", "--porcelain").stdout.splitlines()
     paths = [Path(line[len("worktree ") :]) for line in listing if line.startswith("worktree ")]
     removed = [path for path in paths if _stale_worktree(path)]
     for path in removed:
-        _git(project, "worktree", "remove", "--force", str(path))
+        git.run(project, "worktree", "remove", "--force", str(path))
         shutil.rmtree(path.parent, ignore_errors=True)
     for folder in Path(tempfile.gettempdir()).glob(f"{WORKTREE_PREFIX}*"):
         if _stale_worktree(folder / "base"):  # a folder whose worktree git no longer lists
             shutil.rmtree(folder, ignore_errors=True)
-    _git(project, "worktree", "prune")
+    git.run(project, "worktree", "prune")
     return removed
 
 
@@ -258,7 +247,7 @@ def build_base(
     *,
     uv: str | None = None,
     saved: Path | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> Base:
     """Retrain the merge base of ``HEAD`` and ``ref`` and copy its run into ``dest``.
 
@@ -269,15 +258,15 @@ def build_base(
     """
     if shutil.which("git") is None:
         return Base(ref=ref, note="git is not installed")
-    prefix = _git(project, "rev-parse", "--show-prefix")
+    prefix = git.run(project, "rev-parse", "--show-prefix")
     if prefix.returncode != 0:
         return Base(ref=ref, note=f"{project} is not in a git repository")
     stale = remove_stale_worktrees(project)
     if stale:
         progress(f"removed {len(stale)} base worktree(s) left by interrupted reports")
-    if _git(project, "rev-parse", "--verify", "--quiet", ref + "^{commit}").returncode != 0:
+    if git.run(project, "rev-parse", "--verify", "--quiet", ref + "^{commit}").returncode != 0:
         return Base(ref=ref, note=f"the base ref `{ref}` does not exist here (fetch it first)")
-    merge_base = _git(project, "merge-base", "HEAD", ref)
+    merge_base = git.run(project, "merge-base", "HEAD", ref)
     if merge_base.returncode != 0:
         return Base(ref=ref, note=f"`HEAD` and `{ref}` have no common commit")
     commit = merge_base.stdout.strip()
@@ -289,15 +278,15 @@ def build_base(
             return reused
     with tempfile.TemporaryDirectory(prefix=f"{WORKTREE_PREFIX}{os.getpid()}-") as tmp:
         worktree = Path(tmp) / "base"
-        added = _git(project, "worktree", "add", "--detach", "--quiet", str(worktree), commit)
+        added = git.run(project, "worktree", "add", "--detach", "--quiet", str(worktree), commit)
         if added.returncode != 0:
             return Base(ref=ref, commit=commit, note=f"git worktree failed: {added.stderr.strip()}")
         try:
             base_project = worktree / prefix.stdout.strip()
             return _train_base(ref, commit, project, base_project, dest, uv, progress)
         finally:
-            _git(project, "worktree", "remove", "--force", str(worktree))
-            _git(project, "worktree", "prune")
+            git.run(project, "worktree", "remove", "--force", str(worktree))
+            git.run(project, "worktree", "prune")
 
 
 def _train_base(
@@ -862,7 +851,7 @@ def base_history(root: Path, base: Base, task: str, lineage: Mapping[str, Any]) 
         return History(branch, metric, note="the tracking store holds no runs yet")
     try:
         rows = tracking.history(root, branch, task, tracking.experiment_name(lineage), limit=10)
-    except tracking.TrackingError as exc:
+    except TrackingError as exc:
         return History(branch, metric, note=f"cannot read {tracking.public_uri(uri)} ({exc})")
     return History(branch, metric, tuple(rows))
 
@@ -966,7 +955,7 @@ def run_report(
     base_artifacts: Path | None = None,
     base_run: Path | None = None,
     uv: str | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
     params: Params | None = None,
 ) -> Path:
     """Build the report of the run in ``artifacts``; return the path of ``report.md``.

@@ -7,7 +7,6 @@ into place only once everything succeeded, so a failed run leaves the previous o
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +22,7 @@ from .artifacts import (
 from .config import Params, cap_parallelism, estimator_class
 from .data import load_dataset, split
 from .features import build_preprocessor
+from .progress import Progress, quiet
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -35,8 +35,6 @@ LINEAGE_FILE = "lineage.json"
 PLOTS_DIR = "plots"
 #: Test rows kept as the model's input example (the tracked model's signature and example).
 EXAMPLE_ROWS = 5
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -53,11 +51,7 @@ class TrainResult:
     example: Any = None
 
 
-def _quiet(_: str) -> None:
-    """Discard progress messages."""
-
-
-def build_estimator(params: Params, progress: Progress = _quiet) -> Any:  # noqa: ANN401 - any scikit-learn estimator
+def build_estimator(params: Params, progress: Progress = quiet) -> Any:  # noqa: ANN401 - any scikit-learn estimator
     """Instantiate the configured estimator with its hyperparameters and the seed.
 
     Worker counts above this machine's CPUs are capped (:func:`~.config.cap_parallelism`),
@@ -72,7 +66,7 @@ def build_estimator(params: Params, progress: Progress = _quiet) -> Any:  # noqa
     return estimator.set_params(**hyper)
 
 
-def build_pipeline(params: Params, dataset: Dataset, progress: Progress = _quiet) -> Pipeline:
+def build_pipeline(params: Params, dataset: Dataset, progress: Progress = quiet) -> Pipeline:
     """Return the unfitted Pipeline: ColumnTransformer preprocessing, then the estimator."""
     from sklearn.pipeline import Pipeline
 
@@ -92,7 +86,7 @@ def run_training(
     params: Params,
     root: Path = Path(),
     artifacts_dir: Path | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> TrainResult:
     """Load and split the data, fit, evaluate, and write model, metrics, plots and lineage.
 

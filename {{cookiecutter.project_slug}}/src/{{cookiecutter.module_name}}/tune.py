@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ArtifactError, ConfigError
+from .progress import Progress
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -303,7 +304,7 @@ def tune(
     storage: str | None = None,
     trials: int | None = None,
     worker: int = 0,
-    progress: Callable[[str], None] = print,
+    progress: Progress = print,
 ) -> TuneResult:
     """Run (or join) the study until it holds ``trials`` finished trials or the timeout passes."""
     import optuna

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.module_name }} import deploy
-from {{ cookiecutter.module_name }}.release import ReleaseError
+from {{ cookiecutter.module_name }}.errors import ReleaseError
 
 pytestmark = pytest.mark.code
 
