@@ -309,5 +309,5 @@ def adopt(
         changes.append(f"DVC: not pushed ({exc}); `make push` once the remote works")
     atomic_write_text(params_path, text)
     progress(f"wrote {params_path.name}")
-    run_training(written, root, root / "artifacts", progress=_without_schema(progress))
+    run_training(written, root, progress=_without_schema(progress))
     return Adoption(changes, written)

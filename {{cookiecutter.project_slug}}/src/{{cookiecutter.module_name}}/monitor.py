@@ -48,6 +48,7 @@ from .artifacts import (
 )
 from .errors import DataError
 from .gates import Gate, judge, verdict_table
+from .layout import MONITOR_JSON, ArtifactLayout
 from .traffic import PREFIX, SUFFIX, log_files, read_log
 
 if TYPE_CHECKING:
@@ -59,10 +60,6 @@ if TYPE_CHECKING:
 #: Exit status when a monitoring threshold is exceeded (2 stays "unusable input").
 EXIT_DRIFT = 3
 
-SUMMARY_FILE = "monitor.json"
-MARKDOWN_FILE = "monitor.md"
-HTML_FILE = "monitor.html"
-MODEL_FILE = "model.joblib"
 #: The ledger of the batches folded into a training data file: ``<data file>.batches.json``.
 LEDGER_SUFFIX = ".batches.json"
 
@@ -426,6 +423,7 @@ def monitor(
     resolve_source(source, root, data_folders(params, root))  # refuse a bad path before reading
     reference = load_dataset(params, root)
     batch = load_batch(source, params, reference, root, min_rows=params.monitor.min_rows)
+    layout = ArtifactLayout(artifacts_dir)
     ensure_current(params, root, artifacts_dir)  # the model was trained on this data and params
     model = load_model(artifacts_dir)
     with quiet_stack():
@@ -453,8 +451,8 @@ def monitor(
             "sampled_rows": min(len(reference.frame), params.monitor.sample_size),
         },
         "model": {
-            "path": display_path(artifacts_dir / MODEL_FILE, root),
-            "sha256": sha256_file(artifacts_dir / MODEL_FILE),
+            "path": display_path(layout.model, root),
+            "sha256": sha256_file(layout.model),
         },
         "thresholds": params.monitor.thresholds.model_dump(),
         "gates": gates,
@@ -474,11 +472,12 @@ def monitor(
     }
     summary["seconds"] = round(time.perf_counter() - clock, 2)
     with StagingDir(artifacts_dir) as stage:
+        staged = ArtifactLayout(stage.path)
         # One setting for every deepchecks page: checks.html_connected.
-        save_html(suite, stage.path / HTML_FILE, params.checks.html_connected)
-        atomic_write_text(stage.path / MARKDOWN_FILE, render_markdown(summary))
-        atomic_write_json(stage.path / SUMMARY_FILE, summary)
-        stage.commit(order=[SUMMARY_FILE])
+        save_html(suite, staged.monitor_html, params.checks.html_connected)
+        atomic_write_text(staged.monitor_md, render_markdown(summary))
+        atomic_write_json(staged.monitor, summary)
+        stage.commit(order=[MONITOR_JSON])
     return summary
 
 

@@ -35,13 +35,12 @@ from pathlib import Path
 
 from .errors import CommentError, ensure_format
 from .evaluate import PLOT_FILES
+from .layout import PLOTS_DIR, REPORT_FILE
 from .release import GITHUB_REPOSITORY
 
 #: ``artifact``: plots stay in the workflow artifact; ``publish``: uploaded to CML's asset host.
 IMAGE_MODES = ("artifact", "publish")
-REPORT_FILE = "report.md"
 PR_NUMBER_FILE = "pr-number.txt"
-PLOTS_DIR = "plots"
 COMMENT_FILE = "comment.md"
 MAX_REPORT_BYTES = 1 << 20
 MAX_PLOT_BYTES = 4 << 20

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ArtifactError, DataError
+from .layout import ArtifactLayout
 from .progress import Progress, quiet
 
 if TYPE_CHECKING:
@@ -101,10 +102,10 @@ def load_last_run(params: Params, root: Path, artifacts: Path) -> Model:
     import joblib
 
     from .lineage import ensure_current
-    from .train import MODEL_FILE
 
     lineage = ensure_current(params, root, artifacts)
-    return Model(joblib.load(artifacts / MODEL_FILE), lineage, "the last run (artifacts/)")
+    model = joblib.load(ArtifactLayout(artifacts).model)
+    return Model(model, lineage, f"the last run ({artifacts.name}/)")
 
 
 def stage_version(stage: str, root: Path) -> Version:
@@ -140,24 +141,24 @@ def load_stage(stage: str, root: Path, artifacts: Path) -> Model:
 
     from .artifacts import read_json, sha256_file
     from .errors import ReleaseError
-    from .train import LINEAGE_FILE, MODEL_FILE
 
     version = stage_version(stage, root)
     wanted = version.fields.get("model-sha256")
     if not wanted:
         raise ReleaseError(f"{version.tag} records no model-sha256: register it again")
     source = f"{stage}: {version.version} ({version.tag})"
-    model_file = artifacts / MODEL_FILE
+    layout = ArtifactLayout(artifacts)
+    model_file = layout.model
     if model_file.is_file() and sha256_file(model_file) == wanted:
-        lineage = read_json(artifacts / LINEAGE_FILE, "run `make train` first")
+        lineage = read_json(layout.lineage, "run `make train` first")
         return Model(joblib.load(model_file), lineage, source)
     stored = _bentoml_model(wanted)
     if stored is not None:
         return Model(stored[0], stored[1], f"{source}, BentoML store")
     raise ArtifactError(
         f"{stage} runs {version.version}, whose model (sha256 {wanted[:12]}) is neither "
-        f"{MODEL_FILE} in {artifacts} nor in the BentoML store: check out {version.tag} and run "
-        "`make train` (training is reproducible) or `make bento` there"
+        f"{model_file.name} in {artifacts} nor in the BentoML store: check out {version.tag} and "
+        "run `make train` (training is reproducible) or `make bento` there"
     )
 
 

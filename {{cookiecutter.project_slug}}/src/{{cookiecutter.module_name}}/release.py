@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import git
-from .artifacts import read_json, sha256_file
+from .artifacts import display_path, read_json, sha256_file
 from .errors import ReleaseError
+from .layout import ArtifactLayout
 
 if TYPE_CHECKING:
     from gto.config import RegistryConfig
@@ -49,10 +50,6 @@ else:  # pragma: no cover - Python 3.10 (tomli comes with bentoml there)
 
 #: Stages whose GitHub environment must have required reviewers before a tag deploys there.
 REVIEWED_STAGES = ("prod",)
-ARTIFACTS = Path("artifacts")
-LINEAGE = ARTIFACTS / "lineage.json"
-CHECKS = ARTIFACTS / "checks.json"
-IMAGE = ARTIFACTS / "image.json"
 BUMPS = ("major", "minor", "patch")
 #: The version a model's first registration gets (GTO's own default would be v0.0.1).
 FIRST_VERSION = "v0.1.0"
@@ -349,7 +346,7 @@ def ensure_clean(repo: Path) -> str:
 
 
 def ensure_gates_passed(
-    repo: Path, head: str, params: Params
+    repo: Path, head: str, params: Params, layout: ArtifactLayout | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return (lineage, checks) of the artifacts; refuse unless they are HEAD's and passed.
 
@@ -362,11 +359,17 @@ def ensure_gates_passed(
     from .errors import ArtifactError
     from .lineage import ensure_current
 
-    if not (repo / LINEAGE).is_file():
-        raise ReleaseError(f"{LINEAGE} not found: run `make train` first")
-    if not (repo / CHECKS).is_file():
-        raise ReleaseError(f"{CHECKS} not found: run `make check`; no version without gates")
-    lineage, checks = ensure_current(params, repo, repo / ARTIFACTS), read_json(repo / CHECKS)
+    layout = layout or ArtifactLayout.of(repo)
+    if not layout.lineage.is_file():
+        raise ReleaseError(
+            f"{display_path(layout.lineage, repo)} not found: run `make train` first"
+        )
+    if not layout.checks.is_file():
+        raise ReleaseError(
+            f"{display_path(layout.checks, repo)} not found: run `make check`; no version "
+            "without gates"
+        )
+    lineage, checks = ensure_current(params, repo, layout.dir), read_json(layout.checks)
     trained_on = (lineage.get("git") or {}).get("commit")
     if trained_on != head:
         raise ReleaseError(
@@ -376,7 +379,7 @@ def ensure_gates_passed(
     if (lineage.get("git") or {}).get("dirty"):
         raise ReleaseError("the artifacts were trained from a dirty tree: retrain from a commit")
     try:
-        ensure_record_current(checks, lineage, params, repo / ARTIFACTS)
+        ensure_record_current(checks, lineage, params, layout.dir)
     except ArtifactError as exc:
         raise ReleaseError(str(exc)) from None
     return lineage, checks
@@ -514,6 +517,7 @@ def register(
     part: str = "patch",
     image: str | None = None,
     push: bool = False,
+    layout: ArtifactLayout | None = None,
 ) -> Version:
     """Register HEAD as a new version of the model (tag ``NAME@vX.Y.Z``).
 
@@ -521,7 +525,8 @@ def register(
     a gate record that is not about that model or did not pass, a version that is not semver or
     not higher than every registered one, and an existing tag. The tag message records the
     commit, the model, data, params and gate record fingerprints, the metrics and the image
-    (from ``image`` or artifacts/image.json when it exists).
+    (from ``image`` or artifacts/image.json when it exists). ``layout``: the artifacts
+    (default: the repository's ``artifacts/``).
     """
     from gto import api
     from gto.versions import SemVer
@@ -529,7 +534,8 @@ def register(
     if version is not None:
         version = ensure_version(version)
     head = ensure_clean(repo)
-    lineage, checks = ensure_gates_passed(repo, head, params)
+    layout = layout or ArtifactLayout.of(repo)
+    lineage, checks = ensure_gates_passed(repo, head, params, layout)
     state = read_state(repo)
     latest = state.latest()
     if version is None:
@@ -544,15 +550,15 @@ def register(
     registered_here = [v.version for v in state.versions.values() if v.commit == head]
     if registered_here:
         raise ReleaseError(f"commit {head[:12]} is already registered as {registered_here[0]}")
-    if image is None and (repo / IMAGE).is_file():
-        image = read_json(repo / IMAGE).get("ref")
+    if image is None and layout.image.is_file():
+        image = read_json(layout.image).get("ref")
     fields = {
         "commit": head,
         "image": image or "none",
         "model-sha256": checks["model_sha256"],
         "data-sha256": checks["data_sha256"],
         "params-sha256": checks["params_sha256"],
-        "checks-sha256": sha256_file(repo / CHECKS),
+        "checks-sha256": sha256_file(layout.checks),
         "gates": "passed" if checks.get("passed") else "failed",
         "metrics": json.dumps((lineage.get("metrics") or {}).get("test", {}), sort_keys=True),
     }

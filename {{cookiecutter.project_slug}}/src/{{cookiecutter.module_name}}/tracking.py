@@ -36,6 +36,7 @@ from . import git
 from .artifacts import atomic_write_json, read_json
 from .compare import flatten
 from .errors import ArtifactError, TrackingError
+from .layout import ArtifactLayout
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -49,8 +50,7 @@ BACKEND = "{{ cookiecutter.experiment_tracking }}"
 STORE_DIR = "mlruns"
 STORE_DB = "mlflow.db"
 STORE_ARTIFACTS = "artifacts"
-#: In artifacts/: which tracked run holds this training run (:class:`TrackedRun`).
-TRACKING_FILE = "tracking.json"
+
 URI_ENV = "MLFLOW_TRACKING_URI"
 SWITCH_ENV = "EXPERIMENT_TRACKING"
 EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_NAME"
@@ -239,7 +239,7 @@ def log_training(run: TrainingRun, root: Path, warn: Warn) -> TrackedRun | None:
     ``artifacts/tracking.json`` is removed first and written only once the run is logged: it
     never names an older run.
     """
-    record_path = run.artifacts_dir / TRACKING_FILE
+    record_path = ArtifactLayout(run.artifacts_dir).tracking
     record_path.unlink(missing_ok=True)
     if not enabled():
         return None
@@ -385,7 +385,7 @@ def _log_study(result: TuneResult, project: str, root: Path, uri: str) -> str:
 
 def read_tracked(artifacts_dir: Path, model_sha256: str | None) -> TrackedRun | None:
     """The tracked run of the model in ``artifacts_dir``; None if untracked or another model's."""
-    path = artifacts_dir / TRACKING_FILE
+    path = ArtifactLayout(artifacts_dir).tracking
     if not path.is_file():
         return None
     try:
