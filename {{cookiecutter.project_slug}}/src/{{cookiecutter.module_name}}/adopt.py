@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .artifacts import ensure_inside
-from .config import Params, data_folders, load_params, parse_params
+from .config import GateThresholds, Params, data_folders, load_params, parse_params
 from .errors import ConfigError, DataError
-from .gates import GATES, GateThresholds, direction
+from .gates import GATES, direction
+from .progress import Progress
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,8 +48,6 @@ DEFAULT_MODELS: dict[str, dict[str, Any]] = {
 }
 #: Permissive limits for the measuring run: every applicable gate runs and passes.
 _OPEN = {"min": -1e12, "max": 1e12}
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -310,5 +309,5 @@ def adopt(
         changes.append(f"DVC: not pushed ({exc}); `make push` once the remote works")
     atomic_write_text(params_path, text)
     progress(f"wrote {params_path.name}")
-    run_training(written, root, root / "artifacts", progress=_without_schema(progress))
+    run_training(written, root, progress=_without_schema(progress))
     return Adoption(changes, written)

@@ -23,7 +23,7 @@ import stat
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from .errors import ArtifactError, PathError
 
@@ -180,23 +180,6 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
             os.fsync(handle.fileno())
         tmp.replace(replaced)
     return target
-
-
-@contextlib.contextmanager
-def atomic_text_file(path: str | os.PathLike[str]) -> Iterator[TextIO]:
-    """Yield a UTF-8 text handle whose content replaces ``path`` atomically on success.
-
-    For writers that need a real file object (e.g. deepchecks' ``save_as_html``); if the block
-    raises, ``path`` is left untouched.
-    """
-    target = Path(path)
-    replaced = _replaced_file(target)
-    with disk_full_is_an_error(target), _temp_sibling(replaced) as tmp:
-        with tmp.open("w", encoding="utf-8") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(replaced)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:

@@ -24,6 +24,7 @@ from typing import Any
 
 from .artifacts import read_json, sha256_file
 from .errors import ArtifactError
+from .layout import ArtifactLayout
 
 MODEL_NAME = __package__
 """Name of the model (and of the bento) in the BentoML store: the package's import name, known
@@ -91,8 +92,9 @@ def save_model(artifacts_dir: Path, name: str = MODEL_NAME) -> str:
     import bentoml
     import joblib
 
-    lineage = read_json(artifacts_dir / "lineage.json", "run `make train` first")
-    model_path = artifacts_dir / "model.joblib"
+    layout = ArtifactLayout(artifacts_dir)
+    lineage = read_json(layout.lineage, "run `make train` first")
+    model_path = layout.model
     if not model_path.is_file():
         msg = f"{model_path} not found: run `make train` first"
         raise ArtifactError(msg)

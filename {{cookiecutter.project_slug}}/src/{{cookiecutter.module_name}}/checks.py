@@ -21,25 +21,24 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ArtifactError
-from .gates import GATES, CheckSettings, Gate, GateThresholds, direction, judge, verdict_table
+from .gates import GATES, Gate, direction, judge, verdict_table
+from .layout import CHECKS_HTML, CHECKS_JSON, ArtifactLayout
+from .progress import Progress, quiet
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .config import Params
+    from .config import CheckSettings, GateThresholds, Params
 
 #: The suites, in run order; every gate belongs to one (see gates.GATES).
 SUITES = ("data_integrity", "train_test_validation", "model_evaluation")
-CHECKS_JSON = "checks.json"
-CHECKS_HTML = "checks.html"
 
-Progress = Callable[[str], None]
 
 #: Warnings the pinned stack raises on every run; they say nothing about the data or model.
 #: (category, start of the message); filtered only while deepchecks runs.
@@ -528,14 +527,10 @@ def load_model(artifacts_dir: Path) -> Any:  # noqa: ANN401 - a fitted Pipeline
     """
     import joblib
 
-    model_path = artifacts_dir / "model.joblib"
+    model_path = ArtifactLayout(artifacts_dir).model
     if not model_path.is_file():
         raise ArtifactError(f"{model_path}: not found; run `make train` first")
     return joblib.load(model_path)
-
-
-def _quiet(_: str) -> None:
-    """Discard progress messages."""
 
 
 def project_inputs(
@@ -570,7 +565,7 @@ def run_project_checks(
     params: Params,
     root: Path = Path(),
     artifacts_dir: Path | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> ChecksResult:
     """Run the checks on the project's data and model; write checks.html and checks.json.
 
@@ -582,7 +577,7 @@ def run_project_checks(
         DataError: if the data is invalid.
         ArtifactError: if the model is missing or was trained on other data.
     """
-    artifacts = artifacts_dir if artifacts_dir is not None else root / "artifacts"
+    artifacts = ArtifactLayout.of(root, artifacts_dir).dir
     with quiet_stack():
         return _run_project_checks(params, root, artifacts, progress)
 
@@ -602,7 +597,8 @@ def _run_project_checks(
     result = run_checks(inputs, params.gates, params.checks, params.seed)
     progress(f"checks ran in {result.seconds:.1f} s")
     with StagingDir(artifacts) as stage:
-        html = write_html(result, stage.path / CHECKS_HTML, connected=params.checks.html_connected)
+        staged = ArtifactLayout(stage.path)
+        html = write_html(result, staged.checks_html, connected=params.checks.html_connected)
         record = (
             result.to_dict()
             | record_fields(lineage, params)
@@ -614,7 +610,7 @@ def _run_project_checks(
                 "html_connected": params.checks.html_connected,
             }
         )
-        atomic_write_json(stage.path / CHECKS_JSON, record)
+        atomic_write_json(staged.checks, record)
         stage.remove(CHECKS_JSON, CHECKS_HTML)
         stage.commit(order=[CHECKS_HTML, CHECKS_JSON])
     return result
@@ -647,7 +643,7 @@ def record_differs(
 
     expected = record_fields(lineage, params)
     differs = [key.removesuffix("_sha256") for key in expected if record.get(key) != expected[key]]
-    html = artifacts_dir / CHECKS_HTML
+    html = ArtifactLayout(artifacts_dir).checks_html
     if not html.is_file() or sha256_file(html) != record.get("html_sha256"):
         differs.append(CHECKS_HTML)
     return differs
@@ -666,7 +662,7 @@ def recorded_checks(params: Params, root: Path, artifacts_dir: Path) -> ChecksRe
     from .artifacts import read_json
     from .lineage import ensure_current
 
-    path = artifacts_dir / CHECKS_JSON
+    path = ArtifactLayout(artifacts_dir).checks
     if not path.is_file():
         return None
     lineage = ensure_current(params, root, artifacts_dir)

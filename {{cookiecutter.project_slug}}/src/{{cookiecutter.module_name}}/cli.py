@@ -33,10 +33,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from . import __version__, release  # release.py is light: gto is imported by its functions
+from . import __version__, git, release  # release.py is light: gto is imported by its functions
 from .artifacts import disk_full_is_an_error, ensure_inside
-from .errors import ProjectError
+from .errors import Interrupted, ProjectError, ReleaseError, TrackingError
+from .layout import ArtifactLayout
 from .processes import STOPPING_SIGNALS
+from .progress import Progress
 
 if TYPE_CHECKING:
     from .config import Params  # imported lazily at run time (pydantic models)
@@ -49,7 +51,7 @@ EXIT_ERROR = 2
 EXIT_DRIFT = 3  # monitor.EXIT_DRIFT: the exit code its summary records
 
 
-def _progress(stage: str) -> Callable[[str], None]:
+def _progress(stage: str) -> Progress:
     def emit(message: str) -> None:
         print(f"[{stage}] {message}", flush=True)
 
@@ -67,11 +69,15 @@ def _root(args: argparse.Namespace) -> Path:
     return Path(args.params).parent
 
 
+def _layout(args: argparse.Namespace) -> ArtifactLayout:
+    """The artifacts of ``--artifacts`` (inside the project), else of the project's folder."""
+    chosen = _inside(args, args.artifacts, "--artifacts") if args.artifacts else None
+    return ArtifactLayout.of(_root(args), chosen)
+
+
 def _artifacts(args: argparse.Namespace) -> Path:
-    """The artifacts directory: ``--artifacts``, else ``artifacts/`` in the project directory."""
-    if not args.artifacts:
-        return _root(args) / "artifacts"
-    return _inside(args, args.artifacts, "--artifacts")
+    """The artifacts directory (see :func:`_layout`)."""
+    return _layout(args).dir
 
 
 def _inside(args: argparse.Namespace, path: str | Path, what: str) -> Path:
@@ -285,14 +291,12 @@ def _train(args: argparse.Namespace) -> None:
     _track(args, result, progress)
 
 
-def _track(args: argparse.Namespace, result: TrainResult, progress: Callable[[str], None]) -> None:
+def _track(args: argparse.Namespace, result: TrainResult, progress: Progress) -> None:
     """Log the finished run to the experiment tracker (one warning line if that fails)."""
     from . import tracking
-    from .diagnostics import DIAGNOSTICS_FILE
-    from .train import LINEAGE_FILE, METRICS_FILE, PLOTS_DIR
 
-    names = (PLOTS_DIR, METRICS_FILE, DIAGNOSTICS_FILE, LINEAGE_FILE)
-    files = tuple(result.artifacts_dir / name for name in names)
+    layout = ArtifactLayout(result.artifacts_dir)
+    files = (layout.plots, layout.metrics, layout.diagnostics, layout.lineage)
     run = tracking.TrainingRun(
         result.lineage,
         result.metrics,
@@ -322,13 +326,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> bool:
-    from .checks import CHECKS_HTML, CHECKS_JSON, run_project_checks
+    from .checks import run_project_checks
 
-    artifacts = _artifacts(args)
-    result = run_project_checks(_load(args), _root(args), artifacts, progress=_progress("check"))
+    layout = _layout(args)
+    result = run_project_checks(_load(args), _root(args), layout.dir, progress=_progress("check"))
     print(result.table())
-    print(f"[check] wrote {artifacts / CHECKS_JSON} and {artifacts / CHECKS_HTML}")
-    _track_checks(args, artifacts, result.passed, (artifacts / CHECKS_JSON,))
+    print(f"[check] wrote {layout.checks} and {layout.checks_html}")
+    _track_checks(args, layout.dir, result.passed, (layout.checks,))
     return result.passed
 
 
@@ -339,7 +343,7 @@ def _track_checks(
     from . import tracking
     from .artifacts import read_json
 
-    lineage = read_json(artifacts / "lineage.json", "run `make train` first")
+    lineage = read_json(ArtifactLayout(artifacts).lineage, "run `make train` first")
     model_sha = (lineage.get("model") or {}).get("sha256") if isinstance(lineage, dict) else None
     progress = _progress("check")
     if tracking.log_checks(artifacts, model_sha, files, passed, _root(args), progress):
@@ -350,13 +354,13 @@ def cmd_runs(args: argparse.Namespace) -> int:
     """List the last tracked runs of a branch with the trend of the main metric."""
     from . import distribution_name, tracking
 
-    branch = args.branch or tracking.git_branch(_root(args)) or "main"
+    branch = args.branch or git.branch(_root(args)) or "main"
     release.ensure_ref_name(branch, "--branch")
     params = _load(args)
     experiment = os.environ.get(tracking.EXPERIMENT_ENV, "").strip() or distribution_name()
     try:
         rows = tracking.history(_root(args), branch, params.task, experiment, args.limit)
-    except tracking.TrackingError as exc:
+    except TrackingError as exc:
         raise ProjectError(str(exc)) from None
     print(tracking.history_text(rows, branch, params.task))
     return EXIT_OK
@@ -394,10 +398,6 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
     print(f"[report] wrote {path}")
     return EXIT_OK
-
-
-class Interrupted(ProjectError):
-    """The command was stopped by a signal; what it had started is cleaned up."""
 
 
 @contextlib.contextmanager
@@ -549,18 +549,12 @@ def add_bento_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     """Check a batch of new data for drift against the training data and the model."""
-    from .monitor import (
-        HTML_FILE,
-        MARKDOWN_FILE,
-        SUMMARY_FILE,
-        monitor,
-        render_markdown,
-        summary_table,
-    )
+    from .layout import MONITOR_HTML, MONITOR_JSON, MONITOR_MD
+    from .monitor import monitor, render_markdown, summary_table
 
     summary = monitor(_load(args), _root(args), _artifacts(args), args.current)
     print(summary_table(summary))
-    print(f"[monitor] wrote {SUMMARY_FILE}, {MARKDOWN_FILE}, {HTML_FILE} in {summary['seconds']} s")
+    print(f"[monitor] wrote {MONITOR_JSON}, {MONITOR_MD}, {MONITOR_HTML} in {summary['seconds']} s")
     if args.github_output:
         write_github_output(
             {
@@ -818,9 +812,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     import dataclasses
 
     from . import distribution_name, tracking
+    from .layout import TUNE_JSON, TUNE_MD
     from .tune import (
-        MARKDOWN_FILE,
-        SUMMARY_FILE,
         StudySummary,
         apply_best,
         tune,
@@ -853,7 +846,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         study = write_study(StudySummary.of(result), Path(args.params).parent)
         print(f"[tune] wrote {study} (commit it with params.yaml: the PR report shows the study)")
     write_summary(result, artifacts)
-    print(f"[tune] wrote {SUMMARY_FILE} and {MARKDOWN_FILE} in {result.seconds} s")
+    print(f"[tune] wrote {TUNE_JSON} and {TUNE_MD} in {result.seconds} s")
     return EXIT_OK
 
 
@@ -884,8 +877,21 @@ def cmd_release(args: argparse.Namespace) -> int:
     return _RELEASE[args.release_command](args, repo)
 
 
+def _release_layout(args: argparse.Namespace) -> ArtifactLayout:
+    """The artifacts of ``--artifacts`` as absolute paths (release commands run git in the repo)."""
+    return ArtifactLayout(_artifacts(args).resolve())
+
+
 def _register(args: argparse.Namespace, repo: Path) -> int:
-    new = release.register(repo, _load(args), args.version, args.bump, args.image, push=args.push)
+    new = release.register(
+        repo,
+        _load(args),
+        args.version,
+        args.bump,
+        args.image,
+        push=args.push,
+        layout=_release_layout(args),
+    )
     print(f"registered {new.tag} at {new.commit[:12]} (image: {new.image})")
     if args.github_output:
         write_github_output({"version": new.version, "tag": new.tag})
@@ -939,14 +945,15 @@ def _require_reviewers(stage: str) -> None:
         return
     problem = release.missing_reviewers(stage, environment)
     if problem:
-        raise release.ReleaseError(f"{problem}; a tag alone must not deploy to {stage}")
+        raise ReleaseError(f"{problem}; a tag alone must not deploy to {stage}")
 
 
 def _model_card(args: argparse.Namespace, repo: Path) -> int:
     from .model_card import write_model_card
 
     output = _inside(args, args.output, "--output") if args.output else None
-    print(write_model_card(repo, output or release.ARTIFACTS / "model-card.md", args.version))
+    layout = _release_layout(args)
+    print(write_model_card(repo, output or layout.model_card, args.version, layout))
     return EXIT_OK
 
 
@@ -962,7 +969,8 @@ def _deploy(args: argparse.Namespace, repo: Path) -> int:
 def _publish_image(args: argparse.Namespace, repo: Path) -> int:
     from .deploy import publish_image
 
-    print(publish_image(repo, args.image, args.tag, args.bento, dry_run=args.dry_run))
+    layout = _release_layout(args)
+    print(publish_image(repo, args.image, args.tag, args.bento, args.dry_run, layout))
     return EXIT_OK
 
 
@@ -971,10 +979,11 @@ def _publish(args: argparse.Namespace, repo: Path) -> int:
 
     version = args.version or getattr(release.read_state(repo).latest(), "version", None)
     if version is None:
-        raise release.ReleaseError("no registered version to publish")
+        raise ReleaseError("no registered version to publish")
     for asset in args.assets:
         _inside(args, asset, "release asset")
-    publish_release(repo, version, args.assets, dry_run=args.dry_run, bento=args.bento)
+    layout = _release_layout(args)
+    publish_release(repo, version, args.assets, args.dry_run, args.bento, layout)
     return EXIT_OK
 
 

@@ -19,7 +19,7 @@ from pydantic_core import ErrorDetails
 
 from .artifacts import ensure_inside, glob_base
 from .errors import ConfigError
-from .gates import Behaviour, CheckSettings, GateThresholds
+from .gates import GATES
 
 Task = Literal["classification", "regression"]
 
@@ -48,6 +48,105 @@ class _Section(BaseModel):
     """Base of every section: unknown keys are errors, values are not silently coerced."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class GateThresholds(_Section):
+    """Thresholds of the gates (``gates:`` in params.yaml); ``None`` turns a gate off.
+
+    Data gates have defaults that fit most tabular data; model gates depend on the data and
+    have none: params.yaml sets them for the bundled datasets.
+    """
+
+    max_missing_share: float | None = Field(default=0.05, ge=0, le=1)
+    max_duplicate_share: float | None = Field(default=0.05, ge=0, le=1)
+    max_conflicting_labels_share: float | None = Field(default=0.0, ge=0, le=1)
+    max_feature_label_pps: float | None = Field(default=0.9, ge=0, le=1)
+    max_train_test_duplicates_share: float | None = Field(default=0.0, ge=0, le=1)
+    max_new_category_share: float | None = Field(default=0.01, ge=0, le=1)
+    max_new_label_share: float | None = Field(default=0.0, ge=0, le=1)
+    max_feature_drift: float | None = Field(default=0.25, ge=0, le=1)
+    max_label_drift: float | None = Field(default=0.2, ge=0, le=1)
+    min_test_accuracy: float | None = Field(default=None, ge=0, le=1)
+    min_test_roc_auc: float | None = Field(default=None, ge=0, le=1)
+    min_test_r2: float | None = Field(default=None, le=1)
+    max_test_rmse: float | None = Field(default=None, ge=0)
+    max_train_test_gap: float | None = Field(default=None, ge=0)
+    min_gain_over_simple_model: float | None = Field(default=None, ge=-1, le=1)
+    max_prediction_drift: float | None = Field(default=0.25, ge=0, le=1)
+    max_brier_score: float | None = Field(default=None, ge=0, le=1)
+    max_systematic_error_ratio: float | None = Field(default=None, ge=0)
+
+    def misapplied(self, task: str) -> list[tuple[str, str]]:
+        """Return (gate name, message) for thresholds set for a gate of the other task."""
+        return [
+            (name, f"applies to {spec.task} only; remove it or set it to null")
+            for name, spec in GATES.items()
+            if spec.task not in (None, task)
+            and getattr(self, name) is not None
+            and name in self.model_fields_set
+        ]
+
+
+class CheckSettings(_Section):
+    """How deepchecks runs (``checks:`` in params.yaml)."""
+
+    #: Rows per dataset (whole data, train, test) that checks look at, sampled with the seed
+    #: (stratified by class for classification): check time stops growing with the data.
+    sample_size: int = Field(default=10_000, ge=100)
+    #: Baseline of Simple Model Comparison: a shallow decision tree, or a dummy model.
+    simple_model: Literal["tree", "most_frequent", "uniform", "stratified"] = "tree"
+    #: Opt-in checks, off by default because they are slow (and Weak Segments Performance
+    #: fails on regression models with the pinned scikit-learn): shown in checks.html only.
+    weak_segments: bool = False
+    multivariate_drift: bool = False
+    #: checks.html loads plotly from a CDN (about 0.1 MB); false embeds it (about 5 MB).
+    html_connected: bool = True
+
+
+class Directional(_Section):
+    """Raising ``feature`` must not move the prediction against ``direction``."""
+
+    feature: str = Field(min_length=1)
+    direction: Literal["increasing", "decreasing"]
+
+
+class Example(_Section):
+    """A minimum-functionality example: some feature values and the expected outcome.
+
+    Unlisted features take the dataset's median (numeric) or most frequent value (categorical).
+    Classification: ``expected`` is the class. Regression: ``expected_min``/``expected_max``.
+    """
+
+    name: str = Field(min_length=1)
+    features: dict[str, float | int | str]
+    expected: float | int | str | None = None
+    expected_min: float | None = None
+    expected_max: float | None = None
+
+    @model_validator(mode="after")
+    def _has_expectation(self) -> Example:
+        if self.expected is None and self.expected_min is None and self.expected_max is None:
+            raise ValueError("expected: set expected (a class) or expected_min/expected_max")
+        return self
+
+
+class Behaviour(_Section):
+    """Behavioural tests of the model (``behaviour:`` in params.yaml), run by tests/model."""
+
+    #: Features the model should not depend on: shuffling one moves predictions (probability
+    #: of the positive class, or the regression output scaled by the target's standard
+    #: deviation) by at most ``invariance_max_change`` on average.
+    invariant_features: list[str] = Field(default_factory=list)
+    invariance_max_change: float = Field(default=0.05, gt=0)
+    #: Classification: the class whose probability directional tests look at (default: the
+    #: last class in sorted order, e.g. 1).
+    positive_class: int | str | None = None
+    #: Raise the feature by ``directional_step`` standard deviations on every test row.
+    directional: list[Directional] = Field(default_factory=list)
+    directional_step: float = Field(default=1.0, gt=0)
+    #: Tolerance: a prediction may move the wrong way by this much (numerical noise).
+    directional_tolerance: float = Field(default=1e-9, ge=0)
+    examples: list[Example] = Field(default_factory=list)
 
 
 class DataParams(_Section):

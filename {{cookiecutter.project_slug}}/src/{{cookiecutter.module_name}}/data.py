@@ -55,6 +55,40 @@ HIGH_CARDINALITY = 50
 
 
 @dataclass(frozen=True)
+class FeatureSchema:
+    """What the validation of a frame needs to know of its columns (from ``params.data``).
+
+    ``numeric``/``categorical`` of None are inferred from the frame; a batch pins them to the
+    training data's (:meth:`pinned`) so that a stray text value in a numeric column is reported
+    rather than turning the column into a categorical one.
+    """
+
+    task: str
+    target: str
+    numeric: list[str] | None = None
+    categorical: list[str] | None = None
+    exclude: list[str] = field(default_factory=list)
+    drop_missing_target: bool = False
+
+    @classmethod
+    def of(cls, params: Params) -> FeatureSchema:
+        """The schema ``params.yaml`` configures."""
+        data = params.data
+        return cls(
+            task=params.task,
+            target=data.target,
+            numeric=data.numeric_features,
+            categorical=data.categorical_features,
+            exclude=list(data.exclude),
+            drop_missing_target=data.drop_missing_target,
+        )
+
+    def pinned(self, numeric: list[str], categorical: list[str]) -> FeatureSchema:
+        """This schema with the feature lists fixed (a batch is checked against training's)."""
+        return dataclasses.replace(self, numeric=list(numeric), categorical=list(categorical))
+
+
+@dataclass(frozen=True)
 class Dataset:
     """A validated dataset: the frame and what the configuration says about its columns."""
 
@@ -352,30 +386,30 @@ def _infer_column(frame: pd.DataFrame, column: str, label: str) -> tuple[str, st
     return "categorical", ""
 
 
-def _resolve_features(frame: pd.DataFrame, params: Params, label: str) -> Columns:
+def _resolve_features(frame: pd.DataFrame, schema: FeatureSchema, label: str) -> Columns:
     """Pick numeric and categorical feature columns: explicit lists, else inferred."""
-    data = params.data
     columns = [str(c) for c in frame.columns]
-    for key in ("numeric_features", "categorical_features"):
-        for column in getattr(data, key) or []:
+    listed = {"numeric_features": schema.numeric, "categorical_features": schema.categorical}
+    for key, names in listed.items():
+        for column in names or []:
             if column not in columns:
                 raise DataError(
                     f"{label}: column {column!r} (data.{key} in params) not found"
                     f"{did_you_mean(column, columns)}; columns are: {', '.join(columns)}"
                 )
-    taken = {data.target, *data.exclude, *(data.numeric_features or [])}
-    taken |= set(data.categorical_features or [])
+    taken = {schema.target, *schema.exclude, *(schema.numeric or [])}
+    taken |= set(schema.categorical or [])
     rest = [c for c in columns if c not in taken]
-    excluded = {c: "data.exclude in params" for c in data.exclude if c in columns}
+    excluded = {c: "data.exclude in params" for c in schema.exclude if c in columns}
     inferred = (
         {}
-        if data.numeric_features is not None and data.categorical_features is not None
+        if schema.numeric is not None and schema.categorical is not None
         else {c: _infer_column(frame, c, label) for c in rest}
     )
-    numeric_cols = data.numeric_features
+    numeric_cols = schema.numeric
     if numeric_cols is None:
         numeric_cols = [c for c in rest if inferred[c][0] == "numeric"]
-    categorical_cols = data.categorical_features
+    categorical_cols = schema.categorical
     if categorical_cols is None:
         categorical_cols = [
             c for c in rest if c not in numeric_cols and inferred[c][0] != "excluded"
@@ -386,7 +420,7 @@ def _resolve_features(frame: pd.DataFrame, params: Params, label: str) -> Column
         if kind == "excluded" and c not in numeric_cols and c not in categorical_cols
     }
     if not numeric_cols and not categorical_cols:
-        raise DataError(f"{label}: no feature columns besides the target {data.target!r}")
+        raise DataError(f"{label}: no feature columns besides the target {schema.target!r}")
     notes = []
     for column in categorical_cols:
         count = frame[column].nunique()
@@ -399,7 +433,7 @@ def _resolve_features(frame: pd.DataFrame, params: Params, label: str) -> Column
 
 
 def validate_features(
-    frame: pd.DataFrame, params: Params, label: str
+    frame: pd.DataFrame, schema: FeatureSchema, label: str
 ) -> tuple[pd.DataFrame, list[str], list[str]]:
     """Check and convert the feature columns of ``frame`` (a target column is not required).
 
@@ -409,12 +443,12 @@ def validate_features(
     Raises:
         DataError: naming ``label`` (the file), the column and the rule.
     """
-    frame, columns = validate_columns(frame, params, label)
+    frame, columns = validate_columns(frame, schema, label)
     return frame, columns.numeric, columns.categorical
 
 
 def validate_columns(
-    frame: pd.DataFrame, params: Params, label: str
+    frame: pd.DataFrame, schema: FeatureSchema, label: str
 ) -> tuple[pd.DataFrame, Columns]:
     """Resolve the feature columns of ``frame`` and convert them (see :func:`validate_features`).
 
@@ -426,7 +460,7 @@ def validate_columns(
 
     frame = frame.copy()
     frame.columns = [str(c) for c in frame.columns]
-    columns = _resolve_features(frame, params, label)
+    columns = _resolve_features(frame, schema, label)
     for column in columns.numeric:
         values = to_numbers(frame[column])
         text = values.isna() & frame[column].notna()
@@ -483,7 +517,7 @@ def _refuse_mixed_labels(target: pd.Series, frame: pd.DataFrame, label: str, nam
 
 
 def validate_target(
-    frame: pd.DataFrame, params: Params, label: str, notes: list[str] | None = None
+    frame: pd.DataFrame, schema: FeatureSchema, label: str, notes: list[str] | None = None
 ) -> pd.DataFrame:
     """Check the target column's values: none missing, numeric for regression (made float64).
 
@@ -493,10 +527,10 @@ def validate_target(
     Raises:
         DataError: naming ``label``, the column and the first offending line.
     """
-    target_name = params.data.target
+    target_name = schema.target
     target = frame[target_name]
     missing = target.isna()
-    if missing.any() and params.data.drop_missing_target:
+    if missing.any() and schema.drop_missing_target:
         frame = frame[~missing.to_numpy()]
         if notes is not None:
             notes.append(
@@ -513,7 +547,7 @@ def validate_target(
             f"first at line {first}; every row needs a target (or set "
             "data.drop_missing_target: true in params to drop those rows)"
         )
-    if params.task == "regression":
+    if schema.task == "regression":
         values = to_numbers(target)
         if values.isna().any():
             position = int(values.isna().to_numpy().argmax())
@@ -535,15 +569,16 @@ def validate_frame(frame: pd.DataFrame, params: Params, label: str) -> Dataset:
         DataError: naming ``label`` (the file), the column and the rule.
     """
     data = params.data
+    schema = FeatureSchema.of(params)
     columns = [str(c) for c in frame.columns]
     if data.target not in columns:
         raise DataError(
             f"{label}: target column {data.target!r} (data.target in params) not found"
             f"{did_you_mean(data.target, columns)}; columns are: {', '.join(columns)}"
         )
-    frame, resolved = validate_columns(frame, params, label)
+    frame, resolved = validate_columns(frame, schema, label)
     notes = list(resolved.notes)
-    frame = validate_target(frame, params, label, notes)
+    frame = validate_target(frame, schema, label, notes)
     classes = None
     if params.task == "classification":
         counts = frame[data.target].value_counts()

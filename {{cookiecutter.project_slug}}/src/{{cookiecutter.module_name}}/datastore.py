@@ -480,9 +480,9 @@ def write_fork_notice(artifacts: Path, why: str) -> Path:
     The report says so, and nothing else: no model is trained on a substitute.
     """
     from .artifacts import atomic_write_text
-    from .report import REPORT_FILE
+    from .layout import REPORT_FILE, ArtifactLayout
 
-    path = artifacts / "report" / REPORT_FILE  # where `make report` writes (report.py)
+    path = ArtifactLayout(artifacts).report / REPORT_FILE  # where `make report` writes
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(
         path,

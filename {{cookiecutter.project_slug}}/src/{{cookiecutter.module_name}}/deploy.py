@@ -19,13 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from .artifacts import atomic_write_text
-from .errors import ensure_format
+from .errors import ReleaseError, ensure_format
+from .layout import ArtifactLayout
 from .model_card import write_model_card
 from .release import (
-    ARTIFACTS,
     GITHUB_REPOSITORY,
-    IMAGE,
-    ReleaseError,
     default_branch,
     ensure_on_branch,
     ensure_registered_with_gates,
@@ -186,7 +184,6 @@ def deploy(
 #: build provenance (mode=max: every input of the build). Both need the buildx backend.
 ATTESTATIONS = ("--backend", "buildx", "--opt", "sbom=true", "--opt", "provenance=mode=max")
 #: What buildx writes about the build it pushed, the image's registry digest included.
-BUILD_METADATA = ARTIFACTS / "image-build.json"
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
@@ -201,7 +198,14 @@ def pushed_digest(metadata: Path) -> str:
     return digest
 
 
-def publish_image(repo: Path, image: str, tag: str, bento: str, dry_run: bool = False) -> str:
+def publish_image(
+    repo: Path,
+    image: str,
+    tag: str,
+    bento: str,
+    dry_run: bool = False,
+    layout: ArtifactLayout | None = None,
+) -> str:
     """Containerize ``bento``, push it as IMAGE:TAG and record IMAGE@DIGEST in artifacts/image.json.
 
     The image is pushed by buildx with its SBOM and build provenance attached (ATTESTATIONS).
@@ -213,10 +217,11 @@ def publish_image(repo: Path, image: str, tag: str, bento: str, dry_run: bool = 
     ensure_format(tag, _IMAGE_TAG, "image tag")
     ensure_format(bento, _BENTO_TAG, "bento tag")
     target = f"{image}:{tag}"
+    layout = layout or ArtifactLayout.of(repo)
     commands = [
         [
             *("bentoml", "containerize", bento, "--image-tag", target, *ATTESTATIONS),
-            *("--opt", "push", "--opt", f"metadata-file={(repo / BUILD_METADATA).resolve()}"),
+            *("--opt", "push", "--opt", f"metadata-file={layout.image_build.resolve()}"),
         ],
     ]
     for command in commands:
@@ -225,17 +230,17 @@ def publish_image(repo: Path, image: str, tag: str, bento: str, dry_run: bool = 
             raise ReleaseError(f"{command[0]} {command[1]} failed")
     if dry_run:
         return f"{image}@sha256:{'0' * 64}"
-    ref = f"{image}@{pushed_digest(repo / BUILD_METADATA)}"
+    ref = f"{image}@{pushed_digest(layout.image_build)}"
     atomic_write_text(
-        repo / IMAGE, json.dumps({"ref": ref, "image": image, "tags": [tag]}, indent=2) + "\n"
+        layout.image, json.dumps({"ref": ref, "image": image, "tags": [tag]}, indent=2) + "\n"
     )
     return ref
 
 
-def export_bento(repo: Path, bento: str) -> Path:
+def export_bento(repo: Path, bento: str, layout: ArtifactLayout | None = None) -> Path:
     """Export the bento ``bento`` (a tag of the BentoML store) as artifacts/<package>.bento."""
     ensure_format(bento, _BENTO_TAG, "bento tag")
-    archive = ARTIFACTS / f"{__package__}.bento"
+    archive = (layout or ArtifactLayout.of(repo)).bento_archive(str(__package__))
     command = ["bentoml", "export", bento, str(archive)]
     print("+ " + " ".join(command), file=sys.stderr)
     if subprocess.run(command, cwd=repo, check=False).returncode != 0:
@@ -249,6 +254,7 @@ def publish_release(
     assets: list[Path],
     dry_run: bool = False,
     bento: str | None = None,
+    layout: ArtifactLayout | None = None,
 ) -> list[str]:
     """Create the GitHub Release of ``version`` (gh) with the model card and ``assets``.
 
@@ -261,9 +267,10 @@ def publish_release(
     if version not in state.versions:
         raise ReleaseError(f"version {version} is not registered")
     tag = ensure_registered_with_gates(state.versions[version]).tag
-    card = write_model_card(repo, ARTIFACTS / "model-card.md", version)
+    layout = layout or ArtifactLayout.of(repo)
+    card = write_model_card(repo, layout.model_card, version, layout)
     if bento is not None and not dry_run:
-        assets = [*assets, export_bento(repo, bento)]
+        assets = [*assets, export_bento(repo, bento, layout)]
     missing = [str(a) for a in assets if not (repo / a).is_file()]
     if missing:
         raise ReleaseError(f"release assets not found: {', '.join(missing)}")

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .artifacts import read_json
+from .layout import ArtifactLayout
 
 if TYPE_CHECKING:
     import pandas as pd
 
-DIAGNOSTICS_FILE = "diagnostics.json"
 SCHEMA_VERSION = 1
 #: Bootstrap resamples of the test set and the interval's coverage.
 RESAMPLES = 200
@@ -94,7 +94,7 @@ class Diagnostics:
 
 def load_diagnostics(artifacts: Path) -> Diagnostics | None:
     """The diagnostics of the run in ``artifacts``; None when the run has none (older runs)."""
-    path = artifacts / DIAGNOSTICS_FILE
+    path = ArtifactLayout(artifacts).diagnostics
     if not path.is_file():
         return None
     try:

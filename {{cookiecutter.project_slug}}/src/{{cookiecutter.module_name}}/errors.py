@@ -33,6 +33,25 @@ class FormatError(ProjectError):
     """A value from outside (a tag, an input, a name) does not have the format it must have."""
 
 
+class ReleaseError(ProjectError):
+    """A release command refused to act; the message says why and what to do."""
+
+
+class CommentError(ProjectError):
+    """The artifact cannot be posted (e.g. its PR number does not belong to the run)."""
+
+
+class Interrupted(ProjectError):
+    """The command was stopped by a signal; what it had started is cleaned up."""
+
+
+class TrackingError(Exception):
+    """The tracking store could not be reached or refused a write (never fails training).
+
+    Not a ProjectError: tracking is best effort, its callers report it as a warning.
+    """
+
+
 def ensure_format(value: str, pattern: re.Pattern[str], what: str) -> str:
     """Return ``value`` if all of it matches ``pattern``; refuse it naming ``what`` otherwise."""
     if not pattern.fullmatch(value):

@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 from .errors import ArtifactError
+from .layout import DEFAULT_DIR
 from .lineage import read_lineage
 from .schema import example_record
 
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     """Print (and with ``--send``, send) an example request; 1 when the server refuses it."""
     parser = argparse.ArgumentParser(prog="make example-request", description=__doc__)
     parser.add_argument("--url", default="http://127.0.0.1:3000", help="the server's base URL")
-    parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
+    parser.add_argument("--artifacts", type=Path, default=Path(DEFAULT_DIR))
     parser.add_argument("--send", action="store_true", help="POST it and print the answer")
     args = parser.parse_args(argv)
     if not args.url.startswith(("http://", "https://")):

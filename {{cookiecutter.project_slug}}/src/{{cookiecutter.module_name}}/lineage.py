@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, distribution_name
+from . import __version__, distribution_name, git
 from .datastore import lineage_record
 from .errors import ArtifactError, DataError
+from .layout import LINEAGE_FILE, ArtifactLayout
 
 if TYPE_CHECKING:
     from .config import Params
@@ -25,7 +25,6 @@ MAX_CATEGORIES = 100
 #: The params sections that shape the trained model. The other sections (gates, checks,
 #: behaviour, monitor) are read by later stages and can change without retraining.
 TRAINING_PARAMS = ("task", "seed", "data", "model")
-LINEAGE_FILE = "lineage.json"
 
 
 def params_sha256(params: Params) -> str:
@@ -37,30 +36,6 @@ def params_sha256(params: Params) -> str:
     training = {key: params.to_dict().get(key) for key in TRAINING_PARAMS}
     canonical = json.dumps(training, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def git_state(root: Path) -> dict[str, Any]:
-    """Return ``{"commit": sha, "dirty": bool}``, or nulls outside a git repository."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--verify", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=normal"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
-    return {"commit": commit, "dirty": bool(status.strip())}
 
 
 def package_versions() -> dict[str, str | None]:
@@ -117,7 +92,7 @@ def build_lineage(
         "model_name": project,
         "started_at": started_at,
         "finished_at": finished_at,
-        "git": git_state(root),
+        "git": git.state(root),
         "task": params.task,
         "seed": params.seed,
         "params": params.to_dict(),
@@ -148,7 +123,7 @@ def read_lineage(artifacts_dir: Path) -> str:
     Raises:
         ArtifactError: if there is no lineage record (no training run yet).
     """
-    path = artifacts_dir / LINEAGE_FILE
+    path = ArtifactLayout(artifacts_dir).lineage
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -196,12 +171,12 @@ def ensure_current(params: Params, root: Path, artifacts_dir: Path) -> dict[str,
             ones.
     """
     from .artifacts import display_path, read_json, sha256_file
-    from .train import MODEL_FILE
 
-    lineage = read_json(artifacts_dir / LINEAGE_FILE, "run `make train` first")
+    layout = ArtifactLayout(artifacts_dir)
+    lineage = read_json(layout.lineage, "run `make train` first")
     if not isinstance(lineage, dict):
-        raise ArtifactError(f"{artifacts_dir / LINEAGE_FILE} must hold a JSON object")
-    model = artifacts_dir / MODEL_FILE
+        raise ArtifactError(f"{layout.lineage} must hold a JSON object")
+    model = layout.model
     if not model.is_file():
         raise ArtifactError(f"{display_path(model, root)}: not found; run `make train`")
     if sha256_file(model) != (lineage.get("model") or {}).get("sha256"):

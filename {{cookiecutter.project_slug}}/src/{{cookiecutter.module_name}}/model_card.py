@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from .artifacts import atomic_write_text, read_json
-from .release import CHECKS, LINEAGE, ReleaseError, project_metadata, read_state
+from .errors import ReleaseError
+from .layout import ArtifactLayout
+from .release import project_metadata, read_state
 
 
 def _fmt(value: Any) -> str:  # noqa: ANN401 - formats any JSON value
@@ -18,10 +20,16 @@ def _fmt(value: Any) -> str:  # noqa: ANN401 - formats any JSON value
     return "-" if value is None else str(value)
 
 
-def render_model_card(repo: Path, version: str | None = None, image: str | None = None) -> str:
-    """Render the model card (markdown) from artifacts/lineage.json and checks.json."""
-    lineage = read_json(repo / LINEAGE, "run `make train` first")
-    checks = read_json(repo / CHECKS) if (repo / CHECKS).is_file() else None
+def render_model_card(
+    repo: Path,
+    version: str | None = None,
+    image: str | None = None,
+    layout: ArtifactLayout | None = None,
+) -> str:
+    """Render the model card (markdown) from lineage.json and checks.json of ``layout``."""
+    layout = layout or ArtifactLayout.of(repo)
+    lineage = read_json(layout.lineage, "run `make train` first")
+    checks = read_json(layout.checks) if layout.checks.is_file() else None
     meta = project_metadata(repo)
     name = lineage.get("model_name") or meta.get("name", "model")
     data, model = lineage.get("data") or {}, lineage.get("model") or {}
@@ -100,7 +108,9 @@ def render_model_card(repo: Path, version: str | None = None, image: str | None 
     return "\n".join(out)
 
 
-def write_model_card(repo: Path, output: Path, version: str | None = None) -> Path:
+def write_model_card(
+    repo: Path, output: Path, version: str | None = None, layout: ArtifactLayout | None = None
+) -> Path:
     """Render the model card of ``version`` (image from its registration tag) to ``output``."""
     image = None
     if version:
@@ -109,5 +119,5 @@ def write_model_card(repo: Path, output: Path, version: str | None = None) -> Pa
             raise ReleaseError(f"version {version} is not registered")
         image = state.versions[version].image
     path = output if output.is_absolute() else repo / output
-    atomic_write_text(path, render_model_card(repo, version, image))
+    atomic_write_text(path, render_model_card(repo, version, image, layout))
     return path

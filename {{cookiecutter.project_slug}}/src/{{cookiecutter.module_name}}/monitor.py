@@ -27,13 +27,13 @@ from __future__ import annotations
 import glob
 import hashlib
 import stat
-import subprocess
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import git
 from .artifacts import (
     StagingDir,
     atomic_write_bytes,
@@ -46,8 +46,9 @@ from .artifacts import (
     sweep_stale,
     write_new_file,
 )
-from .errors import DataError, ProjectError
+from .errors import DataError
 from .gates import Gate, judge, verdict_table
+from .layout import MONITOR_JSON, ArtifactLayout
 from .traffic import PREFIX, SUFFIX, log_files, read_log
 
 if TYPE_CHECKING:
@@ -59,11 +60,6 @@ if TYPE_CHECKING:
 #: Exit status when a monitoring threshold is exceeded (2 stays "unusable input").
 EXIT_DRIFT = 3
 
-SUMMARY_FILE = "monitor.json"
-MARKDOWN_FILE = "monitor.md"
-HTML_FILE = "monitor.html"
-MODEL_FILE = "model.joblib"
-BATCHES_DIR = Path("data/batches")
 #: The ledger of the batches folded into a training data file: ``<data file>.batches.json``.
 LEDGER_SUFFIX = ".batches.json"
 
@@ -129,21 +125,6 @@ def resolve_source(source: str, root: Path, folders: list[Path] | None = None) -
     return paths
 
 
-def _pinned_params(params: Params, reference: Dataset) -> Params:
-    """Params whose feature lists are the training data's: a batch is checked against them.
-
-    Inferring the columns again from a batch would, for instance, turn a numeric column with a
-    stray text value into a categorical one instead of reporting the bad value.
-    """
-    data = params.data.model_copy(
-        update={
-            "numeric_features": reference.numeric,
-            "categorical_features": reference.categorical,
-        }
-    )
-    return params.model_copy(update={"data": data})
-
-
 def _validate_file(
     raw: pd.DataFrame, label: str, params: Params, reference: Dataset
 ) -> tuple[pd.DataFrame, bool]:
@@ -153,7 +134,7 @@ def _validate_file(
     missing values (and be numeric for regression). A batch may hold a single class: the class
     count and split rules of the training data do not apply to it.
     """
-    from .data import validate_features, validate_target
+    from .data import FeatureSchema, validate_features, validate_target
 
     columns = [str(c) for c in raw.columns]
     missing = [c for c in reference.features if c not in columns]
@@ -162,7 +143,7 @@ def _validate_file(
             f"{label}: missing column(s) the model was trained on: "
             f"{', '.join(map(repr, missing))}; columns are: {', '.join(columns)}"
         )
-    pinned = _pinned_params(params, reference)
+    pinned = FeatureSchema.of(params).pinned(reference.numeric, reference.categorical)
     frame, numeric, categorical = validate_features(raw, pinned, label)
     target = params.data.target
     if target not in columns:
@@ -442,6 +423,7 @@ def monitor(
     resolve_source(source, root, data_folders(params, root))  # refuse a bad path before reading
     reference = load_dataset(params, root)
     batch = load_batch(source, params, reference, root, min_rows=params.monitor.min_rows)
+    layout = ArtifactLayout(artifacts_dir)
     ensure_current(params, root, artifacts_dir)  # the model was trained on this data and params
     model = load_model(artifacts_dir)
     with quiet_stack():
@@ -469,8 +451,8 @@ def monitor(
             "sampled_rows": min(len(reference.frame), params.monitor.sample_size),
         },
         "model": {
-            "path": display_path(artifacts_dir / MODEL_FILE, root),
-            "sha256": sha256_file(artifacts_dir / MODEL_FILE),
+            "path": display_path(layout.model, root),
+            "sha256": sha256_file(layout.model),
         },
         "thresholds": params.monitor.thresholds.model_dump(),
         "gates": gates,
@@ -490,11 +472,12 @@ def monitor(
     }
     summary["seconds"] = round(time.perf_counter() - clock, 2)
     with StagingDir(artifacts_dir) as stage:
+        staged = ArtifactLayout(stage.path)
         # One setting for every deepchecks page: checks.html_connected.
-        save_html(suite, stage.path / HTML_FILE, params.checks.html_connected)
-        atomic_write_text(stage.path / MARKDOWN_FILE, render_markdown(summary))
-        atomic_write_json(stage.path / SUMMARY_FILE, summary)
-        stage.commit(order=[SUMMARY_FILE])
+        save_html(suite, staged.monitor_html, params.checks.html_connected)
+        atomic_write_text(staged.monitor_md, render_markdown(summary))
+        atomic_write_json(staged.monitor, summary)
+        stage.commit(order=[MONITOR_JSON])
     return summary
 
 
@@ -804,9 +787,5 @@ def version_update(update: DataUpdate) -> list[str]:
     ignore = Path(update.path).parent / ".gitignore"  # DVC writes one outside ignored folders
     if (root / ignore).is_file():
         paths.append(ignore.as_posix())
-    result = subprocess.run(
-        ["git", "add", "--", *paths], cwd=root, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        raise ProjectError(f"git add {' '.join(paths)}: {' '.join(result.stderr.split())}")
+    git.add(root, paths)
     return paths

@@ -33,15 +33,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ProjectError, ensure_format
+from .errors import CommentError, ensure_format
 from .evaluate import PLOT_FILES
+from .layout import PLOTS_DIR, REPORT_FILE
 from .release import GITHUB_REPOSITORY
 
 #: ``artifact``: plots stay in the workflow artifact; ``publish``: uploaded to CML's asset host.
 IMAGE_MODES = ("artifact", "publish")
-REPORT_FILE = "report.md"
 PR_NUMBER_FILE = "pr-number.txt"
-PLOTS_DIR = "plots"
 COMMENT_FILE = "comment.md"
 MAX_REPORT_BYTES = 1 << 20
 MAX_PLOT_BYTES = 4 << 20
@@ -79,10 +78,6 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: PNG colour type -> (channels, allowed bit depths).
 _PNG_COLOURS = {0: (1, {1, 2, 4, 8, 16}), 2: (3, {8, 16}), 3: (1, {1, 2, 4, 8}), 4: (2, {8, 16})}
 _PNG_COLOURS[6] = (4, {8, 16})
-
-
-class CommentError(ProjectError):
-    """The artifact cannot be posted (e.g. its PR number does not belong to the run)."""
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,14 @@ import contextlib
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ArtifactError, DataError
+from .layout import ArtifactLayout
+from .progress import Progress, quiet
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,12 +50,6 @@ PREDICTION = "prediction"
 PROBABILITY_PREFIX = "probability_"
 #: Columns of the rejects file besides the row's own columns.
 REJECT_LINE, REJECT_REASON = "line", "reason"
-
-Progress = Callable[[str], None]
-
-
-def _quiet(_: str) -> None:
-    """Discard progress messages."""
 
 
 @dataclass(frozen=True)
@@ -106,10 +102,10 @@ def load_last_run(params: Params, root: Path, artifacts: Path) -> Model:
     import joblib
 
     from .lineage import ensure_current
-    from .train import MODEL_FILE
 
     lineage = ensure_current(params, root, artifacts)
-    return Model(joblib.load(artifacts / MODEL_FILE), lineage, "the last run (artifacts/)")
+    model = joblib.load(ArtifactLayout(artifacts).model)
+    return Model(model, lineage, f"the last run ({artifacts.name}/)")
 
 
 def stage_version(stage: str, root: Path) -> Version:
@@ -118,7 +114,8 @@ def stage_version(stage: str, root: Path) -> Version:
     Raises:
         ReleaseError: the stage is unknown or has no version assigned.
     """
-    from .release import ReleaseError, ensure_stage, read_state
+    from .errors import ReleaseError
+    from .release import ensure_stage, read_state
 
     ensure_stage(root, stage)
     state = read_state(root)
@@ -143,25 +140,25 @@ def load_stage(stage: str, root: Path, artifacts: Path) -> Model:
     import joblib
 
     from .artifacts import read_json, sha256_file
-    from .release import ReleaseError
-    from .train import LINEAGE_FILE, MODEL_FILE
+    from .errors import ReleaseError
 
     version = stage_version(stage, root)
     wanted = version.fields.get("model-sha256")
     if not wanted:
         raise ReleaseError(f"{version.tag} records no model-sha256: register it again")
     source = f"{stage}: {version.version} ({version.tag})"
-    model_file = artifacts / MODEL_FILE
+    layout = ArtifactLayout(artifacts)
+    model_file = layout.model
     if model_file.is_file() and sha256_file(model_file) == wanted:
-        lineage = read_json(artifacts / LINEAGE_FILE, "run `make train` first")
+        lineage = read_json(layout.lineage, "run `make train` first")
         return Model(joblib.load(model_file), lineage, source)
     stored = _bentoml_model(wanted)
     if stored is not None:
         return Model(stored[0], stored[1], f"{source}, BentoML store")
     raise ArtifactError(
         f"{stage} runs {version.version}, whose model (sha256 {wanted[:12]}) is neither "
-        f"{MODEL_FILE} in {artifacts} nor in the BentoML store: check out {version.tag} and run "
-        "`make train` (training is reproducible) or `make bento` there"
+        f"{model_file.name} in {artifacts} nor in the BentoML store: check out {version.tag} and "
+        "run `make train` (training is reproducible) or `make bento` there"
     )
 
 
@@ -465,7 +462,7 @@ def _where(job: Job, kind: str, row: int) -> str:
     return f"line {row + 2}" if kind == "csv" else f"row {row + 1}"
 
 
-def run(job: Job, model: Model, progress: Progress = _quiet) -> Summary:
+def run(job: Job, model: Model, progress: Progress = quiet) -> Summary:
     """Score ``job.input`` with ``model`` into ``job.output`` (see the module docstring).
 
     Raises:
@@ -531,7 +528,7 @@ def _empty_rejects(job: Job, kind: str) -> pd.DataFrame:
 
 
 def score_on_dask(
-    job: Job, kind: str, model: Model, progress: Progress = _quiet
+    job: Job, kind: str, model: Model, progress: Progress = quiet
 ) -> Iterator[ChunkResult]:
     """Score the partitions of ``job.input`` on the Dask cluster at ``job.scheduler``, in order.
 

@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 
-# The signals that stop a command: the CLI turns them into a clean unwind (cli.Interrupted).
+# The signals that stop a command: the CLI turns them into a clean unwind (errors.Interrupted).
 STOPPING_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
 
 

@@ -27,14 +27,15 @@ import base64
 import json
 import os
 import re
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .artifacts import read_json, sha256_file
-from .errors import ProjectError
+from . import git
+from .artifacts import display_path, read_json, sha256_file
+from .errors import ReleaseError
+from .layout import ArtifactLayout
 
 if TYPE_CHECKING:
     from gto.config import RegistryConfig
@@ -49,10 +50,6 @@ else:  # pragma: no cover - Python 3.10 (tomli comes with bentoml there)
 
 #: Stages whose GitHub environment must have required reviewers before a tag deploys there.
 REVIEWED_STAGES = ("prod",)
-ARTIFACTS = Path("artifacts")
-LINEAGE = ARTIFACTS / "lineage.json"
-CHECKS = ARTIFACTS / "checks.json"
-IMAGE = ARTIFACTS / "image.json"
 BUMPS = ("major", "minor", "patch")
 #: The version a model's first registration gets (GTO's own default would be v0.0.1).
 FIRST_VERSION = "v0.1.0"
@@ -65,10 +62,6 @@ GITHUB_REPOSITORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,
 #: Fields of a registration tag that tie the version to a gate record that passed.
 RECORD_FIELDS = ("model-sha256", "data-sha256", "params-sha256", "checks-sha256")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-class ReleaseError(ProjectError):
-    """A release command refused to act; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -145,15 +138,6 @@ class State:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _git(repo: Path, *args: str) -> str:
-    """Run git in ``repo`` and return its stripped stdout; raise ReleaseError on failure."""
-    proc = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        detail = (proc.stderr or proc.stdout).strip().splitlines()
-        raise ReleaseError(f"git {args[0]} failed: {detail[-1] if detail else proc.returncode}")
-    return proc.stdout.strip()
 
 
 def project_metadata(repo: Path) -> dict[str, Any]:
@@ -295,13 +279,7 @@ def read_state(repo: Path, name: str | None = None) -> State:
 
 
 def _tag_exists(repo: Path, tag: str) -> bool:
-    proc = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}"],
-        cwd=repo,
-        capture_output=True,
-        check=False,
-    )
-    return proc.returncode == 0
+    return git.ok(repo, "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}")
 
 
 def push_auth_env(environ: dict[str, str] | None = None) -> dict[str, str]:
@@ -327,18 +305,10 @@ def push_auth_env(environ: dict[str, str] | None = None) -> dict[str, str]:
 
 def _push(repo: Path, tag: str) -> None:
     """Push one tag to origin; delete the local tag if the push fails (nothing left behind)."""
-    proc = subprocess.run(
-        ["git", "push", "--quiet", "origin", f"refs/tags/{tag}"],
-        cwd=repo,
-        env=push_auth_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = git.run(repo, "push", "--quiet", "origin", f"refs/tags/{tag}", env=push_auth_env())
     if proc.returncode != 0:
-        subprocess.run(["git", "tag", "-d", tag], cwd=repo, capture_output=True, check=False)
-        lines = proc.stderr.strip().splitlines()
-        raise ReleaseError(f"could not push {tag} to origin: {lines[-1] if lines else 'failed'}")
+        git.run(repo, "tag", "-d", tag)
+        raise ReleaseError(f"could not push {tag} to origin: {git.last_line(proc)}")
 
 
 def _gto_message(exc: Exception) -> str:
@@ -362,14 +332,11 @@ def _gto_call(func: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - any GTO api fu
 def ensure_clean(repo: Path) -> str:
     """Return HEAD's sha; refuse a dirty working tree (tracked changes or untracked files)."""
     try:
-        head = _git(repo, "rev-parse", "HEAD")
+        head = git.output(repo, "rev-parse", "HEAD", error=ReleaseError)
     except ReleaseError as exc:
         raise ReleaseError(f"{repo} is not a git repository with a commit") from exc
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "-z"], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout
-    if dirty:
-        entries = [entry for entry in dirty.split("\0") if entry]
+    entries = git.dirty_paths(repo)
+    if entries:
         more = f" and {len(entries) - 1} more" if len(entries) > 1 else ""
         raise ReleaseError(
             f"the working tree is dirty ({entries[0][3:]}{more}): "
@@ -379,7 +346,7 @@ def ensure_clean(repo: Path) -> str:
 
 
 def ensure_gates_passed(
-    repo: Path, head: str, params: Params
+    repo: Path, head: str, params: Params, layout: ArtifactLayout | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return (lineage, checks) of the artifacts; refuse unless they are HEAD's and passed.
 
@@ -392,11 +359,17 @@ def ensure_gates_passed(
     from .errors import ArtifactError
     from .lineage import ensure_current
 
-    if not (repo / LINEAGE).is_file():
-        raise ReleaseError(f"{LINEAGE} not found: run `make train` first")
-    if not (repo / CHECKS).is_file():
-        raise ReleaseError(f"{CHECKS} not found: run `make check`; no version without gates")
-    lineage, checks = ensure_current(params, repo, repo / ARTIFACTS), read_json(repo / CHECKS)
+    layout = layout or ArtifactLayout.of(repo)
+    if not layout.lineage.is_file():
+        raise ReleaseError(
+            f"{display_path(layout.lineage, repo)} not found: run `make train` first"
+        )
+    if not layout.checks.is_file():
+        raise ReleaseError(
+            f"{display_path(layout.checks, repo)} not found: run `make check`; no version "
+            "without gates"
+        )
+    lineage, checks = ensure_current(params, repo, layout.dir), read_json(layout.checks)
     trained_on = (lineage.get("git") or {}).get("commit")
     if trained_on != head:
         raise ReleaseError(
@@ -406,7 +379,7 @@ def ensure_gates_passed(
     if (lineage.get("git") or {}).get("dirty"):
         raise ReleaseError("the artifacts were trained from a dirty tree: retrain from a commit")
     try:
-        ensure_record_current(checks, lineage, params, repo / ARTIFACTS)
+        ensure_record_current(checks, lineage, params, layout.dir)
     except ArtifactError as exc:
         raise ReleaseError(str(exc)) from None
     return lineage, checks
@@ -488,13 +461,7 @@ def ensure_registered_with_gates(version: Version) -> Version:
 
 def default_branch(repo: Path) -> str:
     """The default branch: origin's HEAD when git knows it, else ``main``."""
-    proc = subprocess.run(
-        ["git", "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = git.run(repo, "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD")
     return proc.stdout.strip().removeprefix("origin/") if proc.returncode == 0 else "main"
 
 
@@ -502,14 +469,9 @@ def ensure_on_branch(repo: Path, commit: str, branch: str) -> None:
     """Refuse ``commit`` unless it is reachable from ``branch`` (origin's copy when fetched)."""
     ensure_ref_name(branch)
     for ref in (f"refs/remotes/origin/{branch}", f"refs/heads/{branch}"):
-        if subprocess.run(
-            ["git", "rev-parse", "--verify", "--quiet", ref], cwd=repo, capture_output=True
-        ).returncode:
+        if not git.ok(repo, "rev-parse", "--verify", "--quiet", ref):
             continue
-        reachable = subprocess.run(
-            ["git", "merge-base", "--is-ancestor", commit, ref], cwd=repo, capture_output=True
-        )
-        if reachable.returncode == 0:
+        if git.ok(repo, "merge-base", "--is-ancestor", commit, ref):
             return
         raise ReleaseError(
             f"commit {commit[:12]} is not on the default branch {branch}: only versions "
@@ -555,6 +517,7 @@ def register(
     part: str = "patch",
     image: str | None = None,
     push: bool = False,
+    layout: ArtifactLayout | None = None,
 ) -> Version:
     """Register HEAD as a new version of the model (tag ``NAME@vX.Y.Z``).
 
@@ -562,7 +525,8 @@ def register(
     a gate record that is not about that model or did not pass, a version that is not semver or
     not higher than every registered one, and an existing tag. The tag message records the
     commit, the model, data, params and gate record fingerprints, the metrics and the image
-    (from ``image`` or artifacts/image.json when it exists).
+    (from ``image`` or artifacts/image.json when it exists). ``layout``: the artifacts
+    (default: the repository's ``artifacts/``).
     """
     from gto import api
     from gto.versions import SemVer
@@ -570,7 +534,8 @@ def register(
     if version is not None:
         version = ensure_version(version)
     head = ensure_clean(repo)
-    lineage, checks = ensure_gates_passed(repo, head, params)
+    layout = layout or ArtifactLayout.of(repo)
+    lineage, checks = ensure_gates_passed(repo, head, params, layout)
     state = read_state(repo)
     latest = state.latest()
     if version is None:
@@ -585,15 +550,15 @@ def register(
     registered_here = [v.version for v in state.versions.values() if v.commit == head]
     if registered_here:
         raise ReleaseError(f"commit {head[:12]} is already registered as {registered_here[0]}")
-    if image is None and (repo / IMAGE).is_file():
-        image = read_json(repo / IMAGE).get("ref")
+    if image is None and layout.image.is_file():
+        image = read_json(layout.image).get("ref")
     fields = {
         "commit": head,
         "image": image or "none",
         "model-sha256": checks["model_sha256"],
         "data-sha256": checks["data_sha256"],
         "params-sha256": checks["params_sha256"],
-        "checks-sha256": sha256_file(repo / CHECKS),
+        "checks-sha256": sha256_file(layout.checks),
         "gates": "passed" if checks.get("passed") else "failed",
         "metrics": json.dumps((lineage.get("metrics") or {}).get("test", {}), sort_keys=True),
     }
@@ -707,7 +672,7 @@ def check_ref(repo: Path, ref: str, branch: str | None = None) -> dict[str, str]
 
     tag = ensure_tag_name(ref)
     branch = ensure_ref_name(branch) if branch else None
-    if subprocess.run(["git", "rev-parse", "--git-dir"], cwd=repo, capture_output=True).returncode:
+    if not git.ok(repo, "rev-parse", "--git-dir"):
         raise ReleaseError(f"{repo} is not a git repository: there are no tags to check")
     decision = {"event": "none", "name": "", "version": "", "stage": "", "tag": tag, "commit": ""}
     try:

@@ -32,12 +32,12 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from . import charts, tracking
+from . import charts, git, tracking
 from .artifacts import process_alive, read_json, replace_directory, sweep_stale
 from .compare import (
     BETTER,
@@ -53,23 +53,31 @@ from .compare import (
     direction,
 )
 from .datastore import report_lines, share_with_worktree
-from .diagnostics import DIAGNOSTICS_FILE, Diagnostics, load_diagnostics
-from .errors import ArtifactError
+from .diagnostics import Diagnostics, load_diagnostics
+from .errors import ArtifactError, TrackingError
+from .layout import (
+    CHECKS_HTML,
+    CHECKS_JSON,
+    DIAGNOSTICS_FILE,
+    LINEAGE_FILE,
+    METRICS_FILE,
+    PLOTS_DIR,
+    REPORT_FILE,
+    STUDY_FILE,
+    ArtifactLayout,
+)
 from .processes import STOPPING_SIGNALS, stop_group
-from .tune import STUDY_FILE, StudySummary, read_study, study_lines
+from .progress import Progress, quiet
+from .tune import StudySummary, read_study, study_lines
 
 if TYPE_CHECKING:
     from .config import Params
 
-REPORT_FILE = "report.md"
-CHECKS_HTML = "checks.html"
-PLOTS_DIR = "plots"
-BASE_DIR = "base"
 #: Name of the workflow artifact that carries the report (pr-report.yml uploads it).
 ARTIFACT_NAME = "pr-report"
 #: The files of a run that a base comparison reads (those absent from older bases are optional).
-BASE_RUN_FILES = ("metrics.json", "lineage.json")
-BASE_RUN_OPTIONAL = ("checks.json", DIAGNOSTICS_FILE)
+BASE_RUN_FILES = (METRICS_FILE, LINEAGE_FILE)
+BASE_RUN_OPTIONAL = (CHECKS_JSON, DIAGNOSTICS_FILE)
 #: Make targets that produce a base run in the base worktree.
 BASE_TARGETS = ("install", "train")
 #: Then this one, whose failure (a gate the base fails) does not stop the report.
@@ -103,12 +111,6 @@ MARKS = {
     REMOVED: "removed",
 }
 
-Progress = Callable[[str], None]
-
-
-def _quiet(_: str) -> None:
-    """Discard progress messages."""
-
 
 @dataclass(frozen=True)
 class Run:
@@ -136,19 +138,20 @@ def load_run(artifacts: Path) -> Run:
             were not run, which the report says.
     """
     hint = "run `make train` first"
-    metrics = read_json(artifacts / "metrics.json", hint)
-    lineage = read_json(artifacts / "lineage.json", hint)
-    for name, doc in (("metrics.json", metrics), ("lineage.json", lineage)):
+    layout = ArtifactLayout(artifacts)
+    metrics = read_json(layout.metrics, hint)
+    lineage = read_json(layout.lineage, hint)
+    for path, doc in ((layout.metrics, metrics), (layout.lineage, lineage)):
         if not isinstance(doc, dict):
-            raise ArtifactError(f"{artifacts / name} must hold a JSON object")
+            raise ArtifactError(f"{path} must hold a JSON object")
     if not isinstance(metrics.get("test"), dict):
-        raise ArtifactError(f"{artifacts / 'metrics.json'} has no 'test' metrics")
-    checks_path = artifacts / "checks.json"
+        raise ArtifactError(f"{layout.metrics} has no 'test' metrics")
+    checks_path = layout.checks
     checks = read_json(checks_path, "") if checks_path.exists() else None
     if checks is not None and not isinstance(checks.get("gates"), list):
         raise ArtifactError(f"{checks_path} has no 'gates' list")
-    plots = tuple(sorted((artifacts / PLOTS_DIR).glob("*.png")))
-    html = artifacts / CHECKS_HTML
+    plots = tuple(sorted(layout.plots.glob("*.png")))
+    html = layout.checks_html
     model_sha = (lineage.get("model") or {}).get("sha256")
     return Run(
         metrics,
@@ -173,7 +176,7 @@ class Base:
 
 def load_base(artifacts: Path, ref: str | None = None) -> Base:
     """Read a base run's ``metrics.json`` and ``lineage.json`` from a directory."""
-    if not (artifacts / "metrics.json").is_file():
+    if not ArtifactLayout(artifacts).metrics.is_file():
         return Base(ref=ref, note=f"no base metrics in {artifacts}")
     run = load_run(artifacts)
     # The base's gate values are shown beside the PR's; its plots are not compared.
@@ -183,12 +186,6 @@ def load_base(artifacts: Path, ref: str | None = None) -> Base:
 
 
 # --- the base branch, retrained in a git worktree ---------------------------------------------
-
-
-def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=300
-    )
 
 
 def _base_env(uv: str | None) -> dict[str, str]:
@@ -238,16 +235,16 @@ def remove_stale_worktrees(project: Path) -> list[Path]:
     on disk; this unregisters and deletes them, and prunes worktrees whose folder is gone.
     Returns the removed worktrees.
     """
-    listing = _git(project, "worktree", "list", "--porcelain").stdout.splitlines()
+    listing = git.run(project, "worktree", "list", "--porcelain").stdout.splitlines()
     paths = [Path(line[len("worktree ") :]) for line in listing if line.startswith("worktree ")]
     removed = [path for path in paths if _stale_worktree(path)]
     for path in removed:
-        _git(project, "worktree", "remove", "--force", str(path))
+        git.run(project, "worktree", "remove", "--force", str(path))
         shutil.rmtree(path.parent, ignore_errors=True)
     for folder in Path(tempfile.gettempdir()).glob(f"{WORKTREE_PREFIX}*"):
         if _stale_worktree(folder / "base"):  # a folder whose worktree git no longer lists
             shutil.rmtree(folder, ignore_errors=True)
-    _git(project, "worktree", "prune")
+    git.run(project, "worktree", "prune")
     return removed
 
 
@@ -258,7 +255,7 @@ def build_base(
     *,
     uv: str | None = None,
     saved: Path | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> Base:
     """Retrain the merge base of ``HEAD`` and ``ref`` and copy its run into ``dest``.
 
@@ -269,15 +266,15 @@ def build_base(
     """
     if shutil.which("git") is None:
         return Base(ref=ref, note="git is not installed")
-    prefix = _git(project, "rev-parse", "--show-prefix")
+    prefix = git.run(project, "rev-parse", "--show-prefix")
     if prefix.returncode != 0:
         return Base(ref=ref, note=f"{project} is not in a git repository")
     stale = remove_stale_worktrees(project)
     if stale:
         progress(f"removed {len(stale)} base worktree(s) left by interrupted reports")
-    if _git(project, "rev-parse", "--verify", "--quiet", ref + "^{commit}").returncode != 0:
+    if git.run(project, "rev-parse", "--verify", "--quiet", ref + "^{commit}").returncode != 0:
         return Base(ref=ref, note=f"the base ref `{ref}` does not exist here (fetch it first)")
-    merge_base = _git(project, "merge-base", "HEAD", ref)
+    merge_base = git.run(project, "merge-base", "HEAD", ref)
     if merge_base.returncode != 0:
         return Base(ref=ref, note=f"`HEAD` and `{ref}` have no common commit")
     commit = merge_base.stdout.strip()
@@ -289,15 +286,15 @@ def build_base(
             return reused
     with tempfile.TemporaryDirectory(prefix=f"{WORKTREE_PREFIX}{os.getpid()}-") as tmp:
         worktree = Path(tmp) / "base"
-        added = _git(project, "worktree", "add", "--detach", "--quiet", str(worktree), commit)
+        added = git.run(project, "worktree", "add", "--detach", "--quiet", str(worktree), commit)
         if added.returncode != 0:
             return Base(ref=ref, commit=commit, note=f"git worktree failed: {added.stderr.strip()}")
         try:
             base_project = worktree / prefix.stdout.strip()
             return _train_base(ref, commit, project, base_project, dest, uv, progress)
         finally:
-            _git(project, "worktree", "remove", "--force", str(worktree))
-            _git(project, "worktree", "prune")
+            git.run(project, "worktree", "remove", "--force", str(worktree))
+            git.run(project, "worktree", "prune")
 
 
 def _train_base(
@@ -330,14 +327,15 @@ def _train_base(
             note=f"training the base commit {short} failed (`make {' '.join(BASE_TARGETS)}` "
             f"exited {returncode}; the base may predate the pipeline)",
         )
-    for name in ("metrics.json", "lineage.json"):
-        source = base_project / "artifacts" / name
+    built = ArtifactLayout.of(base_project).dir
+    for name in BASE_RUN_FILES:
+        source = built / name
         if not source.is_file():
             return Base(ref=ref, commit=commit, note=f"the base commit {short} wrote no {name}")
         shutil.copy2(source, dest / name)
     _base_gates(base_project, dest, uv, progress)
     for name in (DIAGNOSTICS_FILE,):  # newer files: a base from before them has none
-        source = base_project / "artifacts" / name
+        source = built / name
         if source.is_file():
             shutil.copy2(source, dest / name)
     base = load_base(dest, ref)
@@ -349,7 +347,7 @@ def _saved_base(saved: Path, commit: str, dest: Path, ref: str, progress: Progre
 
     None (retrain) when there is no saved run, or it is of another commit or a dirty checkout.
     """
-    if not (saved / "lineage.json").is_file():
+    if not ArtifactLayout(saved).lineage.is_file():
         progress(f"base: no saved run in {saved.name}/: retraining the merge base")
         return None
     try:
@@ -382,14 +380,14 @@ def save_base_run(root: Path, artifacts: Path, dest: Path, params: Params) -> Pa
     Raises:
         ArtifactError: a stale run, or one trained with uncommitted changes.
     """
-    from .checks import CHECKS_JSON, record_fields
+    from .checks import record_fields
     from .lineage import ensure_current
 
     lineage = ensure_current(params, root, artifacts)
     git = lineage.get("git") or {}
     if not git.get("commit") or git.get("dirty") is not False:
         raise ArtifactError(
-            f"{artifacts.name}/lineage.json: the run was not trained from a clean git checkout "
+            f"{artifacts.name}/{LINEAGE_FILE}: the run was not trained from a clean git checkout "
             "(commit it, then `make train`): a saved base run must be what its commit gives"
         )
     names = [*BASE_RUN_FILES, *(n for n in BASE_RUN_OPTIONAL if (artifacts / n).is_file())]
@@ -420,9 +418,9 @@ def _base_gates(base_project: Path, dest: Path, uv: str | None, progress: Progre
         run_process_group(
             ["make", "-C", str(base_project), BASE_CHECK_TARGET], handle, _base_env(uv)
         )
-    source = base_project / "artifacts" / "checks.json"
+    source = ArtifactLayout.of(base_project).checks
     if source.is_file():
-        shutil.copy2(source, dest / "checks.json")
+        shutil.copy2(source, ArtifactLayout(dest).checks)
 
 
 def run_process_group(command: list[str], log: IO[str], env: dict[str, str]) -> int:
@@ -862,7 +860,7 @@ def base_history(root: Path, base: Base, task: str, lineage: Mapping[str, Any]) 
         return History(branch, metric, note="the tracking store holds no runs yet")
     try:
         rows = tracking.history(root, branch, task, tracking.experiment_name(lineage), limit=10)
-    except tracking.TrackingError as exc:
+    except TrackingError as exc:
         return History(branch, metric, note=f"cannot read {tracking.public_uri(uri)} ({exc})")
     return History(branch, metric, tuple(rows))
 
@@ -966,7 +964,7 @@ def run_report(
     base_artifacts: Path | None = None,
     base_run: Path | None = None,
     uv: str | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
     params: Params | None = None,
 ) -> Path:
     """Build the report of the run in ``artifacts``; return the path of ``report.md``.
@@ -974,6 +972,7 @@ def run_report(
     With ``params`` the run must be current (:func:`~.lineage.ensure_current`): trained with
     these params and the data file they name.
     """
+    layout = ArtifactLayout(artifacts)
     run = load_run(artifacts)
     study = read_study(root)
     if study is not None:
@@ -985,9 +984,7 @@ def run_report(
 
         ensure_current(params, root, artifacts)
     if base_ref:
-        base = build_base(
-            base_ref, root, artifacts / BASE_DIR, uv=uv, saved=base_run, progress=progress
-        )
+        base = build_base(base_ref, root, layout.base, uv=uv, saved=base_run, progress=progress)
     elif base_artifacts is not None:
         base = load_base(base_artifacts, ref=str(base_artifacts))
     else:
@@ -996,4 +993,4 @@ def run_report(
         progress(f"no base comparison: {base.note}")
     task = str(run.metrics.get("task") or "")
     history = base_history(root, base, task, run.lineage)
-    return write_report(run, base, out or artifacts / "report", history)
+    return write_report(run, base, out or layout.report, history)

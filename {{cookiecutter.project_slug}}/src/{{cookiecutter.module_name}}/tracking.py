@@ -25,7 +25,6 @@ import json
 import logging
 import math
 import os
-import subprocess
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
@@ -33,9 +32,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from . import git
 from .artifacts import atomic_write_json, read_json
 from .compare import flatten
-from .errors import ArtifactError
+from .errors import ArtifactError, TrackingError
+from .layout import ArtifactLayout
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -49,8 +50,7 @@ BACKEND = "{{ cookiecutter.experiment_tracking }}"
 STORE_DIR = "mlruns"
 STORE_DB = "mlflow.db"
 STORE_ARTIFACTS = "artifacts"
-#: In artifacts/: which tracked run holds this training run (:class:`TrackedRun`).
-TRACKING_FILE = "tracking.json"
+
 URI_ENV = "MLFLOW_TRACKING_URI"
 SWITCH_ENV = "EXPERIMENT_TRACKING"
 EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_NAME"
@@ -75,10 +75,6 @@ TAG_STUDY = "optuna.study"
 GATES_WORDS = {"true": "passed", "false": "failed"}
 
 Warn = Callable[[str], None]
-
-
-class TrackingError(Exception):
-    """The tracking store could not be reached or refused a write (never fails training)."""
 
 
 @dataclass(frozen=True)
@@ -139,27 +135,6 @@ def run_url(uri: str, experiment_id: str, run_id: str) -> str | None:
     return f"{public_uri(uri).rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
-def git_branch(root: Path) -> str | None:
-    """The branch being built: the PR's head branch in CI, else git's current branch."""
-    for name in ("GITHUB_HEAD_REF", "GITHUB_REF_NAME"):
-        value = os.environ.get(name, "").strip()
-        if value:
-            return value
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--abbrev-ref", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=30,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    branch = out.stdout.strip()
-    return branch if out.returncode == 0 and branch and branch != "HEAD" else None
-
-
 def _param_value(value: object) -> str:
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     return text[:MAX_PARAM_LENGTH]
@@ -183,20 +158,20 @@ def run_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
 
 def run_tags(lineage: Mapping[str, Any], root: Path, command: str) -> dict[str, str]:
     """The tags of a training run (see the TAG_* names), from its lineage record."""
-    git = lineage.get("git") or {}
+    commit = lineage.get("git") or {}
     data = lineage.get("data") or {}
     values = {
-        TAG_COMMIT: git.get("commit"),
-        TAG_BRANCH: git_branch(root),
-        TAG_DIRTY: None if git.get("dirty") is None else str(bool(git.get("dirty"))).lower(),
+        TAG_COMMIT: commit.get("commit"),
+        TAG_BRANCH: git.branch(root),
+        TAG_DIRTY: None if commit.get("dirty") is None else str(bool(commit.get("dirty"))).lower(),
         TAG_DATA_SHA: data.get("sha256"),
         TAG_DATA_VERSION: (data.get("dvc") or {}).get("md5"),  # the DVC version of the data
         TAG_MODEL_SHA: (lineage.get("model") or {}).get("sha256"),
         TAG_TASK: lineage.get("task"),
         TAG_COMMAND: command,
         # MLflow's own tags: the UI shows the commit and branch in its run list.
-        "mlflow.source.git.commit": git.get("commit"),
-        "mlflow.source.git.branch": git_branch(root),
+        "mlflow.source.git.commit": commit.get("commit"),
+        "mlflow.source.git.branch": git.branch(root),
     }
     return {key: str(value) for key, value in values.items() if value not in (None, "")}
 
@@ -264,7 +239,7 @@ def log_training(run: TrainingRun, root: Path, warn: Warn) -> TrackedRun | None:
     ``artifacts/tracking.json`` is removed first and written only once the run is logged: it
     never names an older run.
     """
-    record_path = run.artifacts_dir / TRACKING_FILE
+    record_path = ArtifactLayout(run.artifacts_dir).tracking
     record_path.unlink(missing_ok=True)
     if not enabled():
         return None
@@ -372,7 +347,7 @@ def _log_study(result: TuneResult, project: str, root: Path, uri: str) -> str:
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(uri)
     experiment_id = _experiment_id(client, experiment_name({"project": project}), uri, root)
-    tags = {TAG_STUDY: result.study, TAG_COMMAND: "tune", TAG_BRANCH: git_branch(root) or ""}
+    tags = {TAG_STUDY: result.study, TAG_COMMAND: "tune", TAG_BRANCH: git.branch(root) or ""}
     tags = {key: value for key, value in tags.items() if value}
     metric = f"cv_{result.metric}"
     with mlflow.start_run(
@@ -410,7 +385,7 @@ def _log_study(result: TuneResult, project: str, root: Path, uri: str) -> str:
 
 def read_tracked(artifacts_dir: Path, model_sha256: str | None) -> TrackedRun | None:
     """The tracked run of the model in ``artifacts_dir``; None if untracked or another model's."""
-    path = artifacts_dir / TRACKING_FILE
+    path = ArtifactLayout(artifacts_dir).tracking
     if not path.is_file():
         return None
     try:

@@ -7,7 +7,6 @@ into place only once everything succeeded, so a failed run leaves the previous o
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,20 +22,16 @@ from .artifacts import (
 from .config import Params, cap_parallelism, estimator_class
 from .data import load_dataset, split
 from .features import build_preprocessor
+from .layout import LINEAGE_FILE, METRICS_FILE, MODEL_FILE, ArtifactLayout
+from .progress import Progress, quiet
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
     from .data import Dataset
 
-MODEL_FILE = "model.joblib"
-METRICS_FILE = "metrics.json"
-LINEAGE_FILE = "lineage.json"
-PLOTS_DIR = "plots"
 #: Test rows kept as the model's input example (the tracked model's signature and example).
 EXAMPLE_ROWS = 5
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -53,11 +48,7 @@ class TrainResult:
     example: Any = None
 
 
-def _quiet(_: str) -> None:
-    """Discard progress messages."""
-
-
-def build_estimator(params: Params, progress: Progress = _quiet) -> Any:  # noqa: ANN401 - any scikit-learn estimator
+def build_estimator(params: Params, progress: Progress = quiet) -> Any:  # noqa: ANN401 - any scikit-learn estimator
     """Instantiate the configured estimator with its hyperparameters and the seed.
 
     Worker counts above this machine's CPUs are capped (:func:`~.config.cap_parallelism`),
@@ -72,7 +63,7 @@ def build_estimator(params: Params, progress: Progress = _quiet) -> Any:  # noqa
     return estimator.set_params(**hyper)
 
 
-def build_pipeline(params: Params, dataset: Dataset, progress: Progress = _quiet) -> Pipeline:
+def build_pipeline(params: Params, dataset: Dataset, progress: Progress = quiet) -> Pipeline:
     """Return the unfitted Pipeline: ColumnTransformer preprocessing, then the estimator."""
     from sklearn.pipeline import Pipeline
 
@@ -92,25 +83,26 @@ def run_training(
     params: Params,
     root: Path = Path(),
     artifacts_dir: Path | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> TrainResult:
     """Load and split the data, fit, evaluate, and write model, metrics, plots and lineage.
 
     Args:
         params: validated parameters.
         root: project directory; ``params.data.path`` is relative to it.
-        artifacts_dir: where artifacts go (default ``root / "artifacts"``).
+        artifacts_dir: where artifacts go (default: the project's, :class:`.layout.ArtifactLayout`).
         progress: called with one line per step.
 
     Raises:
         DataError: if the data is invalid; no artifact is written or changed then.
     """
-    from .diagnostics import DIAGNOSTICS_FILE, RESAMPLES, compute_diagnostics
+    from .diagnostics import RESAMPLES, compute_diagnostics
     from .evaluate import compute_metrics, permutation_importance_table, write_plots
     from .lineage import build_lineage
 
     started, clock = _now(), time.perf_counter()
-    artifacts = artifacts_dir if artifacts_dir is not None else root / "artifacts"
+    layout = ArtifactLayout.of(root, artifacts_dir)
+    artifacts = layout.dir
     progress(f"loading {params.data.path}")
     dataset = load_dataset(params, root)
     progress(
@@ -139,25 +131,24 @@ def run_training(
         params.task, pipeline, x_test, y_test, params.seed, importance
     )
     with StagingDir(artifacts) as stage:
+        staged = ArtifactLayout(stage.path)
         progress("writing plots")
-        write_plots(
-            params.task, pipeline, x_test, y_test, stage.path / PLOTS_DIR, params.seed, importance
-        )
-        atomic_write_json(stage.path / DIAGNOSTICS_FILE, diagnostics.to_dict())
-        model_path = atomic_dump_joblib(stage.path / MODEL_FILE, pipeline)
-        atomic_write_json(stage.path / METRICS_FILE, metrics)
+        write_plots(params.task, pipeline, x_test, y_test, staged.plots, params.seed, importance)
+        atomic_write_json(staged.diagnostics, diagnostics.to_dict())
+        model_path = atomic_dump_joblib(staged.model, pipeline)
+        atomic_write_json(staged.metrics, metrics)
         lineage = build_lineage(
             params=params,
             dataset=dataset,
             split_rows=(len(x_train), len(x_test)),
             metrics=metrics,
             model_sha256=sha256_file(model_path),
-            model_path=display_path(artifacts / MODEL_FILE, root),
+            model_path=display_path(layout.model, root),
             started_at=started,
             finished_at=_now(),
             root=root,
         )
-        atomic_write_json(stage.path / LINEAGE_FILE, lineage)
+        atomic_write_json(staged.lineage, lineage)
         stage.commit(order=[METRICS_FILE, LINEAGE_FILE])
     progress(
         f"wrote {display_path(artifacts, root)}/: {MODEL_FILE}, {METRICS_FILE}, {LINEAGE_FILE}"

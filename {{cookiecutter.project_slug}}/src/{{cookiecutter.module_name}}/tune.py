@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ArtifactError, ConfigError
+from .layout import STUDY_FILE, ArtifactLayout
+from .progress import Progress
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -44,11 +46,6 @@ if TYPE_CHECKING:
     from .config import Distribution, Params
     from .data import Dataset
 
-SUMMARY_FILE = "tune.json"
-#: The summary of the study behind model.params, next to params.yaml (``--apply`` writes it).
-STUDY_FILE = "tune-study.json"
-MARKDOWN_FILE = "tune.md"
-DB_FILE = "tune.db"
 #: Trials sampled at random before TPE takes over, and before pruning starts.
 STARTUP_TRIALS = 5
 #: Times a worker tries to open a storage that another worker is creating.
@@ -202,7 +199,7 @@ def study_name(params: Params, data_sha256: str) -> str:
 
 def default_storage(artifacts: Path) -> str:
     """The SQLite file in the artifacts directory."""
-    return f"sqlite:///{(artifacts / DB_FILE).resolve()}"
+    return f"sqlite:///{ArtifactLayout(artifacts).tune_db.resolve()}"
 
 
 def shown_storage(url: str) -> str:
@@ -303,7 +300,7 @@ def tune(
     storage: str | None = None,
     trials: int | None = None,
     worker: int = 0,
-    progress: Callable[[str], None] = print,
+    progress: Progress = print,
 ) -> TuneResult:
     """Run (or join) the study until it holds ``trials`` finished trials or the timeout passes."""
     import optuna
@@ -516,5 +513,6 @@ def write_summary(result: TuneResult, artifacts: Path) -> None:
     """Write ``tune.json`` and ``tune.md`` atomically."""
     from .artifacts import atomic_write_json, atomic_write_text
 
-    atomic_write_json(artifacts / SUMMARY_FILE, result.to_dict())
-    atomic_write_text(artifacts / MARKDOWN_FILE, render_markdown(result))
+    layout = ArtifactLayout(artifacts)
+    atomic_write_json(layout.tune, result.to_dict())
+    atomic_write_text(layout.tune_md, render_markdown(result))

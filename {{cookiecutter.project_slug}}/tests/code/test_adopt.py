@@ -18,8 +18,9 @@ from {{ cookiecutter.module_name }}.adopt import (
     infer_task,
     threshold,
 )
+from {{ cookiecutter.module_name }}.config import GateThresholds
 from {{ cookiecutter.module_name }}.errors import ConfigError
-from {{ cookiecutter.module_name }}.gates import GATES, GateThresholds, direction
+from {{ cookiecutter.module_name }}.gates import GATES, direction
 
 pytestmark = pytest.mark.code
 

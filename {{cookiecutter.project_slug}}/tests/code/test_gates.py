@@ -12,8 +12,6 @@ import pytest
 
 from {{ cookiecutter.module_name }}.artifacts import sha256_file
 from {{ cookiecutter.module_name }}.checks import (
-    CHECKS_HTML,
-    CHECKS_JSON,
     SUITES,
     CheckInputs,
     evaluate_gates,
@@ -21,9 +19,10 @@ from {{ cookiecutter.module_name }}.checks import (
     recorded_checks,
     sample,
 )
-from {{ cookiecutter.module_name }}.config import load_params, parse_params
+from {{ cookiecutter.module_name }}.config import GateThresholds, load_params, parse_params
 from {{ cookiecutter.module_name }}.errors import ConfigError
-from {{ cookiecutter.module_name }}.gates import GATES, Gate, GateThresholds, judge, verdict_table
+from {{ cookiecutter.module_name }}.gates import GATES, Gate, judge, verdict_table
+from {{ cookiecutter.module_name }}.layout import CHECKS_HTML, CHECKS_JSON
 from {{ cookiecutter.module_name }}.train import run_training
 
 pytestmark = pytest.mark.code

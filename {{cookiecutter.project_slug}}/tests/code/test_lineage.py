@@ -13,9 +13,9 @@ import sklearn
 from {{ cookiecutter.module_name }}.artifacts import sha256_file
 from {{ cookiecutter.module_name }}.config import load_params
 from {{ cookiecutter.module_name }}.errors import ArtifactError
+from {{ cookiecutter.module_name }}.git import state as git_state
 from {{ cookiecutter.module_name }}.lineage import (
     ensure_current,
-    git_state,
     params_sha256,
     read_lineage,
 )

@@ -19,6 +19,7 @@ from {{ cookiecutter.module_name }}.artifacts import sha256_file
 from {{ cookiecutter.module_name }}.config import Params, load_params
 from {{ cookiecutter.module_name }}.data import Dataset, load_dataset
 from {{ cookiecutter.module_name }}.errors import DataError
+from {{ cookiecutter.module_name }}.layout import MONITOR_JSON
 
 pytestmark = pytest.mark.code
 
@@ -482,7 +483,7 @@ def test_cli_exits_2_with_one_error_line_for_a_bad_batch(
     assert code == cli.EXIT_ERROR == 2
     assert err.startswith("error: bad.csv: missing column(s)")
     assert err.count("\n") == 1
-    assert not (project.parent / "artifacts" / monitor.SUMMARY_FILE).exists()
+    assert not (project.parent / "artifacts" / MONITOR_JSON).exists()
 
 
 def test_cli_without_a_model_says_to_train_first(

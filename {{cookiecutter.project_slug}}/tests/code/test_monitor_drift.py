@@ -12,6 +12,7 @@ import yaml
 
 from {{ cookiecutter.module_name }} import cli, monitor
 from {{ cookiecutter.module_name }}.config import load_params
+from {{ cookiecutter.module_name }}.layout import MONITOR_HTML, MONITOR_JSON, MONITOR_MD
 from {{ cookiecutter.module_name }}.train import run_training
 
 pytestmark = [pytest.mark.code, pytest.mark.slow]
@@ -40,9 +41,7 @@ def _check(project: Path, current: str, *extra: str) -> int:
 
 
 def _summary(project: Path) -> dict[str, Any]:
-    summary: dict[str, Any] = json.loads(
-        (project.parent / "artifacts" / monitor.SUMMARY_FILE).read_text()
-    )
+    summary: dict[str, Any] = json.loads((project.parent / "artifacts" / MONITOR_JSON).read_text())
     return summary
 
 
@@ -55,9 +54,9 @@ def test_the_stable_batch_passes(project: Path, capsys: pytest.CaptureFixture[st
     assert not summary["retrain"]
     assert "verdict: stable" in capsys.readouterr().out
     artifacts = project.parent / "artifacts"
-    html = artifacts / monitor.HTML_FILE
+    html = artifacts / MONITOR_HTML
     assert 10_000 < html.stat().st_size < 2_000_000, "a moderate, self-describing report"
-    assert (artifacts / monitor.MARKDOWN_FILE).read_text().startswith("## Drift monitoring: ✅")
+    assert (artifacts / MONITOR_MD).read_text().startswith("## Drift monitoring: ✅")
     assert not list(artifacts.glob(".staging-*")), "no staging leftovers"
 
 

@@ -24,9 +24,9 @@ import pytest
 from markdown_it import MarkdownIt
 
 from {{ cookiecutter.module_name }} import pr_comment
-from {{ cookiecutter.module_name }}.errors import ProjectError
+from {{ cookiecutter.module_name }}.errors import CommentError, ProjectError
 from {{ cookiecutter.module_name }}.evaluate import PLOT_FILES
-from {{ cookiecutter.module_name }}.pr_comment import CommentError, prepare_comment
+from {{ cookiecutter.module_name }}.pr_comment import prepare_comment
 
 pytestmark = pytest.mark.code
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.module_name }} import deploy
-from {{ cookiecutter.module_name }}.release import ReleaseError
+from {{ cookiecutter.module_name }}.errors import ReleaseError
+from {{ cookiecutter.module_name }}.layout import ArtifactLayout
 
 pytestmark = pytest.mark.code
 
@@ -31,7 +32,7 @@ def test_the_image_is_pushed_with_its_sbom_and_provenance(
     options = [command[i + 1] for i, word in enumerate(command) if word == "--opt"]
     assert command[command.index("--backend") + 1] == "buildx"
     assert {"push", "sbom=true", "provenance=mode=max"} <= set(options)
-    metadata = tmp_path.resolve() / deploy.BUILD_METADATA
+    metadata = ArtifactLayout.of(tmp_path.resolve()).image_build
     assert f"metadata-file={metadata}" in options
 
 

@@ -24,6 +24,7 @@ from {{ cookiecutter.module_name }}.artifacts import sha256_file
 from {{ cookiecutter.module_name }}.checks import record_fields
 from {{ cookiecutter.module_name }}.cli import main as cli_main
 from {{ cookiecutter.module_name }}.config import load_params
+from {{ cookiecutter.module_name }}.errors import ReleaseError
 from {{ cookiecutter.module_name }}.lineage import params_sha256
 
 pytestmark = pytest.mark.code
@@ -492,7 +493,7 @@ def test_deploy_guards_and_commands(repo: Path, capsys: pytest.CaptureFixture[st
         assert not git(repo, "status", "--porcelain")  # the rendered overlay is ignored by git
     shutil.rmtree(repo / "deploy", ignore_errors=True)  # deploy_target "none": registry tags only
     assert deploy.deploy_commands(repo, "staging", image) == commands[:1]
-    with pytest.raises(release.ReleaseError, match="not pinned by digest"):
+    with pytest.raises(ReleaseError, match="not pinned by digest"):
         deploy.split_image(f"{IMAGE}:latest")
 
 
@@ -800,7 +801,7 @@ def test_publish_release_command(repo: Path) -> None:
     assert command[:4] == ["gh", "release", "create", f"{NAME}@v0.1.0"]
     assert "artifacts/metrics.json" in command
     assert (repo / "artifacts" / "model-card.md").is_file()
-    with pytest.raises(release.ReleaseError, match=r"release assets not found: nope\.bin"):
+    with pytest.raises(ReleaseError, match=r"release assets not found: nope\.bin"):
         deploy.publish_release(repo, "v0.1.0", [Path("nope.bin")], True)
 
 
@@ -863,7 +864,7 @@ def test_kubectl_gets_the_environment_secret_as_a_private_kubeconfig(
     script.chmod(0o755)
     monkeypatch.delenv("KUBECONFIG", raising=False)
     monkeypatch.delenv("KUBECONFIG_DATA", raising=False)
-    with pytest.raises(release.ReleaseError, match="no cluster credentials"):
+    with pytest.raises(ReleaseError, match="no cluster credentials"):
         deploy._run_with_kubeconfig(repo, [["kubectl", "apply"]])
     monkeypatch.setenv("KUBECONFIG_DATA", "apiVersion: v1\nkind: Config\n")
     deploy._run_with_kubeconfig(repo, [[str(script)]])

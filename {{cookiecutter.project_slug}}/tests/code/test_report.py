@@ -40,6 +40,7 @@ from {{ cookiecutter.module_name }}.compare import (
     flatten,
 )
 from {{ cookiecutter.module_name }}.errors import ArtifactError
+from {{ cookiecutter.module_name }}.layout import STUDY_FILE
 from {{ cookiecutter.module_name }}.report import (
     BASE_RUN_FILES,
     BASE_RUN_OPTIONAL,
@@ -52,7 +53,6 @@ from {{ cookiecutter.module_name }}.report import (
     run_report,
     write_report,
 )
-from {{ cookiecutter.module_name }}.tune import STUDY_FILE
 
 pytestmark = pytest.mark.code
 

@@ -28,6 +28,7 @@ import yaml
 
 from {{ cookiecutter.module_name }} import tracking
 from {{ cookiecutter.module_name }}.cli import main
+from {{ cookiecutter.module_name }}.layout import TRACKING_FILE
 from {{ cookiecutter.module_name }}.processes import stop_group
 
 pytestmark = pytest.mark.code
@@ -153,7 +154,7 @@ def trained(
 
 def test_two_trainings_are_two_runs_on_the_server(trained: Trained) -> None:
     assert not _warnings(trained.out), trained.out
-    record = json.loads((trained.artifacts / tracking.TRACKING_FILE).read_text())
+    record = json.loads((trained.artifacts / TRACKING_FILE).read_text())
     experiment_id, run_id = record["experiment_id"], record["run_id"]
     assert record["url"] == f"{trained.server}/#/experiments/{experiment_id}/runs/{run_id}"
     assert record["url"] in trained.out
@@ -187,7 +188,7 @@ def test_the_tracked_model_predicts_as_the_trained_one(trained: Trained) -> None
     import mlflow.sklearn
     import pandas as pd
 
-    run_id = json.loads((trained.artifacts / tracking.TRACKING_FILE).read_text())["run_id"]
+    run_id = json.loads((trained.artifacts / TRACKING_FILE).read_text())["run_id"]
     model = mlflow.sklearn.load_model(f"runs:/{run_id}/model")
     local = joblib.load(trained.artifacts / "model.joblib")
     data = pd.read_csv(trained.params_file.parent / "data" / "data.csv").drop(columns="target")
@@ -237,7 +238,7 @@ def test_a_server_that_is_down_costs_one_warning_line(
     monkeypatch.setenv(tracking.URI_ENV, f"http://user:secret@127.0.0.1:{_free_port()}")
     artifacts = project.parent / "artifacts"
     artifacts.mkdir()
-    (artifacts / tracking.TRACKING_FILE).write_text("{}")  # an older run's record
+    (artifacts / TRACKING_FILE).write_text("{}")  # an older run's record
     started = time.monotonic()
     assert main(["train", "--params", str(project)]) == 0
     out = capsys.readouterr().out
@@ -247,7 +248,7 @@ def test_a_server_that_is_down_costs_one_warning_line(
     assert time.monotonic() - started < 60  # no minutes of retries
     for name in ("model.joblib", "metrics.json", "lineage.json"):
         assert (artifacts / name).is_file()
-    assert not (artifacts / tracking.TRACKING_FILE).exists()
+    assert not (artifacts / TRACKING_FILE).exists()
 
 
 def test_a_server_that_refuses_writes_costs_one_warning_line(
@@ -279,7 +280,7 @@ def test_the_embedded_store_lives_in_the_project(
     assert experiment is not None
     assert experiment.artifact_location == (root / "mlruns" / "artifacts").resolve().as_uri()
     (run,) = client.search_runs([experiment.experiment_id])
-    assert json.loads((root / "artifacts" / tracking.TRACKING_FILE).read_text())["url"] is None
+    assert json.loads((root / "artifacts" / TRACKING_FILE).read_text())["url"] is None
     assert "lineage.json" in {a.path for a in client.list_artifacts(run.info.run_id)}
 
 

@@ -15,8 +15,7 @@ import pytest
 from numpy.typing import NDArray
 
 from {{ cookiecutter.module_name }}.checks import CheckInputs
-from {{ cookiecutter.module_name }}.config import Params
-from {{ cookiecutter.module_name }}.gates import Directional, Example
+from {{ cookiecutter.module_name }}.config import Directional, Example, Params
 
 pytestmark = pytest.mark.model
 

@@ -21,8 +21,7 @@ from live import ROOT, Server, fetch, serving
 
 from {{ cookiecutter.module_name }} import monitor, traffic
 from {{ cookiecutter.module_name }}.config import load_params
-from {{ cookiecutter.module_name }}.lineage import LINEAGE_FILE
-from {{ cookiecutter.module_name }}.train import MODEL_FILE
+from {{ cookiecutter.module_name }}.layout import LINEAGE_FILE, MODEL_FILE, MONITOR_JSON
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
@@ -126,7 +125,7 @@ def test_the_monitor_reads_the_served_traffic(
     assert [f["path"] for f in summary["batch"]["files"]] == [
         str(p.relative_to(ROOT)) for p in traffic.log_files(log_dir)
     ]
-    assert (tmp_path / monitor.SUMMARY_FILE).is_file()
+    assert (tmp_path / MONITOR_JSON).is_file()
     # The log is the batch that was sent: the same rows as a CSV file get the same verdict and
     # gate values. (Not "stable" as such: 120 rows of a real dataset's high-cardinality
     # columns may measure as drift, which is the monitor's answer to judge, not this test's.)
