@@ -22,9 +22,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .artifacts import read_json, sha256_file
+from .artifacts import sha256_file
 from .errors import ArtifactError
 from .layout import ArtifactLayout
+from .records import Lineage
 
 MODEL_NAME = __package__
 """Name of the model (and of the bento) in the BentoML store: the package's import name, known
@@ -39,7 +40,7 @@ unpickle and run the model."""
 _DIRTY: dict[object, str] = {True: "true", False: "false"}
 
 
-def model_labels(lineage: Mapping[str, Any], project_version: str) -> dict[str, str]:
+def model_labels(lineage: Lineage, project_version: str) -> dict[str, str]:
     """Return the BentoML labels (string to string) summarising a lineage record.
 
     Args:
@@ -49,21 +50,18 @@ def model_labels(lineage: Mapping[str, Any], project_version: str) -> dict[str, 
     Returns:
         Labels: version, task, model type, data and model hashes, git commit, test metrics.
     """
-    data = lineage.get("data") or {}
-    git = lineage.get("git") or {}
     labels = {
         "version": project_version,
-        "project": str(lineage.get("project", "")),
-        "model_name": str(lineage.get("model_name", "")),
-        "task": str(lineage.get("task", "")),
-        "model_type": str((lineage.get("model") or {}).get("type", "")),
-        "model_sha256": str((lineage.get("model") or {}).get("sha256", "")),
-        "data_sha256": str(data.get("sha256", "")),
-        "git_commit": str(git.get("commit") or "unknown"),
-        "git_dirty": _DIRTY.get(git.get("dirty"), "unknown"),
+        "project": lineage.project,
+        "model_name": lineage.model_name,
+        "task": lineage.task,
+        "model_type": lineage.model.type,
+        "model_sha256": lineage.model.sha256,
+        "data_sha256": lineage.data.sha256,
+        "git_commit": lineage.git.commit or "unknown",
+        "git_dirty": _DIRTY.get(lineage.git.dirty, "unknown"),
     }
-    test_metrics = ((lineage.get("metrics") or {}).get("test")) or {}
-    for name, value in test_metrics.items():
+    for name, value in lineage.test_metrics.items():
         if isinstance(value, (int, float)):
             labels[f"test_{name}"] = f"{value:.4f}"
     return labels
@@ -93,12 +91,12 @@ def save_model(artifacts_dir: Path, name: str = MODEL_NAME) -> str:
     import joblib
 
     layout = ArtifactLayout(artifacts_dir)
-    lineage = read_json(layout.lineage, "run `make train` first")
+    lineage = Lineage.read(layout.lineage, "run `make train` first")
     model_path = layout.model
     if not model_path.is_file():
         msg = f"{model_path} not found: run `make train` first"
         raise ArtifactError(msg)
-    expected = (lineage.get("model") or {}).get("sha256")
+    expected = lineage.model.sha256
     actual = sha256_file(model_path)
     if expected and expected != actual:
         msg = (
@@ -107,8 +105,8 @@ def save_model(artifacts_dir: Path, name: str = MODEL_NAME) -> str:
         raise ArtifactError(msg)
     pipeline = joblib.load(model_path)
     metadata = {  # BentoML metadata cannot hold None (JSON null): the record goes in as JSON text
-        "lineage_json": json.dumps(lineage, sort_keys=True),
-        "metrics": lineage.get("metrics") or {},
+        "lineage_json": json.dumps(lineage.to_json(), sort_keys=True),
+        "metrics": lineage.metrics,
         "version": _project_version(),
     }
     saved = bentoml.sklearn.save_model(
@@ -169,7 +167,7 @@ def serving_requirements(project: Path, trained_with: Mapping[str, Any] | None =
 
 
 def build_bento(
-    bentofile: Path, build_ctx: Path, project: Path, lineage: Mapping[str, Any] | None = None
+    bentofile: Path, build_ctx: Path, project: Path, lineage: Lineage | None = None
 ) -> str:
     """Build the bento described by ``bentofile`` with the locked serving environment.
 
@@ -192,7 +190,7 @@ def build_bento(
         msg = f"{bentofile} not found"
         raise ArtifactError(msg)
     config = yaml.safe_load(bentofile.read_text(encoding="utf-8")) or {}
-    packages = serving_requirements(project, (lineage or {}).get("packages"))
+    packages = serving_requirements(project, lineage.packages if lineage else None)
     config.setdefault("python", {})["packages"] = packages
     if lineage:
         config.setdefault("labels", {}).update(model_labels(lineage, _project_version()))
@@ -204,7 +202,7 @@ def build_bento(
 
 
 def save_and_build(
-    artifacts_dir: Path, bentofile: Path, build_ctx: Path, project: Path, lineage: Mapping[str, Any]
+    artifacts_dir: Path, bentofile: Path, build_ctx: Path, project: Path, lineage: Lineage
 ) -> tuple[str, str]:
     """Save the model and build the bento; a failed build takes the saved model out again.
 

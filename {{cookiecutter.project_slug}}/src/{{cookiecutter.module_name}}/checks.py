@@ -30,6 +30,7 @@ from .errors import ArtifactError
 from .gates import GATES, Gate, direction, judge, verdict_table
 from .layout import CHECKS_HTML, CHECKS_JSON, ArtifactLayout
 from .progress import Progress, quiet
+from .records import ChecksRecord, Lineage
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -610,13 +611,13 @@ def _run_project_checks(
                 "html_connected": params.checks.html_connected,
             }
         )
-        atomic_write_json(staged.checks, record)
+        atomic_write_json(staged.checks, ChecksRecord.parse(record, CHECKS_JSON).to_json())
         stage.remove(CHECKS_JSON, CHECKS_HTML)
         stage.commit(order=[CHECKS_HTML, CHECKS_JSON])
     return result
 
 
-def record_fields(lineage: dict[str, Any], params: Params) -> dict[str, Any]:
+def record_fields(lineage: Lineage, params: Params) -> dict[str, Any]:
     """What ties a gate record to one model: its training run's fingerprints and the thresholds.
 
     ``model_sha256``, ``data_sha256`` and ``params_sha256`` come from the lineage record of the
@@ -624,15 +625,15 @@ def record_fields(lineage: dict[str, Any], params: Params) -> dict[str, Any]:
     """
     return {
         "task": params.task,
-        "model_sha256": (lineage.get("model") or {}).get("sha256"),
-        "data_sha256": (lineage.get("data") or {}).get("sha256"),
-        "params_sha256": lineage.get("params_sha256"),
+        "model_sha256": lineage.model.sha256,
+        "data_sha256": lineage.data.sha256,
+        "params_sha256": lineage.params_sha256,
         "thresholds": params.gates.model_dump(mode="json"),
     }
 
 
 def record_differs(
-    record: dict[str, Any], lineage: dict[str, Any], params: Params, artifacts_dir: Path
+    record: ChecksRecord, lineage: Lineage, params: Params, artifacts_dir: Path
 ) -> list[str]:
     """What ties the gate record to another run than ``lineage`` with ``params`` (empty: none).
 
@@ -642,9 +643,10 @@ def record_differs(
     from .artifacts import sha256_file
 
     expected = record_fields(lineage, params)
-    differs = [key.removesuffix("_sha256") for key in expected if record.get(key) != expected[key]]
+    fields = record.model_dump(mode="json")
+    differs = [key.removesuffix("_sha256") for key in expected if fields.get(key) != expected[key]]
     html = ArtifactLayout(artifacts_dir).checks_html
-    if not html.is_file() or sha256_file(html) != record.get("html_sha256"):
+    if not html.is_file() or sha256_file(html) != record.html_sha256:
         differs.append(CHECKS_HTML)
     return differs
 
@@ -659,26 +661,25 @@ def recorded_checks(params: Params, root: Path, artifacts_dir: Path) -> ChecksRe
     Raises:
         ArtifactError: the model is not current (see :func:`~.lineage.ensure_current`).
     """
-    from .artifacts import read_json
     from .lineage import ensure_current
 
     path = ArtifactLayout(artifacts_dir).checks
     if not path.is_file():
         return None
     lineage = ensure_current(params, root, artifacts_dir)
-    record = read_json(path, "")
-    if not isinstance(record, dict) or record_differs(record, lineage, params, artifacts_dir):
-        return None
     try:
-        gates = [Gate(**gate) for gate in record["gates"]]
-        skipped = {item["name"]: item["reason"] for item in record.get("skipped", [])}
-        return ChecksResult(gates, skipped, [], dict(record.get("rows", {})), 0.0)
-    except (KeyError, TypeError):  # a record of another shape: run the suites instead
+        record = ChecksRecord.read(path)
+    except ArtifactError:  # a record of another shape: run the suites instead
         return None
+    if record_differs(record, lineage, params, artifacts_dir):
+        return None
+    gates = [Gate(**gate.model_dump()) for gate in record.gates]
+    skipped = {item.name: item.reason for item in record.skipped}
+    return ChecksResult(gates, skipped, [], dict(record.rows), 0.0)
 
 
 def ensure_record_current(
-    record: dict[str, Any], lineage: dict[str, Any], params: Params, artifacts_dir: Path
+    record: ChecksRecord, lineage: Lineage, params: Params, artifacts_dir: Path
 ) -> None:
     """Refuse a gate record (checks.json) that is not about the current model, or did not pass.
 
@@ -695,8 +696,8 @@ def ensure_record_current(
             f"{artifacts_dir.name}/{CHECKS_JSON} is not the gate record of the current model "
             f"({', '.join(differs)} differ): run `make check`"
         )
-    if record.get("passed") is not True:
-        failed = [g.get("name", "?") for g in record.get("gates", []) if not g.get("passed")]
+    if record.passed is not True:
+        failed = [gate.name for gate in record.gates if not gate.passed]
         which = f": {', '.join(failed)}" if failed else ""
         raise ArtifactError(
             f"the gates did not pass{which} (see {artifacts_dir.name}/{CHECKS_HTML})"

@@ -298,7 +298,7 @@ def _track(args: argparse.Namespace, result: TrainResult, progress: Progress) ->
     layout = ArtifactLayout(result.artifacts_dir)
     files = (layout.plots, layout.metrics, layout.diagnostics, layout.lineage)
     run = tracking.TrainingRun(
-        result.lineage,
+        result.lineage.to_json(),
         result.metrics,
         result.artifacts_dir,
         files,

@@ -13,6 +13,7 @@ from . import __version__, distribution_name, git
 from .datastore import lineage_record
 from .errors import ArtifactError, DataError
 from .layout import LINEAGE_FILE, ArtifactLayout
+from .records import Lineage
 
 if TYPE_CHECKING:
     from .config import Params
@@ -84,10 +85,10 @@ def build_lineage(
     started_at: str,
     finished_at: str,
     root: Path,
-) -> dict[str, Any]:
+) -> Lineage:
     """Assemble the lineage record (see the artifact contract for the layout)."""
     project = distribution_name()
-    return {
+    record = {
         "project": project,
         "model_name": project,
         "started_at": started_at,
@@ -115,6 +116,7 @@ def build_lineage(
         "packages": package_versions(),
         "model": {"path": model_path, "type": params.model.type, "sha256": model_sha256},
     }
+    return Lineage.parse(record, LINEAGE_FILE)
 
 
 def read_lineage(artifacts_dir: Path) -> str:
@@ -130,7 +132,7 @@ def read_lineage(artifacts_dir: Path) -> str:
         raise ArtifactError(f"{path}: not found; run `make train` first") from None
 
 
-def stale_reasons(params: Params, root: Path, lineage: dict[str, Any]) -> list[str]:
+def stale_reasons(params: Params, root: Path, lineage: Lineage) -> list[str]:
     """Return what differs between a lineage record and the current params and data file.
 
     Params are compared in the form training writes them (``Params.to_dict``), restricted to
@@ -141,7 +143,7 @@ def stale_reasons(params: Params, root: Path, lineage: dict[str, Any]) -> list[s
     from .data import missing_data_hint
 
     current = params.to_dict()
-    recorded = lineage.get("params") or {}
+    recorded = lineage.params
     changed = diff_params(
         {k: current.get(k) for k in TRAINING_PARAMS},
         {k: recorded.get(k) for k in TRAINING_PARAMS},
@@ -154,12 +156,12 @@ def stale_reasons(params: Params, root: Path, lineage: dict[str, Any]) -> list[s
     data_path = root / params.data.path
     if not data_path.is_file():
         raise DataError(f"{params.data.path}: file not found; {missing_data_hint(params, root)}")
-    if sha256_file(data_path) != (lineage.get("data") or {}).get("sha256"):
+    if sha256_file(data_path) != lineage.data.sha256:
         reasons.append(f"data {params.data.path}")
     return reasons
 
 
-def ensure_current(params: Params, root: Path, artifacts_dir: Path) -> dict[str, Any]:
+def ensure_current(params: Params, root: Path, artifacts_dir: Path) -> Lineage:
     """Return the lineage record; refuse artifacts trained with other params or data.
 
     The one staleness guard of every command that consumes a trained model (check, bento,
@@ -170,16 +172,14 @@ def ensure_current(params: Params, root: Path, artifacts_dir: Path) -> dict[str,
             or it was written for other training params or another data file than the current
             ones.
     """
-    from .artifacts import display_path, read_json, sha256_file
+    from .artifacts import display_path, sha256_file
 
     layout = ArtifactLayout(artifacts_dir)
-    lineage = read_json(layout.lineage, "run `make train` first")
-    if not isinstance(lineage, dict):
-        raise ArtifactError(f"{layout.lineage} must hold a JSON object")
+    lineage = Lineage.read(layout.lineage, "run `make train` first")
     model = layout.model
     if not model.is_file():
         raise ArtifactError(f"{display_path(model, root)}: not found; run `make train`")
-    if sha256_file(model) != (lineage.get("model") or {}).get("sha256"):
+    if sha256_file(model) != lineage.model.sha256:
         raise ArtifactError(
             f"{display_path(model, root)} is not the model {LINEAGE_FILE} records "
             "(replaced after training): run `make train`"

@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .artifacts import atomic_write_text, read_json
+from .artifacts import atomic_write_text
 from .errors import ReleaseError
 from .layout import ArtifactLayout
+from .records import ChecksRecord, Lineage
 from .release import project_metadata, read_state
 
 
@@ -28,21 +29,20 @@ def render_model_card(
 ) -> str:
     """Render the model card (markdown) from lineage.json and checks.json of ``layout``."""
     layout = layout or ArtifactLayout.of(repo)
-    lineage = read_json(layout.lineage, "run `make train` first")
-    checks = read_json(layout.checks) if layout.checks.is_file() else None
+    lineage = Lineage.read(layout.lineage, "run `make train` first")
+    checks = ChecksRecord.read(layout.checks) if layout.checks.is_file() else None
     meta = project_metadata(repo)
-    name = lineage.get("model_name") or meta.get("name", "model")
-    data, model = lineage.get("data") or {}, lineage.get("model") or {}
-    git = lineage.get("git") or {}
+    name = lineage.model_name or meta.get("name", "model")
+    data, model, git = lineage.data, lineage.model, lineage.git
     out = [f"# Model card: {name} {version or '(unregistered)'}", ""]
     out += [
         "| | |",
         "| --- | --- |",
-        f"| Task | {_fmt(lineage.get('task'))} |",
-        f"| Model | {_fmt(model.get('type'))} (sha256 `{_fmt(model.get('sha256'))}`) |",
-        f"| Commit | `{_fmt(git.get('commit'))}` (dirty: {_fmt(git.get('dirty'))}) |",
-        f"| Trained | {_fmt(lineage.get('started_at'))} to {_fmt(lineage.get('finished_at'))} |",
-        f"| Seed | {_fmt(lineage.get('seed'))} |",
+        f"| Task | {_fmt(lineage.task)} |",
+        f"| Model | {_fmt(model.type)} (sha256 `{_fmt(model.sha256)}`) |",
+        f"| Commit | `{_fmt(git.commit)}` (dirty: {_fmt(git.dirty)}) |",
+        f"| Trained | {_fmt(lineage.started_at)} to {_fmt(lineage.finished_at)} |",
+        f"| Seed | {_fmt(lineage.seed)} |",
     ]
     if image:
         out.append(f"| Image | `{image}` |")
@@ -50,25 +50,22 @@ def render_model_card(
     out += [
         "## Data",
         "",
-        f"- Source: `{_fmt(data.get('path'))}`, sha256 `{_fmt(data.get('sha256'))}`",
-        f"- Rows: {_fmt(data.get('rows'))} (train {_fmt(data.get('train_rows'))}, "
-        f"test {_fmt(data.get('test_rows'))}), columns: {_fmt(data.get('columns'))}",
-        f"- Target: `{_fmt(data.get('target'))}`, classes: {_fmt(data.get('classes'))}",
+        f"- Source: `{_fmt(data.path)}`, sha256 `{_fmt(data.sha256)}`",
+        f"- Rows: {_fmt(data.rows)} (train {_fmt(data.train_rows)}, "
+        f"test {_fmt(data.test_rows)}), columns: {_fmt(data.columns)}",
+        f"- Target: `{_fmt(data.target)}`, classes: {_fmt(data.classes)}",
         "",
         "| feature | kind | dtype | range or categories | missing |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for feat in data.get("features", []):
+    for feat in data.features:
         span = (
-            ", ".join(str(c) for c in feat.get("categories") or [])
-            if feat.get("kind") == "categorical"
-            else f"{_fmt(feat.get('min'))} to {_fmt(feat.get('max'))}"
+            ", ".join(str(c) for c in feat.categories or [])
+            if feat.kind == "categorical"
+            else f"{_fmt(feat.min)} to {_fmt(feat.max)}"
         )
-        out.append(
-            f"| {feat.get('name')} | {feat.get('kind')} | {feat.get('dtype')} | {span} "
-            f"| {_fmt(feat.get('missing'))} |"
-        )
-    metrics = lineage.get("metrics") or {}
+        out.append(f"| {feat.name} | {feat.kind} | {feat.dtype} | {span} | {_fmt(feat.missing)} |")
+    metrics = lineage.metrics
     keys = sorted({k for split in ("train", "test") for k in (metrics.get(split) or {})})
     out += ["", "## Metrics", "", "| metric | train | test |", "| --- | --- | --- |"]
     for key in keys:
@@ -78,26 +75,26 @@ def render_model_card(
     if checks is None:
         out.append("No gate results (artifacts/checks.json) were found for this card.")
     else:
-        verdict = "passed" if checks.get("passed") else "FAILED"
+        verdict = "passed" if checks.passed else "FAILED"
         out += [f"Overall: **{verdict}**", "", "| gate | suite | value | threshold | result |"]
         out.append("| --- | --- | --- | --- | --- |")
-        for gate in checks.get("gates", []):
-            result = "pass" if gate.get("passed") else "FAIL"
+        for gate in checks.gates:
+            result = "pass" if gate.passed else "FAIL"
             out.append(
-                f"| {gate.get('name')} | {gate.get('suite')} | {_fmt(gate.get('value'))} "
-                f"| {_fmt(gate.get('threshold'))} | {result} |"
+                f"| {gate.name} | {gate.suite} | {_fmt(gate.value)} "
+                f"| {_fmt(gate.threshold)} | {result} |"
             )
-    params = lineage.get("params") or {}
+    params = lineage.params
     out += ["", "## Training parameters", "", "```json"]
     out += [json.dumps(params, indent=2, sort_keys=True), "```", ""]
     out += ["## Package versions", "", "| package | version |", "| --- | --- |"]
-    out += [f"| {pkg} | {ver} |" for pkg, ver in sorted((lineage.get("packages") or {}).items())]
+    out += [f"| {pkg} | {ver} |" for pkg, ver in sorted(lineage.packages.items())]
     out += [
         "",
         "## Limitations",
         "",
-        f"- Trained and evaluated on {_fmt(data.get('rows'))} rows of one dataset "
-        f"(`{_fmt(data.get('path'))}`); inputs outside the feature ranges above are "
+        f"- Trained and evaluated on {_fmt(data.rows)} rows of one dataset "
+        f"(`{_fmt(data.path)}`); inputs outside the feature ranges above are "
         "extrapolation and have not been evaluated.",
         "- The metrics are measured on a held-out split of the same data, not on production "
         "traffic; monitor drift after deployment.",

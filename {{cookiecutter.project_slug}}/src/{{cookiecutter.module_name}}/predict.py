@@ -105,7 +105,7 @@ def load_last_run(params: Params, root: Path, artifacts: Path) -> Model:
 
     lineage = ensure_current(params, root, artifacts)
     model = joblib.load(ArtifactLayout(artifacts).model)
-    return Model(model, lineage, f"the last run ({artifacts.name}/)")
+    return Model(model, lineage.to_json(), f"the last run ({artifacts.name}/)")
 
 
 def stage_version(stage: str, root: Path) -> Version:

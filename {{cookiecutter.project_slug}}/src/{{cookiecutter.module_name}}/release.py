@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from gto.versions import SemVer
 
     from .config import Params
+    from .records import ChecksRecord, Lineage  # pydantic: pr_comment imports this module
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -347,7 +348,7 @@ def ensure_clean(repo: Path) -> str:
 
 def ensure_gates_passed(
     repo: Path, head: str, params: Params, layout: ArtifactLayout | None = None
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[Lineage, ChecksRecord]:
     """Return (lineage, checks) of the artifacts; refuse unless they are HEAD's and passed.
 
     The model, data and params must be the ones lineage.json records
@@ -369,14 +370,16 @@ def ensure_gates_passed(
             f"{display_path(layout.checks, repo)} not found: run `make check`; no version "
             "without gates"
         )
-    lineage, checks = ensure_current(params, repo, layout.dir), read_json(layout.checks)
-    trained_on = (lineage.get("git") or {}).get("commit")
+    from .records import ChecksRecord
+
+    lineage, checks = ensure_current(params, repo, layout.dir), ChecksRecord.read(layout.checks)
+    trained_on = lineage.git.commit
     if trained_on != head:
         raise ReleaseError(
             f"the artifacts were trained on commit {str(trained_on)[:12]}, HEAD is {head[:12]}: "
             "retrain (`make train check`) before registering"
         )
-    if (lineage.get("git") or {}).get("dirty"):
+    if lineage.git.dirty:
         raise ReleaseError("the artifacts were trained from a dirty tree: retrain from a commit")
     try:
         ensure_record_current(checks, lineage, params, layout.dir)
@@ -555,12 +558,12 @@ def register(
     fields = {
         "commit": head,
         "image": image or "none",
-        "model-sha256": checks["model_sha256"],
-        "data-sha256": checks["data_sha256"],
-        "params-sha256": checks["params_sha256"],
+        "model-sha256": str(checks.model_sha256),
+        "data-sha256": str(checks.data_sha256),
+        "params-sha256": str(checks.params_sha256),
         "checks-sha256": sha256_file(layout.checks),
-        "gates": "passed" if checks.get("passed") else "failed",
-        "metrics": json.dumps((lineage.get("metrics") or {}).get("test", {}), sort_keys=True),
+        "gates": "passed" if checks.passed else "failed",
+        "metrics": json.dumps(lineage.test_metrics, sort_keys=True),
     }
     message = f"Register {state.name} {version}\n\n" + "".join(
         f"{key}: {value}\n" for key, value in fields.items()

@@ -384,8 +384,7 @@ def save_base_run(root: Path, artifacts: Path, dest: Path, params: Params) -> Pa
     from .lineage import ensure_current
 
     lineage = ensure_current(params, root, artifacts)
-    git = lineage.get("git") or {}
-    if not git.get("commit") or git.get("dirty") is not False:
+    if not lineage.git.commit or lineage.git.dirty is not False:
         raise ArtifactError(
             f"{artifacts.name}/{LINEAGE_FILE}: the run was not trained from a clean git checkout "
             "(commit it, then `make train`): a saved base run must be what its commit gives"

@@ -24,6 +24,7 @@ from .data import load_dataset, split
 from .features import build_preprocessor
 from .layout import LINEAGE_FILE, METRICS_FILE, MODEL_FILE, ArtifactLayout
 from .progress import Progress, quiet
+from .records import Lineage
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -40,7 +41,7 @@ class TrainResult:
 
     artifacts_dir: Path
     metrics: dict[str, Any]
-    lineage: dict[str, Any]
+    lineage: Lineage
     seconds: float
     #: The fitted pipeline and a few test rows: what experiment tracking logs as the model and
     #: its input example (see :mod:`.tracking`).
@@ -148,7 +149,7 @@ def run_training(
             finished_at=_now(),
             root=root,
         )
-        atomic_write_json(staged.lineage, lineage)
+        atomic_write_json(staged.lineage, lineage.to_json())
         stage.commit(order=[METRICS_FILE, LINEAGE_FILE])
     progress(
         f"wrote {display_path(artifacts, root)}/: {MODEL_FILE}, {METRICS_FILE}, {LINEAGE_FILE}"

@@ -23,6 +23,7 @@ from {{ cookiecutter.module_name }}.config import GateThresholds, load_params, p
 from {{ cookiecutter.module_name }}.errors import ConfigError
 from {{ cookiecutter.module_name }}.gates import GATES, Gate, judge, verdict_table
 from {{ cookiecutter.module_name }}.layout import CHECKS_HTML, CHECKS_JSON
+from {{ cookiecutter.module_name }}.records import Lineage
 from {{ cookiecutter.module_name }}.train import run_training
 
 pytestmark = pytest.mark.code
@@ -130,7 +131,7 @@ def test_the_model_tests_read_the_gate_record_of_the_current_model_only(
     run_training(params, root)
     artifacts = root / "artifacts"
     assert recorded_checks(params, root, artifacts) is None, "no record: run the suites"
-    lineage = json.loads((artifacts / "lineage.json").read_text())
+    lineage = Lineage.read(artifacts / "lineage.json")
     (artifacts / CHECKS_HTML).write_text("<html>gates</html>")
     gate = Gate("min_test_accuracy", "model_evaluation", 0.5, 0.9, False, "below")
     record = {

@@ -24,6 +24,7 @@ from {{ cookiecutter.module_name }}.train import run_training
 pytestmark = pytest.mark.code
 
 TOP_KEYS = {
+    "schema_version",
     "project",
     "model_name",
     "started_at",
@@ -62,7 +63,7 @@ def test_lineage_follows_the_contract(
     result = run_training(load_params(params_file), params_file.parent)
     root = params_file.parent
     lineage = json.loads((root / "artifacts" / "lineage.json").read_text(encoding="utf-8"))
-    assert lineage == result.lineage
+    assert lineage == result.lineage.to_json()
     assert set(lineage) == TOP_KEYS
     assert set(lineage["data"]) == DATA_KEYS
     assert lineage["project"] == lineage["model_name"]
@@ -135,7 +136,7 @@ def trained(
 def test_ensure_current_accepts_the_params_and_data_it_was_trained_with(trained: Path) -> None:
     root = trained.parent
     lineage = ensure_current(load_params(trained), root, root / "artifacts")
-    assert lineage["data"]["sha256"] == sha256_file(root / "data" / "data.csv")
+    assert lineage.data.sha256 == sha256_file(root / "data" / "data.csv")
 
 
 def test_ensure_current_ignores_sections_read_after_training(
@@ -199,3 +200,16 @@ def test_ensure_current_without_a_training_run_says_to_train(
     root = params_file.parent
     with pytest.raises(ArtifactError, match=r"lineage\.json not found: run `make train` first"):
         ensure_current(load_params(params_file), root, root / "artifacts")
+
+
+def test_a_lineage_record_of_a_newer_schema_is_refused_in_one_line(trained: Path) -> None:
+    root = trained.parent
+    path = root / "artifacts" / "lineage.json"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    assert record["schema_version"] == 1
+    path.write_text(json.dumps(record | {"schema_version": 2}), encoding="utf-8")
+    with pytest.raises(
+        ArtifactError, match=r"schema_version 2 is newer than this project reads"
+    ) as caught:
+        ensure_current(load_params(trained), root, root / "artifacts")
+    assert "\n" not in str(caught.value)

@@ -26,6 +26,7 @@ from {{ cookiecutter.module_name }}.cli import main as cli_main
 from {{ cookiecutter.module_name }}.config import load_params
 from {{ cookiecutter.module_name }}.errors import ReleaseError
 from {{ cookiecutter.module_name }}.lineage import params_sha256
+from {{ cookiecutter.module_name }}.records import Lineage
 
 pytestmark = pytest.mark.code
 
@@ -126,7 +127,9 @@ def write_artifacts(
     ]
     (artifacts / "lineage.json").write_text(json.dumps(lineage))
     (artifacts / "checks.html").write_text(f"<html>gates of {commit}</html>")
-    record = {"passed": passed, "gates": gates} | record_fields(lineage, params)
+    record = {"passed": passed, "gates": gates} | record_fields(
+        Lineage.model_validate(lineage), params
+    )
     record["html_sha256"] = sha256_file(artifacts / "checks.html")
     (artifacts / "checks.json").write_text(json.dumps(record))
     return record

@@ -105,7 +105,7 @@ def test_training_writes_every_artifact(
     assert set(metrics["train"]) == set(metrics["test"]) == keys
     model = joblib.load(artifacts / "model.joblib")
     assert list(model.named_steps) == ["preprocess", "model"]
-    features = [f["name"] for f in result.lineage["data"]["features"]]
+    features = [f.name for f in result.lineage.data.features]
     predictions = model.predict(make_frame(task, rows=5, seed=9)[features])
     assert len(predictions) == 5
 
@@ -128,7 +128,7 @@ def test_user_csv_with_categoricals_and_another_target(
     model = {"type": "random_forest", "params": {"n_estimators": 20, "max_depth": 4}}
     params_file = make_project(base_params(data=data, model=model), frame=frame)
     result = _train(params_file)
-    lineage = result.lineage
+    lineage = result.lineage.to_json()
     assert lineage["data"]["target"] == "churned"
     assert lineage["data"]["classes"] == ["no", "yes"]
     assert lineage["data"]["path"] == "inputs/customers.csv"
@@ -165,7 +165,7 @@ def test_every_model_type_trains(
         base_params(task, model={"type": model, "params": hyper}), frame=make_frame(task, rows=80)
     )
     result = _train(params_file)
-    assert result.lineage["model"]["type"] == model
+    assert result.lineage.model.type == model
 
 
 def test_multiclass_classification(
@@ -177,7 +177,7 @@ def test_multiclass_classification(
     frame["target"] = pd.qcut(frame["age"] + frame["income"] / 1e4, 3, labels=["lo", "mid", "hi"])
     params_file = make_project(base_params(), frame=frame)
     result = _train(params_file)
-    assert result.lineage["data"]["classes"] == ["hi", "lo", "mid"]
+    assert result.lineage.data.classes == ["hi", "lo", "mid"]
     assert 0.5 < result.metrics["test"]["roc_auc"] <= 1.0
     assert 0.0 <= result.metrics["test"]["f1"] <= 1.0
 
@@ -202,7 +202,7 @@ def test_training_is_reproducible(
     (first, art1, pred1), (second, art2, pred2) = runs
     assert first.metrics == second.metrics
     assert (pred1 == pred2).all()
-    assert first.lineage["model"]["sha256"] == second.lineage["model"]["sha256"]
+    assert first.lineage.model.sha256 == second.lineage.model.sha256
     assert sha256_file(art1 / "model.joblib") == sha256_file(art2 / "model.joblib")
     assert _snapshot(art1 / "plots") == _snapshot(art2 / "plots")
 

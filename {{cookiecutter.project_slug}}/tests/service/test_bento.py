@@ -13,6 +13,7 @@ from packaging.requirements import Requirement
 
 from {{ cookiecutter.module_name }} import bento
 from {{ cookiecutter.module_name }}.errors import ArtifactError
+from {{ cookiecutter.module_name }}.records import Lineage
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -58,5 +59,5 @@ def test_a_failed_build_takes_the_saved_model_out_of_the_store(
     broken = tmp_path / "bentofile.yaml"
     broken.write_text('service: "no_such_module.service:Nothing"\n', encoding="utf-8")
     with pytest.raises(bentoml.exceptions.BentoMLException):
-        bento.save_and_build(artifacts_dir, broken, tmp_path, ROOT, lineage)
+        bento.save_and_build(artifacts_dir, broken, tmp_path, ROOT, Lineage.model_validate(lineage))
     assert {str(model.tag) for model in bentoml.models.list()} == before

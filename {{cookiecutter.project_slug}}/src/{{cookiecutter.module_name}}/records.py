@@ -1,0 +1,189 @@
+"""The records stages hand to each other on disk, typed: lineage.json and checks.json.
+
+Each record carries a ``schema_version``. A record without one is of version 1 (written before
+the field existed); one of a newer version than this code knows is refused with one line,
+rather than read with fields guessed. Writers build the model and dump it; readers use its
+attributes. Fields a record of an older run lacks have defaults, so that the PR report can
+still read the base branch's run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ArtifactError
+
+#: The version of every record this code writes.
+SCHEMA_VERSION = 1
+
+R = TypeVar("R", bound="Record")
+
+
+class Record(BaseModel):
+    """Base of the on-disk records: a ``schema_version``; unknown fields are kept."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    schema_version: int = SCHEMA_VERSION
+
+    @classmethod
+    def parse(cls: type[R], document: Any, source: str | Path) -> R:  # noqa: ANN401 - parsed JSON
+        """Validate a parsed JSON document; ArtifactError naming ``source`` if it does not fit."""
+        if not isinstance(document, dict):
+            raise ArtifactError(f"{source} must hold a JSON object")
+        version = document.get("schema_version", 1)
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise ArtifactError(
+                f"{source}: schema_version {version!r} is newer than this project reads "
+                f"({SCHEMA_VERSION}): update the project, or rerun the stage that wrote it"
+            )
+        try:
+            return cls.model_validate(document)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "the record"
+            raise ArtifactError(f"{source}: {where}: {first['msg']}") from None
+
+    @classmethod
+    def read(cls: type[R], path: Path, hint: str = "") -> R:
+        """Read and validate the record at ``path`` (ArtifactError if missing or malformed)."""
+        from .artifacts import read_json
+
+        return cls.parse(read_json(path, hint), path)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form written to disk: the fields it was given, and its schema version."""
+        return self.model_dump(mode="json", exclude_unset=True) | {
+            "schema_version": self.schema_version
+        }
+
+
+class GitState(BaseModel):
+    """The commit a run was trained on; nulls outside a git repository."""
+
+    model_config = ConfigDict(frozen=True)
+
+    commit: str | None = None
+    dirty: bool | None = None
+
+
+class DataVersion(BaseModel):
+    """The DVC version the data's pointer names (see :mod:`.datastore`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pointer: str
+    md5: str
+    committed: bool = True
+
+
+class FeatureInfo(BaseModel):
+    """One feature column of the training data (the service's request schema comes from it)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str
+    kind: str
+    dtype: str
+    missing: float | None = None
+    min: float | None = None
+    max: float | None = None
+    n_categories: int | None = None
+    categories: list[Any] | None = None
+
+
+class DataInfo(BaseModel):
+    """The data a run was trained on."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    path: str
+    sha256: str = ""
+    rows: int = 0
+    columns: int = 0
+    train_rows: int = 0
+    test_rows: int = 0
+    target: str = ""
+    features: list[FeatureInfo] = Field(default_factory=list)
+    excluded: dict[str, str] = Field(default_factory=dict)
+    classes: list[Any] | None = None
+    dvc: DataVersion | None = None
+
+
+class ModelInfo(BaseModel):
+    """The fitted model file of a run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str = ""
+    type: str = ""
+    sha256: str = ""
+
+
+class Lineage(Record):
+    """``lineage.json``: what a model was made from (data, params, code, packages)."""
+
+    project: str = ""
+    model_name: str = ""
+    started_at: str = ""
+    finished_at: str = ""
+    git: GitState = Field(default_factory=GitState)
+    task: str = ""
+    seed: int = 0
+    params: dict[str, Any] = Field(default_factory=dict)
+    params_sha256: str = ""
+    data: DataInfo
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    packages: dict[str, str | None] = Field(default_factory=dict)
+    model: ModelInfo = Field(default_factory=ModelInfo)
+
+    @property
+    def test_metrics(self) -> dict[str, Any]:
+        """The test split's metrics recorded with the run."""
+        test = self.metrics.get("test")
+        return test if isinstance(test, dict) else {}
+
+
+class GateResult(BaseModel):
+    """One gate's verdict as recorded (see :class:`.gates.Gate`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    suite: str
+    value: float | None
+    threshold: float
+    passed: bool
+    detail: str = ""
+
+
+class Skipped(BaseModel):
+    """A gate that did not apply, and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    reason: str
+
+
+class ChecksRecord(Record):
+    """``checks.json``: the gate record of one model (make check)."""
+
+    passed: bool = False
+    failed: list[str] = Field(default_factory=list)
+    gates: list[GateResult]
+    skipped: list[Skipped] = Field(default_factory=list)
+    rows: dict[str, int] = Field(default_factory=dict)
+    seconds: float = 0.0
+    task: str = ""
+    model_sha256: str | None = None
+    data_sha256: str | None = None
+    params_sha256: str | None = None
+    thresholds: dict[str, float | None] = Field(default_factory=dict)
+    sample_size: int | None = None
+    html: str | None = None
+    html_sha256: str | None = None
+    html_connected: bool | None = None
