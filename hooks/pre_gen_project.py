@@ -43,7 +43,7 @@ def _stdlib_modules() -> frozenset[str]:
 
 def check_slug(slug: str) -> str | None:
     """Return why ``slug`` is not a usable distribution/repository name, or None."""
-    if not SLUG_RE.match(slug):
+    if not SLUG_RE.fullmatch(slug):
         return (
             f"project_slug {slug!r}: use lowercase letters, digits and single hyphens, "
             "starting with a letter (e.g. 'churn-model')"
@@ -53,7 +53,7 @@ def check_slug(slug: str) -> str | None:
 
 def check_module(module: str) -> str | None:
     """Return why ``module`` is not a safe import name for the generated package, or None."""
-    if not MODULE_RE.match(module) or not module.isidentifier():
+    if not MODULE_RE.fullmatch(module) or not module.isidentifier():
         return (
             f"module_name {module!r}: use lowercase letters, digits and underscores, "
             "starting with a letter (e.g. 'churn_model')"
@@ -73,7 +73,7 @@ def check_email(email: str) -> str | None:
     The build backend parses the address with the standard library's email package, which
     refuses, for instance, a local part (before the @) with non-ASCII letters.
     """
-    if not EMAIL_RE.match(email):
+    if not EMAIL_RE.fullmatch(email):
         return f"author_email {email!r}: expected an address like 'name@example.com'"
     if not email.rpartition("@")[0].isascii():
         return f"author_email {email!r}: the part before the @ must be ASCII in package metadata"
@@ -88,7 +88,7 @@ def check_email(email: str) -> str | None:
 
 def check_github_owner(owner: str) -> str | None:
     """Return why ``owner`` cannot be a GitHub user or organisation name, or None."""
-    if not GITHUB_OWNER_RE.match(owner):
+    if not GITHUB_OWNER_RE.fullmatch(owner):
         return (
             f"github_owner {owner!r}: 1-39 letters, digits or single hyphens, "
             "not starting or ending with a hyphen"

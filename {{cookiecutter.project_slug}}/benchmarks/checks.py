@@ -53,9 +53,9 @@ def inputs_for(package: str, rows: int) -> object:
 # Any: the package is imported by its name at run time, so its ChecksResult is untyped here.
 def timed(package: str, inputs: object, sample_size: int) -> tuple[float, Any]:
     checks = importlib.import_module(f"{package}.checks")
-    gates = importlib.import_module(f"{package}.gates")
-    thresholds = gates.GateThresholds(min_test_roc_auc=0.5, max_train_test_gap=0.1)
-    settings = gates.CheckSettings(sample_size=sample_size)
+    config = importlib.import_module(f"{package}.config")
+    thresholds = config.GateThresholds(min_test_roc_auc=0.5, max_train_test_gap=0.1)
+    settings = config.CheckSettings(sample_size=sample_size)
     started = time.perf_counter()
     result = checks.run_checks(inputs, thresholds, settings, seed=42)
     return time.perf_counter() - started, result
