@@ -286,6 +286,10 @@ class ServingParams(_Section):
     extra_fields: Literal["forbid", "ignore"] = "forbid"
     #: The traffic log (``make monitor CURRENT=<its dir>``); ``TRAFFIC_LOG_DIR`` overrides dir.
     traffic_log: TrafficLogParams = Field(default_factory=TrafficLogParams)
+    #: BentoML's access log: one line per request (the traffic log already records each row).
+    access_log: bool = False
+    #: OpenTelemetry spans per request (export them with BentoML's ``tracing`` configuration).
+    tracing: bool = False
 
 
 class Params(_Section):

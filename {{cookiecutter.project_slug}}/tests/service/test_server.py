@@ -123,6 +123,20 @@ def test_real_server(
     assert "bentoml_service_request_total" in text
 
 
+def test_access_log_and_tracing_are_off_by_default(server: Server, service: ModuleType) -> None:
+    """serving.access_log/tracing default to off: BentoML logs no line and opens no span."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    body = json.dumps({"records": service.EXAMPLE_RECORDS})
+    connection.request("POST", "/predict", body, {"content-type": "application/json"})
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    assert response.status == 200
+    # BentoML sets this header from the request's tracing span; no span, no header.
+    assert response.getheader("x-bentoml-request-id") is None, response.getheaders()
+    assert "path=/predict" not in server.log_text(), "an access log line"
+
+
 def test_http_fuzz_never_5xx_and_every_answer_is_documented(
     server: Server, document: dict[str, Any], lineage: dict[str, Any]
 ) -> None:
