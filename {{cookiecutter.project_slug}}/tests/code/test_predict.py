@@ -334,7 +334,7 @@ def test_dask_gives_the_in_process_predictions_and_rejects(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
     ):
-        patch.setattr(predict, "DASK_BLOCKSIZE", 40_000)
+        patch.setattr(predict.job, "DASK_BLOCKSIZE", 40_000)
         job = predict.Job(
             root / "dask.csv",
             root / "dask.parquet",
