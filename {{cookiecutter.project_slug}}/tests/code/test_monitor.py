@@ -528,7 +528,7 @@ def test_cli_batches_and_update_data_report_what_they_did(
 def test_the_commands_parse_their_arguments_and_import_no_heavy_library() -> None:
     args = cli.build_parser().parse_args(["monitor", "--current", "b/*.csv", "--exit-zero"])
     assert (args.run, args.current, args.exit_zero, args.params) == (
-        cli.cmd_monitor,
+        cli.monitoring.cmd_monitor,
         "b/*.csv",
         True,
         "params.yaml",
