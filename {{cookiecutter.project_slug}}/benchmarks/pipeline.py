@@ -53,7 +53,7 @@ result = run_training(load_params(root / "params.yaml"), root)
 report = dict(
     seconds=time.perf_counter() - start,
     peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    test=result.metrics["test"],
+    test=result.metrics.test,
 )
 print(json.dumps(report))
 """

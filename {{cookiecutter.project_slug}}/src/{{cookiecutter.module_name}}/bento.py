@@ -61,7 +61,7 @@ def model_labels(lineage: Lineage, project_version: str) -> dict[str, str]:
         "git_commit": lineage.git.commit or "unknown",
         "git_dirty": _DIRTY.get(lineage.git.dirty, "unknown"),
     }
-    for name, value in lineage.test_metrics.items():
+    for name, value in lineage.metrics.test.items():
         if isinstance(value, (int, float)):
             labels[f"test_{name}"] = f"{value:.4f}"
     return labels
@@ -106,7 +106,7 @@ def save_model(artifacts_dir: Path, name: str = MODEL_NAME) -> str:
     pipeline = joblib.load(model_path)
     metadata = {  # BentoML metadata cannot hold None (JSON null): the record goes in as JSON text
         "lineage_json": json.dumps(lineage.to_json(), sort_keys=True),
-        "metrics": lineage.metrics,
+        "metrics": lineage.metrics.model_dump(mode="json", exclude_unset=True),
         "version": _project_version(),
     }
     saved = bentoml.sklearn.save_model(

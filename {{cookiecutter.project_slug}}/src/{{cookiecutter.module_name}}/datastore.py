@@ -28,7 +28,7 @@ import contextlib
 import hashlib
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -37,6 +37,8 @@ from .errors import DataError, FormatError
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
+
+    from .records import DataInfo
 
 #: A tracked file's pointer: ``<data file>.dvc`` next to it.
 POINTER_SUFFIX = ".dvc"
@@ -448,27 +450,27 @@ def lineage_record(root: Path, path: str | Path) -> dict[str, Any] | None:
     }
 
 
-def report_lines(data: Mapping[str, Any], base: Mapping[str, Any] | None) -> list[str]:
+def report_lines(data: DataInfo, base: DataInfo | None) -> list[str]:
     """Markdown lines on the data version for the PR report, from two lineage ``data`` records.
 
     Says whether the DVC version changed between the base and the PR and how many rows were
-    added or removed (the rows of each run's data file).
+    added or removed (the rows of each run's data file, when both records have them).
     """
-    version = data.get("dvc") or {}
-    md5 = str(version.get("md5") or "")
-    tracked = f"DVC version `{md5[:12]}` (`{version.get('pointer')}`)" if md5 else "untracked"
-    if md5 and not version.get("committed", True):
+    version = data.dvc
+    md5 = version.md5 if version else ""
+    tracked = f"DVC version `{md5[:12]}` (`{version.pointer}`)" if version and md5 else "untracked"
+    if version and md5 and not version.committed:
         tracked += ", **modified and not tracked again** (run `make track`)"
     if base is None:
         return [f"Data version: {tracked}."]
-    base_md5 = str((base.get("dvc") or {}).get("md5") or "")
+    base_md5 = base.dvc.md5 if base.dvc else ""
     if not md5 and not base_md5:
         return ["Data not versioned with DVC (no pointer on either side)."]
     if md5 == base_md5:
         return [f"Data version unchanged: {tracked}."]
-    rows, base_rows = data.get("rows"), base.get("rows")
     delta = ""
-    if isinstance(rows, int) and isinstance(base_rows, int):
+    if {"rows"} <= data.model_fields_set & base.model_fields_set:
+        rows, base_rows = data.rows, base.rows
         delta = f" ({rows - base_rows:+d} rows: {base_rows} on the base, {rows} here)"
     before = f"`{base_md5[:12]}`" if base_md5 else "untracked"
     return [f"**Data version changed**{delta}: {before} on the base, {tracked} here."]

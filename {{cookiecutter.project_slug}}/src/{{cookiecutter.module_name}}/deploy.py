@@ -18,10 +18,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .artifacts import atomic_write_text
+from .artifacts import atomic_write_json, atomic_write_text
 from .errors import ReleaseError, ensure_format
 from .layout import ArtifactLayout
 from .model_card import write_model_card
+from .records import ImageRecord
 from .release import (
     GITHUB_REPOSITORY,
     default_branch,
@@ -231,9 +232,7 @@ def publish_image(
     if dry_run:
         return f"{image}@sha256:{'0' * 64}"
     ref = f"{image}@{pushed_digest(layout.image_build)}"
-    atomic_write_text(
-        layout.image, json.dumps({"ref": ref, "image": image, "tags": [tag]}, indent=2) + "\n"
-    )
+    atomic_write_json(layout.image, ImageRecord(ref=ref, image=image, tags=[tag]).to_json())
     return ref
 
 

@@ -13,7 +13,7 @@ from . import __version__, distribution_name, git
 from .datastore import lineage_record
 from .errors import ArtifactError, DataError
 from .layout import LINEAGE_FILE, ArtifactLayout
-from .records import Lineage
+from .records import Lineage, Metrics
 
 if TYPE_CHECKING:
     from .config import Params
@@ -79,7 +79,7 @@ def build_lineage(
     params: Params,
     dataset: Dataset,
     split_rows: tuple[int, int],
-    metrics: dict[str, Any],
+    metrics: Metrics,
     model_sha256: str,
     model_path: str,
     started_at: str,

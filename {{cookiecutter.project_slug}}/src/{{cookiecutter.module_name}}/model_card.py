@@ -66,10 +66,9 @@ def render_model_card(
         )
         out.append(f"| {feat.name} | {feat.kind} | {feat.dtype} | {span} | {_fmt(feat.missing)} |")
     metrics = lineage.metrics
-    keys = sorted({k for split in ("train", "test") for k in (metrics.get(split) or {})})
     out += ["", "## Metrics", "", "| metric | train | test |", "| --- | --- | --- |"]
-    for key in keys:
-        train, test = (metrics.get(s, {}).get(key) for s in ("train", "test"))
+    for key in sorted(metrics.train.keys() | metrics.test.keys()):
+        train, test = metrics.train.get(key), metrics.test.get(key)
         out.append(f"| {key} | {_fmt(train)} | {_fmt(test)} |")
     out += ["", "## Gates", ""]
     if checks is None:

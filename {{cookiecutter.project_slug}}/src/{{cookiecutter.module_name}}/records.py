@@ -1,4 +1,8 @@
-"""The records stages hand to each other on disk, typed: lineage.json and checks.json.
+"""The records stages hand to each other on disk, typed.
+
+``metrics.json`` (:class:`Metrics`), ``lineage.json`` (:class:`Lineage`), ``tracking.json``
+(:class:`TrackedRun`), ``image.json`` (:class:`ImageRecord`), ``tune.json`` (:class:`TuneResult`),
+``tune-study.json`` (:class:`StudySummary`) and ``checks.json`` (:class:`ChecksRecord`).
 
 Each record carries a ``schema_version``. A record without one is of version 1 (written before
 the field existed); one of a newer version than this code knows is refused with one line,
@@ -10,7 +14,7 @@ still read the base branch's run.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -75,7 +79,7 @@ class DataVersion(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    pointer: str
+    pointer: str = ""
     md5: str
     committed: bool = True
 
@@ -123,6 +127,23 @@ class ModelInfo(BaseModel):
     sha256: str = ""
 
 
+class Metrics(Record):
+    """``metrics.json`` (and lineage's ``metrics``): each split's metrics by name.
+
+    The names depend on the task (:data:`.evaluate.CLASSIFICATION_METRICS`, ``REGRESSION_METRICS``).
+    """
+
+    task: str = ""
+    train: dict[str, float] = Field(default_factory=dict)
+    test: dict[str, float] = Field(default_factory=dict)
+
+    def split(self, name: Literal["train", "test"]) -> dict[str, float] | None:
+        """One split's metrics; None when the record has none (an older run's)."""
+        if name not in self.model_fields_set:
+            return None
+        return self.train if name == "train" else self.test
+
+
 class Lineage(Record):
     """``lineage.json``: what a model was made from (data, params, code, packages)."""
 
@@ -136,15 +157,101 @@ class Lineage(Record):
     params: dict[str, Any] = Field(default_factory=dict)
     params_sha256: str = ""
     data: DataInfo
-    metrics: dict[str, Any] = Field(default_factory=dict)
+    metrics: Metrics = Field(default_factory=Metrics)
     packages: dict[str, str | None] = Field(default_factory=dict)
     model: ModelInfo = Field(default_factory=ModelInfo)
 
-    @property
-    def test_metrics(self) -> dict[str, Any]:
-        """The test split's metrics recorded with the run."""
-        test = self.metrics.get("test")
-        return test if isinstance(test, dict) else {}
+
+class TrackedRun(Record):
+    """``tracking.json``: where a training run was logged in the experiment tracker."""
+
+    run_id: str
+    experiment_id: str
+    experiment: str
+    #: The store, without credentials.
+    store: str
+    #: The run's page on a tracking server (None for the embedded store: see ``make ui``).
+    url: str | None = None
+    #: The model this run logged: a tracking.json of an older run is never taken for this one.
+    model_sha256: str
+
+
+class ImageRecord(Record):
+    """``image.json``: the container image pushed for the current bento (``make publish``)."""
+
+    #: The image by digest (``registry/name@sha256:...``): what a release registers.
+    ref: str
+    image: str = ""
+    tags: list[str] = Field(default_factory=list)
+
+
+class TrialRecord(BaseModel):
+    """One trial a tuning worker ran (what the experiment tracker logs as a nested run)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    number: int
+    state: str  # "complete" or "pruned"
+    value: float | None  # the cross-validated score; for a pruned trial, its last running mean
+    params: dict[str, Any]
+
+
+class TuneResult(Record):
+    """``tune.json``: what a tuning run found (one worker's view of the shared study)."""
+
+    study: str
+    storage: str
+    model_type: str
+    metric: str
+    best_value: float
+    best_params: dict[str, Any]
+    trials: int
+    complete: int
+    pruned: int
+    worker_trials: int
+    seconds: float
+    importances: dict[str, float] = Field(default_factory=dict)
+    applied: bool = False
+    worker_log: list[TrialRecord] = Field(default_factory=list)
+
+
+#: A hyperparameter value as params.yaml and Optuna hold it.
+Value = bool | int | float | str | None
+
+
+class StudySummary(Record):
+    """``tune-study.json``: what a study found, committed next to params.yaml.
+
+    No storage URL and no trial log; strict, since it is a committed file anyone can edit.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    study: str
+    model_type: str
+    metric: str
+    trials: int = Field(ge=1)
+    complete: int = Field(ge=1)
+    pruned: int = Field(ge=0)
+    best_value: float
+    best_params: dict[str, Value] = Field(min_length=1)
+    #: The parameters that mattered: Optuna's importance of each (empty with too few trials).
+    importances: dict[str, float] = Field(default_factory=dict)
+
+    @classmethod
+    def of(cls, result: TuneResult) -> StudySummary:
+        """The summary of a tuning run's result."""
+        return cls(
+            study=result.study,
+            model_type=result.model_type,
+            metric=result.metric,
+            trials=result.trials,
+            complete=result.complete,
+            pruned=result.pruned,
+            best_value=result.best_value,
+            best_params=result.best_params,
+            importances=result.importances,
+        )
 
 
 class GateResult(BaseModel):

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import git
-from .artifacts import display_path, read_json, sha256_file
+from .artifacts import display_path, sha256_file
 from .errors import ReleaseError
 from .layout import ArtifactLayout
 
@@ -534,6 +534,8 @@ def register(
     from gto import api
     from gto.versions import SemVer
 
+    from .records import ImageRecord
+
     if version is not None:
         version = ensure_version(version)
     head = ensure_clean(repo)
@@ -554,7 +556,7 @@ def register(
     if registered_here:
         raise ReleaseError(f"commit {head[:12]} is already registered as {registered_here[0]}")
     if image is None and layout.image.is_file():
-        image = read_json(layout.image).get("ref")
+        image = ImageRecord.read(layout.image).ref
     fields = {
         "commit": head,
         "image": image or "none",
@@ -563,7 +565,7 @@ def register(
         "params-sha256": str(checks.params_sha256),
         "checks-sha256": sha256_file(layout.checks),
         "gates": "passed" if checks.passed else "failed",
-        "metrics": json.dumps(lineage.test_metrics, sort_keys=True),
+        "metrics": json.dumps(lineage.metrics.test, sort_keys=True),
     }
     message = f"Register {state.name} {version}\n\n" + "".join(
         f"{key}: {value}\n" for key, value in fields.items()

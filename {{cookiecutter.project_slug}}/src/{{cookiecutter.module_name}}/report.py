@@ -35,10 +35,10 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 from . import charts, git, tracking
-from .artifacts import process_alive, read_json, replace_directory, sweep_stale
+from .artifacts import process_alive, replace_directory, sweep_stale
 from .compare import (
     BETTER,
     MISSING,
@@ -68,9 +68,12 @@ from .layout import (
 )
 from .processes import STOPPING_SIGNALS, stop_group
 from .progress import Progress, quiet
-from .tune import StudySummary, read_study, study_lines
+from .records import ChecksRecord, DataInfo, Lineage, Metrics, StudySummary, TrackedRun
+from .tune import produced, read_study, study_lines
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from .config import Params
 
 #: Name of the workflow artifact that carries the report (pr-report.yml uploads it).
@@ -116,13 +119,13 @@ MARKS = {
 class Run:
     """The artifacts of one training run (and its gates, when they ran)."""
 
-    metrics: dict[str, Any]
-    lineage: dict[str, Any]
-    checks: dict[str, Any] | None = None
+    metrics: Metrics
+    lineage: Lineage
+    checks: ChecksRecord | None = None
     plots: tuple[Path, ...] = ()
     checks_html: Path | None = None
     diagnostics: Diagnostics | None = None
-    tracked: tracking.TrackedRun | None = None
+    tracked: TrackedRun | None = None
     #: The study committed next to params.yaml (``tune-study.json``), and whether this run's
     #: model has its best hyperparameters (False: the summary is stale).
     study: StudySummary | None = None
@@ -139,20 +142,14 @@ def load_run(artifacts: Path) -> Run:
     """
     hint = "run `make train` first"
     layout = ArtifactLayout(artifacts)
-    metrics = read_json(layout.metrics, hint)
-    lineage = read_json(layout.lineage, hint)
-    for path, doc in ((layout.metrics, metrics), (layout.lineage, lineage)):
-        if not isinstance(doc, dict):
-            raise ArtifactError(f"{path} must hold a JSON object")
-    if not isinstance(metrics.get("test"), dict):
+    metrics = Metrics.read(layout.metrics, hint)
+    lineage = Lineage.read(layout.lineage, hint)
+    if metrics.split("test") is None:
         raise ArtifactError(f"{layout.metrics} has no 'test' metrics")
-    checks_path = layout.checks
-    checks = read_json(checks_path, "") if checks_path.exists() else None
-    if checks is not None and not isinstance(checks.get("gates"), list):
-        raise ArtifactError(f"{checks_path} has no 'gates' list")
+    checks = ChecksRecord.read(layout.checks) if layout.checks.exists() else None
     plots = tuple(sorted(layout.plots.glob("*.png")))
     html = layout.checks_html
-    model_sha = (lineage.get("model") or {}).get("sha256")
+    model_sha = lineage.model.sha256 or None
     return Run(
         metrics,
         lineage,
@@ -181,8 +178,7 @@ def load_base(artifacts: Path, ref: str | None = None) -> Base:
     run = load_run(artifacts)
     # The base's gate values are shown beside the PR's; its plots are not compared.
     base = Run(run.metrics, run.lineage, run.checks, diagnostics=run.diagnostics)
-    commit = (run.lineage.get("git") or {}).get("commit")
-    return Base(run=base, ref=ref, commit=commit)
+    return Base(run=base, ref=ref, commit=run.lineage.git.commit)
 
 
 # --- the base branch, retrained in a git worktree ---------------------------------------------
@@ -355,11 +351,12 @@ def _saved_base(saved: Path, commit: str, dest: Path, ref: str, progress: Progre
     except ArtifactError as exc:
         progress(f"base: the saved run is unreadable ({exc}): retraining the merge base")
         return None
-    git = (found.run.lineage.get("git") or {}) if found.run else {}
-    if git.get("commit") != commit or git.get("dirty") is not False:
-        state = "with uncommitted changes" if git.get("dirty") is not False else "a clean checkout"
+    git = found.run.lineage.git if found.run else None
+    if git is None or git.commit != commit or git.dirty is not False:
+        dirty = git is None or git.dirty is not False
+        state = "with uncommitted changes" if dirty else "a clean checkout"
         progress(
-            f"base: the saved run is of {str(git.get('commit'))[:7]} ({state}), not of the merge "
+            f"base: the saved run is of {str(git and git.commit)[:7]} ({state}), not of the merge "
             f"base {commit[:7]}: retraining it"
         )
         return None
@@ -391,9 +388,12 @@ def save_base_run(root: Path, artifacts: Path, dest: Path, params: Params) -> Pa
         )
     names = [*BASE_RUN_FILES, *(n for n in BASE_RUN_OPTIONAL if (artifacts / n).is_file())]
     if CHECKS_JSON in names:  # failed gates are values to show; another model's are not
-        record = read_json(artifacts / CHECKS_JSON, "")
+        try:
+            record = ChecksRecord.read(artifacts / CHECKS_JSON).model_dump(mode="json")
+        except ArtifactError:
+            record = None
         expected = record_fields(lineage, params)
-        if not isinstance(record, dict) or any(record.get(k) != v for k, v in expected.items()):
+        if record is None or any(record[k] != v for k, v in expected.items()):
             names.remove(CHECKS_JSON)
     dest.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{dest.name}-{os.getpid()}-", dir=dest.parent))
@@ -475,6 +475,11 @@ def _cell(value: object) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
+def _field(record: BaseModel, name: str, absent: object = MISSING) -> object:
+    """A field of a record, or ``absent`` when the record does not have it (an older run's)."""
+    return getattr(record, name) if name in record.model_fields_set else absent
+
+
 def _code(value: object) -> str:
     return f"`{_cell(value)}`"
 
@@ -513,21 +518,17 @@ def _details(summary: str, body: list[str], *, open_: bool = False) -> list[str]
     return [tag, f"<summary>{summary}</summary>", "", *body, "", "</details>"]
 
 
-def _failed_gates(checks: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [g for g in checks.get("gates", []) if not g.get("passed")]
-
-
-def verdict(checks: Mapping[str, Any] | None) -> str:
+def verdict(checks: ChecksRecord | None) -> str:
     """The one-line verdict: all gates passed, N gates failed, or gates not run."""
     if checks is None:
         return "⚠️ **Gates were not run** (no `checks.json`): run `make check` before the report."
-    gates = checks.get("gates", [])
-    failed = _failed_gates(checks)
+    gates = checks.gates
+    failed = [g for g in gates if not g.passed]
     if failed:
-        names = ", ".join(f"`{_cell(g.get('name'))}`" for g in failed)
+        names = ", ".join(f"`{_cell(g.name)}`" for g in failed)
         noun = "gate" if len(gates) == 1 else "gates"
         return f"❌ **{len(failed)} of {len(gates)} {noun} failed**: {names}"
-    if not checks.get("passed", True):
+    if _field(checks, "passed", True) is False:
         return "❌ **The gates failed** (see the full gate report)."
     if not gates:
         return "✅ **No gates failed** (no gates are configured in params.yaml)."
@@ -535,32 +536,30 @@ def verdict(checks: Mapping[str, Any] | None) -> str:
 
 
 def _gates_section(
-    checks: Mapping[str, Any] | None, base_checks: Mapping[str, Any] | None = None
+    checks: ChecksRecord | None, base_checks: ChecksRecord | None = None
 ) -> list[str]:
     out = ["### Gates", ""]
     if checks is None:
         return [*out, "Gates were not run for this report.", ""]
-    gates = checks.get("gates", [])
+    gates = checks.gates
     if not gates:
         return [*out, "No gates are configured (`gates:` in params.yaml).", ""]
-    base_gates = {
-        g.get("name"): g for g in (base_checks or {}).get("gates", []) if isinstance(g, dict)
-    }
+    base_gates = {g.name: g for g in base_checks.gates} if base_checks else {}
     # Failing gates first; a table of passing gates only is collapsed.
-    ordered = sorted(gates, key=lambda g: bool(g.get("passed")))
+    ordered = sorted(gates, key=lambda g: g.passed)
     rows = []
     for g in ordered:
         row = [
-            _cell(g.get("name")),
-            _cell(g.get("suite", "")),
-            _cell(g.get("value")),
-            _cell(g.get("threshold")),
-            "✅ pass" if g.get("passed") else "❌ **fail**",
-            _cell(g.get("detail", "")),
+            _cell(g.name),
+            _cell(g.suite),
+            _cell(g.value),
+            _cell(g.threshold),
+            "✅ pass" if g.passed else "❌ **fail**",
+            _cell(g.detail),
         ]
         if base_checks is not None:
-            found = base_gates.get(g.get("name"))
-            row.insert(3, _cell(found.get("value")) if found else "-")
+            found = base_gates.get(g.name)
+            row.insert(3, _cell(found.value) if found else "-")
         rows.append(row)
     header = ["Gate", "Suite", "Value", "Threshold", "Result", "Detail"]
     align = "llrrcl"
@@ -568,7 +567,7 @@ def _gates_section(
         header.insert(3, "Base value")
         align = "llrrrcl"
     table = _table(header, rows, align)
-    if _failed_gates(checks):
+    if any(not g.passed for g in gates):
         return [*out, *table, ""]
     return [*out, *_details("Every gate passed: values and thresholds", table), ""]
 
@@ -611,22 +610,22 @@ def _metrics_section(run: Run, base: Base) -> list[str]:
         )
     out.append("")
     for split in ("test", "train"):
-        pr_split = run.metrics.get(split)
-        if not isinstance(pr_split, dict):
+        pr_split = run.metrics.split(split)
+        if pr_split is None:
             continue
         split_intervals = intervals if split == "test" else None
-        with_verdict = bool(base_metrics) and split == "test"  # train: no interval, no verdict
+        with_verdict = base_metrics is not None and split == "test"  # train: no interval either
         header = ["Metric", "This PR"]
         align = "lr"
         if split_intervals is not None:
             header.append(f"{diag.confidence:.0%} interval" if diag else "interval")
             align += "c"
-        if base_metrics:
+        if base_metrics is not None:
             header += [label, "Change"] + ([""] if with_verdict else [])
             align += "rr" + ("l" if with_verdict else "")
-        base_split = base_metrics.get(split) if base_metrics else None
+        base_split = base_metrics.split(split) if base_metrics is not None else None
         changes = compare_metrics(pr_split, base_split, split_intervals)
-        rows = _metric_rows(changes, bool(base_metrics), split_intervals)
+        rows = _metric_rows(changes, base_metrics is not None, split_intervals)
         table = _table(header, [row[: len(header)] for row in rows], align)
         out += table if split == "test" else ["", *_details("Training-set metrics", table)]
     return [*out, ""]
@@ -634,10 +633,10 @@ def _metrics_section(run: Run, base: Base) -> list[str]:
 
 def _charts_section(run: Run, base: Base) -> list[str]:
     """Mermaid charts (GitHub draws them from the comment's text: no image is uploaded)."""
-    test = run.metrics.get("test") or {}
-    base_test = (base.run.metrics.get("test") or {}) if base.run else None
+    test = run.metrics.test
+    base_test = base.run.metrics.test if base.run else None
     names = [n for n in test if base_test is None or n in base_test]
-    if run.metrics.get("task") == "regression":
+    if run.metrics.task == "regression":
         names = [n for n in names if n in {"rmse", "mae"}]  # one unit: the target's
     pr_values = [float(test[n]) for n in names]
     base_values = [float(base_test[n]) for n in names] if base_test is not None else None
@@ -740,29 +739,29 @@ def _params_section(run: Run, base: Base) -> list[str]:
     out = ["### Parameters changed from the base", ""]
     if base.run is None:
         return [*out, "No base run to compare with.", ""]
-    changes = diff_params(run.lineage.get("params") or {}, base.run.lineage.get("params") or {})
+    changes = diff_params(run.lineage.params, base.run.lineage.params)
     if not changes:
         return [*out, "None: params.yaml is the same as on the base.", ""]
     rows = [[_code(c.key), _param(c.base), _param(c.pr)] for c in changes]
     return [*out, *_table(["Parameter", "Base", "This PR"], rows), ""]
 
 
-def _feature_kinds(data: Mapping[str, Any]) -> str:
-    kinds = [f.get("kind") for f in data.get("features") or [] if isinstance(f, dict)]
+def _feature_kinds(data: DataInfo) -> str:
+    kinds = [f.kind for f in data.features]
     return f"{kinds.count('numeric')} numeric, {kinds.count('categorical')} categorical"
 
 
 def _data_section(run: Run, base: Base) -> list[str]:
-    data = run.lineage.get("data") or {}
-    base_data = (base.run.lineage.get("data") or {}) if base.run else None
+    data = run.lineage.data
+    base_data = base.run.lineage.data if base.run else None
     out = ["### Data", ""]
-    fingerprint = data.get("sha256") or ""
+    fingerprint = data.sha256
     if base_data is None:
         out.append(f"Fingerprint `{fingerprint[:12]}` (no base run to compare with).")
-    elif fingerprint == base_data.get("sha256"):
+    elif fingerprint == base_data.sha256:
         out.append(f"Data unchanged: same fingerprint `{fingerprint[:12]}` as the base.")
     else:
-        old = (base_data.get("sha256") or "none")[:12]
+        old = (base_data.sha256 or "none")[:12]
         out.append(f"**Data changed**: fingerprint `{old}` on the base, `{fingerprint[:12]}` here.")
     out += ["", *report_lines(data, base_data)]  # the DVC version (datastore.py)
     keys = [
@@ -776,9 +775,9 @@ def _data_section(run: Run, base: Base) -> list[str]:
     header = ["", "This PR"] + (["Base"] if base_data is not None else [])
     rows = []
     for label, key in keys:
-        row = [label, _cell(data.get(key, MISSING))]
+        row = [label, _cell(_field(data, key))]
         if base_data is not None:
-            row.append(_cell(base_data.get(key, MISSING)))
+            row.append(_cell(_field(base_data, key)))
         rows.append(row)
     rows.append(
         ["Features", _feature_kinds(data)]
@@ -797,27 +796,23 @@ def _plots_section(plots: Sequence[str]) -> list[str]:
 
 def _lineage_section(run: Run) -> list[str]:
     lineage = run.lineage
-    git = lineage.get("git") or {}
-    model = lineage.get("model") or {}
-    data = lineage.get("data") or {}
-    commit = git.get("commit") or "unknown"
-    dirty = {True: " (uncommitted changes)", False: "", None: ""}.get(git.get("dirty"), "")
+    model, data = lineage.model, lineage.data
+    commit = lineage.git.commit or "unknown"
+    dirty = " (uncommitted changes)" if lineage.git.dirty else ""
+    started, finished = (_field(lineage, key, None) for key in ("started_at", "finished_at"))
+    model_sha = _code(_field(model, "sha256", None))
     rows = [
         ["Commit", f"`{_cell(commit)}`{dirty}"],
-        ["Data sha256", _code(data.get("sha256", "unknown"))],
-        ["Model", f"{_cell(model.get('type', 'unknown'))}, sha256 {_code(model.get('sha256'))}"],
-        ["Seed", _cell(lineage.get("seed", MISSING))],
-        ["Trained", f"{_cell(lineage.get('started_at'))} → {_cell(lineage.get('finished_at'))}"],
+        ["Data sha256", _code(_field(data, "sha256", "unknown"))],
+        ["Model", f"{_cell(_field(model, 'type', 'unknown'))}, sha256 {model_sha}"],
+        ["Seed", _cell(_field(lineage, "seed"))],
+        ["Trained", f"{_cell(started)} → {_cell(finished)}"],
     ]
-    packages = lineage.get("packages") or {}
     body = _table(["", ""], rows)
-    if packages:
-        versions = [[_cell(k), _cell(v)] for k, v in packages.items()]
+    if lineage.packages:
+        versions = [[_cell(k), _cell(v)] for k, v in lineage.packages.items()]
         body += ["", *_table(["Package", "Version"], versions)]
-    summary = (
-        f"Lineage: commit {str(commit)[:7]}, data {str(data.get('sha256', ''))[:8]}, "
-        f"model {str(model.get('sha256', ''))[:8]}"
-    )
+    summary = f"Lineage: commit {commit[:7]}, data {data.sha256[:8]}, model {model.sha256[:8]}"
     return ["### Lineage", "", *_details(summary, body), ""]
 
 
@@ -847,7 +842,7 @@ class History:
         return _details(f"Last {len(self.rows)} tracked runs on `{self.branch}`", body)
 
 
-def base_history(root: Path, base: Base, task: str, lineage: Mapping[str, Any]) -> History | None:
+def base_history(root: Path, base: Base, task: str, lineage: Lineage) -> History | None:
     """The last tracked runs of the base branch, read from the tracking store (None: off)."""
     if not tracking.enabled() or not base.ref or task not in tracking.MAIN_METRIC:
         return None
@@ -858,7 +853,8 @@ def base_history(root: Path, base: Base, task: str, lineage: Mapping[str, Any]) 
     if not os.environ.get(tracking.URI_ENV, "").strip() and not embedded.is_file():
         return History(branch, metric, note="the tracking store holds no runs yet")
     try:
-        rows = tracking.history(root, branch, task, tracking.experiment_name(lineage), limit=10)
+        experiment = tracking.experiment_name(lineage.project)
+        rows = tracking.history(root, branch, task, experiment, limit=10)
     except TrackingError as exc:
         return History(branch, metric, note=f"cannot read {tracking.public_uri(uri)} ({exc})")
     return History(branch, metric, tuple(rows))
@@ -879,14 +875,14 @@ def render(
         plots: plot paths relative to the report file (as copied next to it), listed by name.
         history: the base branch's last tracked runs, when tracking is on.
     """
-    project = run.lineage.get("project") or run.lineage.get("model_name") or "model"
+    project = run.lineage.project or run.lineage.model_name or "model"
     if base.run is not None:
         against = f"Compared with `{base.ref or 'base'}`" + (
             f" at {str(base.commit)[:7]} (merge base)." if base.commit else "."
         )
     else:
         against = f"No base-branch comparison: {base.note or 'no base given'}."
-    task = run.metrics.get("task") or run.lineage.get("task") or ""
+    task = run.metrics.task or run.lineage.task
     lines = [
         f"## Model report: {project}",
         "",
@@ -908,7 +904,7 @@ def render(
         "",
     ]
     if run.checks_html is not None:
-        connected = (run.checks or {}).get("html_connected")
+        connected = run.checks.html_connected if run.checks else None
         modes: dict[object, str] = {
             True: "connected mode: it loads its scripts from a CDN, so viewing needs internet "
             "(`checks.html_connected: false` in params.yaml makes it self-contained)",
@@ -975,8 +971,8 @@ def run_report(
     run = load_run(artifacts)
     study = read_study(root)
     if study is not None:
-        model = (run.lineage.get("params") or {}).get("model") or {}
-        current = study.produced(str(model.get("type")), model.get("params") or {})
+        model = run.lineage.params.get("model") or {}
+        current = produced(study, str(model.get("type")), model.get("params") or {})
         run = dataclasses.replace(run, study=study, study_current=current)
     if params is not None:
         from .lineage import ensure_current
@@ -990,6 +986,6 @@ def run_report(
         base = Base(note="no base given (`make report BASE=origin/main` compares with main)")
     if base.run is None:
         progress(f"no base comparison: {base.note}")
-    task = str(run.metrics.get("task") or "")
+    task = run.metrics.task
     history = base_history(root, base, task, run.lineage)
     return write_report(run, base, out or layout.report, history)

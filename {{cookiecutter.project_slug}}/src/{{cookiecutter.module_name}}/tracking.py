@@ -27,22 +27,21 @@ import math
 import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from . import git
-from .artifacts import atomic_write_json, read_json
+from .artifacts import atomic_write_json
 from .compare import flatten
 from .errors import ArtifactError, TrackingError
 from .layout import ArtifactLayout
+from .records import Lineage, Metrics, TrackedRun, TuneResult
 
 if TYPE_CHECKING:
     import pandas as pd
     from mlflow.tracking import MlflowClient
-
-    from .tune import TuneResult
 
 #: The template's ``experiment_tracking`` option: ``mlflow``, or ``none`` (nothing is logged).
 BACKEND = "{{ cookiecutter.experiment_tracking }}"
@@ -77,21 +76,6 @@ GATES_WORDS = {"true": "passed", "false": "failed"}
 Warn = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class TrackedRun:
-    """Where a training run was logged: the content of ``artifacts/tracking.json``."""
-
-    run_id: str
-    experiment_id: str
-    experiment: str
-    #: The store, without credentials.
-    store: str
-    #: The run's page on a tracking server (None for the embedded store: see ``make ui``).
-    url: str | None
-    #: The model this run logged: a tracking.json of an older run is never taken for this one.
-    model_sha256: str
-
-
 def enabled() -> bool:
     """True when this project tracks experiments (the template option) and this run does.
 
@@ -123,9 +107,9 @@ def public_uri(uri: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def experiment_name(lineage: Mapping[str, Any]) -> str:
+def experiment_name(project: str) -> str:
     """``MLFLOW_EXPERIMENT_NAME`` when set, else the project's name."""
-    return os.environ.get(EXPERIMENT_ENV, "").strip() or str(lineage.get("project") or "model")
+    return os.environ.get(EXPERIMENT_ENV, "").strip() or project or "model"
 
 
 def run_url(uri: str, experiment_id: str, run_id: str) -> str | None:
@@ -145,32 +129,31 @@ def run_params(params: Mapping[str, Any]) -> dict[str, str]:
     return {key: _param_value(value) for key, value in flatten(params).items()}
 
 
-def run_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+def run_metrics(metrics: Metrics) -> dict[str, float]:
     """The train and test metrics as ``train_<name>`` / ``test_<name>``; finite numbers only."""
-    out = {}
-    for split in ("train", "test"):
-        for name, value in (metrics.get(split) or {}).items():
-            number = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if number and math.isfinite(value):
-                out[f"{split}_{name}"] = float(value)
-    return out
+    splits = {"train": metrics.train, "test": metrics.test}
+    return {
+        f"{split}_{name}": value
+        for split, values in splits.items()
+        for name, value in values.items()
+        if math.isfinite(value)
+    }
 
 
-def run_tags(lineage: Mapping[str, Any], root: Path, command: str) -> dict[str, str]:
+def run_tags(lineage: Lineage, root: Path, command: str) -> dict[str, str]:
     """The tags of a training run (see the TAG_* names), from its lineage record."""
-    commit = lineage.get("git") or {}
-    data = lineage.get("data") or {}
+    dirty = lineage.git.dirty
     values = {
-        TAG_COMMIT: commit.get("commit"),
+        TAG_COMMIT: lineage.git.commit,
         TAG_BRANCH: git.branch(root),
-        TAG_DIRTY: None if commit.get("dirty") is None else str(bool(commit.get("dirty"))).lower(),
-        TAG_DATA_SHA: data.get("sha256"),
-        TAG_DATA_VERSION: (data.get("dvc") or {}).get("md5"),  # the DVC version of the data
-        TAG_MODEL_SHA: (lineage.get("model") or {}).get("sha256"),
-        TAG_TASK: lineage.get("task"),
+        TAG_DIRTY: None if dirty is None else str(dirty).lower(),
+        TAG_DATA_SHA: lineage.data.sha256,
+        TAG_DATA_VERSION: lineage.data.dvc.md5 if lineage.data.dvc else None,  # DVC's version
+        TAG_MODEL_SHA: lineage.model.sha256,
+        TAG_TASK: lineage.task,
         TAG_COMMAND: command,
         # MLflow's own tags: the UI shows the commit and branch in its run list.
-        "mlflow.source.git.commit": commit.get("commit"),
+        "mlflow.source.git.commit": lineage.git.commit,
         "mlflow.source.git.branch": git.branch(root),
     }
     return {key: str(value) for key, value in values.items() if value not in (None, "")}
@@ -213,9 +196,9 @@ def _experiment_id(client: MlflowClient, name: str, uri: str, root: Path) -> str
     return str(client.create_experiment(name, artifact_location=location))
 
 
-def _pip_requirements(lineage: Mapping[str, Any]) -> list[str]:
+def _pip_requirements(lineage: Lineage) -> list[str]:
     """What loading the model needs, from the versions the lineage recorded (no inference)."""
-    packages = lineage.get("packages") or {}
+    packages = lineage.packages
     wanted = ("scikit-learn", "pandas", "numpy", "joblib")
     return [f"{name}=={packages[name]}" if packages.get(name) else name for name in wanted]
 
@@ -224,8 +207,8 @@ def _pip_requirements(lineage: Mapping[str, Any]) -> list[str]:
 class TrainingRun:
     """What a training run hands to the tracker."""
 
-    lineage: Mapping[str, Any]
-    metrics: Mapping[str, Any]
+    lineage: Lineage
+    metrics: Metrics
     artifacts_dir: Path
     files: tuple[Path, ...]
     model: Any
@@ -253,7 +236,7 @@ def log_training(run: TrainingRun, root: Path, warn: Warn) -> TrackedRun | None:
             f"({_reason(exc)}); its artifacts are in {run.artifacts_dir}"
         )
         return None
-    atomic_write_json(record_path, asdict(tracked))
+    atomic_write_json(record_path, tracked.to_json())
     return tracked
 
 
@@ -282,13 +265,12 @@ def _log(run: TrainingRun, root: Path, uri: str) -> TrackedRun:
         (root / STORE_DIR / STORE_ARTIFACTS).mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(uri)
-    name = experiment_name(run.lineage)
+    name = experiment_name(run.lineage.project)
     experiment_id = _experiment_id(client, name, uri, root)
-    model_sha = str((run.lineage.get("model") or {}).get("sha256") or "")
     tags = run_tags(run.lineage, root, run.command)
     with mlflow.start_run(experiment_id=experiment_id, tags=tags) as active:
         run_id = active.info.run_id
-        mlflow.log_params(run_params(run.lineage.get("params") or {}))
+        mlflow.log_params(run_params(run.lineage.params))
         mlflow.log_metrics(run_metrics(run.metrics))
         for path in run.files:
             if path.is_dir():
@@ -310,7 +292,7 @@ def _log(run: TrainingRun, root: Path, uri: str) -> TrackedRun:
         experiment=name,
         store=public_uri(uri),
         url=run_url(uri, experiment_id, run_id),
-        model_sha256=model_sha,
+        model_sha256=run.lineage.model.sha256,
     )
 
 
@@ -346,7 +328,7 @@ def _log_study(result: TuneResult, project: str, root: Path, uri: str) -> str:
         (root / STORE_DIR / STORE_ARTIFACTS).mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(uri)
-    experiment_id = _experiment_id(client, experiment_name({"project": project}), uri, root)
+    experiment_id = _experiment_id(client, experiment_name(project), uri, root)
     tags = {TAG_STUDY: result.study, TAG_COMMAND: "tune", TAG_BRANCH: git.branch(root) or ""}
     tags = {key: value for key, value in tags.items() if value}
     metric = f"cv_{result.metric}"
@@ -389,8 +371,8 @@ def read_tracked(artifacts_dir: Path, model_sha256: str | None) -> TrackedRun | 
     if not path.is_file():
         return None
     try:
-        tracked = TrackedRun(**read_json(path))
-    except (ArtifactError, TypeError):  # unreadable, or not a record of this shape: none
+        tracked = TrackedRun.read(path)
+    except ArtifactError:  # unreadable, or not a record this code reads: none
         return None
     return tracked if model_sha256 and tracked.model_sha256 == model_sha256 else None
 

@@ -24,7 +24,7 @@ from .data import load_dataset, split
 from .features import build_preprocessor
 from .layout import LINEAGE_FILE, METRICS_FILE, MODEL_FILE, ArtifactLayout
 from .progress import Progress, quiet
-from .records import Lineage
+from .records import Lineage, Metrics
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -40,7 +40,7 @@ class TrainResult:
     """What a training run produced."""
 
     artifacts_dir: Path
-    metrics: dict[str, Any]
+    metrics: Metrics
     lineage: Lineage
     seconds: float
     #: The fitted pipeline and a few test rows: what experiment tracking logs as the model and
@@ -121,11 +121,11 @@ def run_training(
     progress(f"fitting {params.model.type}")
     pipeline.fit(x_train, y_train)
     progress("evaluating on train and test")
-    metrics = {
-        "task": params.task,
-        "train": compute_metrics(params.task, pipeline, x_train, y_train),
-        "test": compute_metrics(params.task, pipeline, x_test, y_test),
-    }
+    metrics = Metrics(
+        task=params.task,
+        train=compute_metrics(params.task, pipeline, x_train, y_train),
+        test=compute_metrics(params.task, pipeline, x_test, y_test),
+    )
     importance = permutation_importance_table(pipeline, x_test, y_test, params.seed)
     progress(f"bootstrapping the test metrics ({RESAMPLES} resamples)")
     diagnostics = compute_diagnostics(
@@ -137,7 +137,7 @@ def run_training(
         write_plots(params.task, pipeline, x_test, y_test, staged.plots, params.seed, importance)
         atomic_write_json(staged.diagnostics, diagnostics.to_dict())
         model_path = atomic_dump_joblib(staged.model, pipeline)
-        atomic_write_json(staged.metrics, metrics)
+        atomic_write_json(staged.metrics, metrics.to_json())
         lineage = build_lineage(
             params=params,
             dataset=dataset,

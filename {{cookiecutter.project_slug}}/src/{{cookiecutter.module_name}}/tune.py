@@ -27,15 +27,13 @@ import hashlib
 import json
 import re
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from .errors import ArtifactError, ConfigError
+from .errors import ConfigError
 from .layout import STUDY_FILE, ArtifactLayout
 from .progress import Progress
+from .records import StudySummary, TrialRecord, TuneResult
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -55,90 +53,11 @@ RACE = re.compile(r"UNIQUE constraint|already exists|duplicate key|database is l
 DEFAULT_METRIC = {"classification": "accuracy", "regression": "r2"}
 
 
-@dataclass(frozen=True)
-class TrialRecord:
-    """One trial this worker ran (what the experiment tracker logs as a nested run)."""
-
-    number: int
-    state: str  # "complete" or "pruned"
-    value: float | None  # the cross-validated score; for a pruned trial, its last running mean
-    params: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class TuneResult:
-    """What a tuning run found (one worker's view of the shared study)."""
-
-    study: str
-    storage: str
-    model_type: str
-    metric: str
-    best_value: float
-    best_params: dict[str, Any]
-    trials: int
-    complete: int
-    pruned: int
-    worker_trials: int
-    seconds: float
-    importances: dict[str, float] = field(default_factory=dict)
-    applied: bool = False
-    worker_log: list[TrialRecord] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (``tune.json``)."""
-        return asdict(self)
-
-
-#: A hyperparameter value as params.yaml and Optuna hold it.
-Value = bool | int | float | str | None
-
-
-class StudySummary(BaseModel):
-    """What a study found, as committed next to params.yaml: no storage URL, no trial log."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    study: str
-    model_type: str
-    metric: str
-    trials: int = Field(ge=1)
-    complete: int = Field(ge=1)
-    pruned: int = Field(ge=0)
-    best_value: float
-    best_params: dict[str, Value] = Field(min_length=1)
-    #: The parameters that mattered: Optuna's importance of each (empty with too few trials).
-    importances: dict[str, float] = Field(default_factory=dict)
-
-    @classmethod
-    def of(cls, result: TuneResult) -> StudySummary:
-        """The summary of a tuning run's result."""
-        return cls(
-            study=result.study,
-            model_type=result.model_type,
-            metric=result.metric,
-            trials=result.trials,
-            complete=result.complete,
-            pruned=result.pruned,
-            best_value=result.best_value,
-            best_params=result.best_params,
-            importances=result.importances,
-        )
-
-    def produced(self, model_type: str, model_params: dict[str, Any]) -> bool:
-        """True when a model of ``model_type`` with ``model_params`` has this study's best."""
-        if model_type != self.model_type:
-            return False
-        return all(
-            key in model_params and _scalar(model_params[key]) == _scalar(value)
-            for key, value in self.best_params.items()
-        )
-
-
 def write_study(summary: StudySummary, folder: Path) -> Path:
     """Write ``tune-study.json`` into ``folder`` (params.yaml's) atomically; return its path."""
     from .artifacts import atomic_write_json
 
-    return atomic_write_json(folder / STUDY_FILE, summary.model_dump(mode="json"))
+    return atomic_write_json(folder / STUDY_FILE, summary.to_json())
 
 
 def read_study(folder: Path) -> StudySummary | None:
@@ -147,21 +66,18 @@ def read_study(folder: Path) -> StudySummary | None:
     Raises:
         ArtifactError: the file is not a study summary (one line naming it and the first error).
     """
-    import json
-
     path = folder / STUDY_FILE
-    if not path.is_file():
-        return None
-    try:
-        return StudySummary.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArtifactError(f"{path}: unreadable study summary ({exc})") from None
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        raise ArtifactError(
-            f"{path}: not a study summary (`make tune APPLY=1` writes it): {where}: {error['msg']}"
-        ) from None
+    return StudySummary.read(path) if path.is_file() else None
+
+
+def produced(study: StudySummary, model_type: str, model_params: dict[str, Any]) -> bool:
+    """True when a model of ``model_type`` with ``model_params`` has the study's best."""
+    if model_type != study.model_type:
+        return False
+    return all(
+        key in model_params and _scalar(model_params[key]) == _scalar(value)
+        for key, value in study.best_params.items()
+    )
 
 
 def metric_of(params: Params) -> str:
@@ -352,7 +268,9 @@ def tune(
                 trial.intermediate_values.get(step) if pruned and step is not None else trial.value
             )
             state = "pruned" if pruned else "complete"
-            log.append(TrialRecord(trial.number, state, last, dict(trial.params)))
+            log.append(
+                TrialRecord(number=trial.number, state=state, value=last, params=trial.params)
+            )
 
         study.optimize(
             _objective(params, dataset, x_train, y_train),
@@ -388,6 +306,7 @@ def tune(
         worker_trials=mine,
         seconds=round(time.perf_counter() - clock, 2),
         importances=importances,
+        applied=False,
         worker_log=log,
     )
 
@@ -514,5 +433,5 @@ def write_summary(result: TuneResult, artifacts: Path) -> None:
     from .artifacts import atomic_write_json, atomic_write_text
 
     layout = ArtifactLayout(artifacts)
-    atomic_write_json(layout.tune, result.to_dict())
+    atomic_write_json(layout.tune, result.to_json())
     atomic_write_text(layout.tune_md, render_markdown(result))

@@ -18,6 +18,7 @@ from {{ cookiecutter.module_name }} import datastore
 from {{ cookiecutter.module_name }}.cli import main
 from {{ cookiecutter.module_name }}.data import SAMPLE_FILES, get_data
 from {{ cookiecutter.module_name }}.errors import DataError, FormatError
+from {{ cookiecutter.module_name }}.records import DataInfo
 
 pytestmark = pytest.mark.code
 
@@ -190,7 +191,8 @@ def test_set_remote_writes_an_s3_remote_with_its_endpoint(project: Path) -> None
 def test_report_lines_compare_the_data_versions(
     pr: dict[str, Any], base: dict[str, Any], expected: str
 ) -> None:
-    (line,) = datastore.report_lines(pr, base)
+    data = DataInfo.model_validate({"path": DATA, **pr})
+    (line,) = datastore.report_lines(data, DataInfo.model_validate({"path": DATA, **base}))
     assert expected in line
 
 

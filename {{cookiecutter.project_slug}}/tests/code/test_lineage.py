@@ -85,7 +85,8 @@ def test_lineage_follows_the_contract(
     assert age["min"] <= age["max"]
     assert age["missing"] == 0.0
     metrics = json.loads((root / "artifacts" / "metrics.json").read_text(encoding="utf-8"))
-    assert lineage["metrics"] == metrics
+    assert metrics.pop("schema_version") == 1
+    assert lineage["metrics"] == metrics, "metrics.json's record, versioned by lineage.json's"
     assert lineage["packages"]["scikit-learn"] == sklearn.__version__
     assert lineage["packages"]["python"].count(".") == 2
     assert lineage["model"] == {

@@ -30,6 +30,7 @@ from {{ cookiecutter.module_name }} import tracking
 from {{ cookiecutter.module_name }}.cli import main
 from {{ cookiecutter.module_name }}.layout import TRACKING_FILE
 from {{ cookiecutter.module_name }}.processes import stop_group
+from {{ cookiecutter.module_name }}.records import Metrics
 
 pytestmark = pytest.mark.code
 
@@ -300,7 +301,7 @@ def test_printed_uris_carry_no_credentials(uri: str, public: str) -> None:
 def test_params_are_flattened_and_metrics_finite() -> None:
     params = tracking.run_params({"model": {"type": "ridge", "params": {"alpha": 1.0}}, "x": [1]})
     assert params == {"model.type": "ridge", "model.params.alpha": "1.0", "x": "[1]"}
-    metrics = tracking.run_metrics({"test": {"r2": 0.5, "bad": float("nan")}, "train": {"r2": 1}})
+    metrics = tracking.run_metrics(Metrics(test={"r2": 0.5, "bad": float("nan")}, train={"r2": 1}))
     assert metrics == {"test_r2": 0.5, "train_r2": 1.0}
 
 

@@ -97,7 +97,7 @@ def test_training_writes_every_artifact(
         assert len(diagnostics["roc_tpr"]) == len(diagnostics["roc_fpr"]) > 0
     else:
         assert sum(diagnostics["residual_counts"]) == 30
-    assert metrics == result.metrics
+    assert metrics == result.metrics.to_json()
     keys = set(
         evaluate.CLASSIFICATION_METRICS if task == "classification" else evaluate.REGRESSION_METRICS
     )
@@ -144,7 +144,7 @@ def test_user_csv_with_categoricals_and_another_target(
     city = next(f for f in lineage["data"]["features"] if f["name"] == "city")
     assert city["categories"] == ["lyon", "nice", "paris"]
     assert city["missing"] == pytest.approx(22 / 150)
-    assert result.metrics["test"]["accuracy"] > 0.6
+    assert result.metrics.test["accuracy"] > 0.6
 
 
 @pytest.mark.parametrize(
@@ -178,8 +178,8 @@ def test_multiclass_classification(
     params_file = make_project(base_params(), frame=frame)
     result = _train(params_file)
     assert result.lineage.data.classes == ["hi", "lo", "mid"]
-    assert 0.5 < result.metrics["test"]["roc_auc"] <= 1.0
-    assert 0.0 <= result.metrics["test"]["f1"] <= 1.0
+    assert 0.5 < result.metrics.test["roc_auc"] <= 1.0
+    assert 0.0 <= result.metrics.test["f1"] <= 1.0
 
 
 def test_training_is_reproducible(

@@ -39,7 +39,7 @@ def train_and_log(args: argparse.Namespace) -> None:
     params = params_of(args)
     progress = printer("train")
     result = run_training(params, root_of(args), artifacts_of(args), progress=progress)
-    test = ", ".join(f"{name} {value:.4f}" for name, value in result.metrics["test"].items())
+    test = ", ".join(f"{name} {value:.4f}" for name, value in result.metrics.test.items())
     print(f"[train] test metrics: {test}")
     print(f"[train] done in {result.seconds:.1f} s")
     _track(args, result, progress)
@@ -52,7 +52,7 @@ def _track(args: argparse.Namespace, result: TrainResult, progress: Progress) ->
     layout = ArtifactLayout(result.artifacts_dir)
     files = (layout.plots, layout.metrics, layout.diagnostics, layout.lineage)
     run = tracking.TrainingRun(
-        result.lineage.to_json(),
+        result.lineage,
         result.metrics,
         result.artifacts_dir,
         files,
@@ -98,10 +98,10 @@ def _track_checks(
 ) -> None:
     """Add the gate summary to this model's tracked run, if it was tracked."""
     from .. import tracking
-    from ..artifacts import read_json
+    from ..records import Lineage
 
-    lineage = read_json(ArtifactLayout(artifacts).lineage, "run `make train` first")
-    model_sha = (lineage.get("model") or {}).get("sha256") if isinstance(lineage, dict) else None
+    lineage = Lineage.read(ArtifactLayout(artifacts).lineage, "run `make train` first")
+    model_sha = lineage.model.sha256 or None
     progress = printer("check")
     if tracking.log_checks(artifacts, model_sha, files, passed, root_of(args), progress):
         progress("logged the gate results to the tracked run")
@@ -114,7 +114,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     branch = args.branch or git.branch(root_of(args)) or "main"
     release.ensure_ref_name(branch, "--branch")
     params = params_of(args)
-    experiment = os.environ.get(tracking.EXPERIMENT_ENV, "").strip() or distribution_name()
+    experiment = tracking.experiment_name(distribution_name())
     try:
         rows = tracking.history(root_of(args), branch, params.task, experiment, args.limit)
     except TrackingError as exc:
@@ -135,17 +135,10 @@ def add_runs_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     """Search hyperparameters with Optuna (tune: in params); --apply writes the best to params."""
-    import dataclasses
-
     from .. import distribution_name, tracking
     from ..layout import TUNE_JSON, TUNE_MD
-    from ..tune import (
-        StudySummary,
-        apply_best,
-        tune,
-        write_study,
-        write_summary,
-    )
+    from ..records import StudySummary
+    from ..tune import apply_best, tune, write_study, write_summary
 
     params = params_of(args)
     if args.worker < 0:
@@ -167,7 +160,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     tracking.log_study(result, distribution_name(), root_of(args), printer("tune"))
     if args.apply:
         apply_best(Path(args.params), result.best_params)
-        result = dataclasses.replace(result, applied=True)
+        result = result.model_copy(update={"applied": True})
         print(f"[tune] wrote the best hyperparameters into model.params of {args.params}")
         study = write_study(StudySummary.of(result), Path(args.params).parent)
         print(f"[tune] wrote {study} (commit it with params.yaml: the PR report shows the study)")
