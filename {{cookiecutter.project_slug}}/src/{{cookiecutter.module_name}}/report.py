@@ -132,8 +132,11 @@ class Run:
     study_current: bool = False
 
 
-def load_run(artifacts: Path) -> Run:
+def load_run(artifacts: Path, *, gates_optional: bool = False) -> Run:
     """Read a run from an artifacts directory.
+
+    ``gates_optional``: an unreadable ``checks.json`` counts as none (a base run's gate values
+    are only shown beside the PR's).
 
     Raises:
         ArtifactError: ``metrics.json`` or ``lineage.json`` is missing or unreadable, or
@@ -146,7 +149,13 @@ def load_run(artifacts: Path) -> Run:
     lineage = Lineage.read(layout.lineage, hint)
     if metrics.split("test") is None:
         raise ArtifactError(f"{layout.metrics} has no 'test' metrics")
-    checks = ChecksRecord.read(layout.checks) if layout.checks.exists() else None
+    checks = None
+    if layout.checks.exists():
+        try:
+            checks = ChecksRecord.read(layout.checks)
+        except ArtifactError:
+            if not gates_optional:
+                raise
     plots = tuple(sorted(layout.plots.glob("*.png")))
     html = layout.checks_html
     model_sha = lineage.model.sha256 or None
@@ -172,10 +181,17 @@ class Base:
 
 
 def load_base(artifacts: Path, ref: str | None = None) -> Base:
-    """Read a base run's ``metrics.json`` and ``lineage.json`` from a directory."""
+    """Read a base run's ``metrics.json`` and ``lineage.json`` from a directory.
+
+    Never raises for the base's records: ones this code cannot read (an old or broken run's)
+    give a :class:`Base` whose ``note`` says so, and an unreadable gate record no base values.
+    """
     if not ArtifactLayout(artifacts).metrics.is_file():
         return Base(ref=ref, note=f"no base metrics in {artifacts}")
-    run = load_run(artifacts)
+    try:
+        run = load_run(artifacts, gates_optional=True)
+    except ArtifactError as exc:
+        return Base(ref=ref, note=f"the base run is unreadable ({exc})")
     # The base's gate values are shown beside the PR's; its plots are not compared.
     base = Run(run.metrics, run.lineage, run.checks, diagnostics=run.diagnostics)
     return Base(run=base, ref=ref, commit=run.lineage.git.commit)
@@ -334,8 +350,7 @@ def _train_base(
         source = built / name
         if source.is_file():
             shutil.copy2(source, dest / name)
-    base = load_base(dest, ref)
-    return Base(run=base.run, ref=ref, commit=commit)
+    return dataclasses.replace(load_base(dest, ref), commit=commit)
 
 
 def _saved_base(saved: Path, commit: str, dest: Path, ref: str, progress: Progress) -> Base | None:
@@ -346,17 +361,15 @@ def _saved_base(saved: Path, commit: str, dest: Path, ref: str, progress: Progre
     if not ArtifactLayout(saved).lineage.is_file():
         progress(f"base: no saved run in {saved.name}/: retraining the merge base")
         return None
-    try:
-        found = load_base(saved, ref)
-    except ArtifactError as exc:
-        progress(f"base: the saved run is unreadable ({exc}): retraining the merge base")
+    found = load_base(saved, ref)
+    if found.run is None:
+        progress(f"base: the saved run is unreadable ({found.note}): retraining the merge base")
         return None
-    git = found.run.lineage.git if found.run else None
-    if git is None or git.commit != commit or git.dirty is not False:
-        dirty = git is None or git.dirty is not False
-        state = "with uncommitted changes" if dirty else "a clean checkout"
+    git = found.run.lineage.git
+    if git.commit != commit or git.dirty is not False:
+        state = "with uncommitted changes" if git.dirty is not False else "a clean checkout"
         progress(
-            f"base: the saved run is of {str(git and git.commit)[:7]} ({state}), not of the merge "
+            f"base: the saved run is of {str(git.commit)[:7]} ({state}), not of the merge "
             f"base {commit[:7]}: retraining it"
         )
         return None

@@ -25,7 +25,7 @@ from {{ cookiecutter.module_name }}.records import (
     TrackedRun,
     TuneResult,
 )
-from {{ cookiecutter.module_name }}.report import Base, Run, render
+from {{ cookiecutter.module_name }}.report import Base, Run, load_base, render
 
 pytestmark = pytest.mark.code
 
@@ -224,3 +224,21 @@ def test_the_report_renders_a_base_whose_records_lack_fields() -> None:
     assert "| r2 ↑ | 0.8000 | 0.7000 |" in markdown
     # The old base recorded no train split: the PR's is shown with nothing beside it.
     assert "Training-set metrics" in markdown
+
+
+def test_a_base_whose_records_cannot_be_read_gives_a_note_not_an_error(tmp_path: Path) -> None:
+    metrics, _ = RECORDS[Metrics]
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    (tmp_path / "lineage.json").write_text(json.dumps({"data": {"path": "d.csv"}}))
+    # A gate record of another shape (an old `make check`'s): the base just has no gate values.
+    (tmp_path / "checks.json").write_text(json.dumps({"gates": [{"name": "min_r2"}]}))
+    base = load_base(tmp_path, ref="main")
+    assert base.run is not None
+    assert base.run.checks is None
+    assert base.run.metrics.test == metrics["test"]
+
+    (tmp_path / "lineage.json").write_text(json.dumps({"data": "d.csv"}))
+    base = load_base(tmp_path, ref="main")
+    assert base.run is None
+    assert base.note.startswith("the base run is unreadable")
+    assert "lineage.json: data" in base.note
