@@ -62,10 +62,13 @@ def main_metric(task: str) -> str:
     return "roc_auc" if task == "classification" else "r2"
 
 
+#: A deepchecks ``CheckResult.value``: a number, dict or DataFrame by check (deepchecks does not
+#: type it).
+CheckValue = Any
 #: A measurement: the value (None: nothing to measure, the gate passes) and a detail line.
 Reading = tuple[float | None, str]
-#: Reads a gate's measurement from its check's ``CheckResult.value`` and its threshold.
-Reader = Callable[[Any, Context, float], Reading]
+#: Reads a gate's measurement from its check's value, given the context and its threshold.
+Reader = Callable[[CheckValue, Context, float], Reading]
 #: Returns why the gate does not apply here, or None.
 SkipRule = Callable[[Context], str | None]
 
@@ -126,63 +129,63 @@ def drifted_features(scores: Mapping[str, FeatureDriftScore], threshold: float) 
 # --- Readers: one per measurement ------------------------------------------------------------
 
 
-def _missing_share(value: Any, ctx: Context, threshold: float) -> Reading:  # noqa: ANN401 - a deepchecks value
+def _missing_share(value: CheckValue, ctx: Context, threshold: float) -> Reading:
     share, column = largest(value.iloc[:, 0].to_dict())
     return share, f"column {column!r}" if share else "no missing values"
 
 
-def _feature_missing_share(value: Any, ctx: Context, threshold: float) -> Reading:  # noqa: ANN401 - a deepchecks value
+def _feature_missing_share(value: CheckValue, ctx: Context, threshold: float) -> Reading:
     share, column = largest(
         {k: v for k, v in value.iloc[:, 0].to_dict().items() if k in ctx.features}
     )
     return share, f"worst column: {column}" if share else "no missing values"
 
 
-def _share(value: Any, ctx: Context, threshold: float) -> Reading:  # noqa: ANN401 - a deepchecks value
+def _share(value: CheckValue, ctx: Context, threshold: float) -> Reading:
     return float(value), ""
 
 
-def _duplicate_ratio(value: Any, ctx: Context, threshold: float) -> Reading:  # noqa: ANN401 - a deepchecks value
+def _duplicate_ratio(value: CheckValue, ctx: Context, threshold: float) -> Reading:
     return float(value), "share of duplicated rows"
 
 
-def _conflicting_labels(value: Any, ctx: Context, threshold: float) -> Reading:  # noqa: ANN401 - a deepchecks value
+def _conflicting_labels(value: CheckValue, ctx: Context, threshold: float) -> Reading:
     return float(value["percent_of_conflicting_samples"]), ""
 
 
-def _feature_label_pps(value: Any, ctx: Context, threshold: float) -> Reading:  # noqa: ANN401 - a deepchecks value
+def _feature_label_pps(value: CheckValue, ctx: Context, threshold: float) -> Reading:
     pps, column = largest(value)
     return pps, f"feature {column!r}"
 
 
-def _samples_mix(value: Any, ctx: Context, threshold: float) -> Reading:  # noqa: ANN401 - a deepchecks value
+def _samples_mix(value: CheckValue, ctx: Context, threshold: float) -> Reading:
     return float(value["ratio"]), ""
 
 
-def _new_category_share(value: Any, ctx: Context, threshold: float) -> Reading:  # noqa: ANN401 - a deepchecks value
+def _new_category_share(value: CheckValue, ctx: Context, threshold: float) -> Reading:
     share, column = largest(value["Ratio of New Categories"].to_dict() if len(value) else {})
     return share, f"column {column!r}" if share else "no new categories"
 
 
-def _new_category_ratio(value: Any, ctx: Context, threshold: float) -> Reading:  # noqa: ANN401 - a deepchecks value
+def _new_category_ratio(value: CheckValue, ctx: Context, threshold: float) -> Reading:
     ratio, column = largest(value["Ratio of New Categories"].to_dict() if len(value) else {})
     if not ratio:
         return ratio, f"{len(ctx.categorical)} categorical features"
     return ratio, f"{column}: {', '.join(map(str, value.loc[column, 'New categories']))}"
 
 
-def _new_label_share(value: Any, ctx: Context, threshold: float) -> Reading:  # noqa: ANN401 - a deepchecks value
+def _new_label_share(value: CheckValue, ctx: Context, threshold: float) -> Reading:
     new = value["n_new_labels_samples"]
     return new / value["n_samples"], f"new labels: {value['new_labels']}" if new else ""
 
 
-def _largest_feature_drift(value: Any, ctx: Context, threshold: float) -> Reading:  # noqa: ANN401 - a deepchecks value
+def _largest_feature_drift(value: CheckValue, ctx: Context, threshold: float) -> Reading:
     scores = feature_drift_scores(value)
     score, column = largest({name: s.drift_score for name, s in scores.items()})
     return score, f"feature {column!r}"
 
 
-def _drifted_features(value: Any, ctx: Context, threshold: float) -> Reading:  # noqa: ANN401 - a deepchecks value
+def _drifted_features(value: CheckValue, ctx: Context, threshold: float) -> Reading:
     scores = feature_drift_scores(value)
     score, _ = largest({name: s.drift_score for name, s in scores.items()})
     drifted = drifted_features(scores, threshold)
@@ -191,30 +194,30 @@ def _drifted_features(value: Any, ctx: Context, threshold: float) -> Reading:  #
     return score, "drifted: " + ", ".join(f"{n} ({scores[n].drift_score:.2f})" for n in drifted)
 
 
-def _drift_score(value: Any, ctx: Context, threshold: float) -> Reading:  # noqa: ANN401 - a deepchecks value
+def _drift_score(value: CheckValue, ctx: Context, threshold: float) -> Reading:
     return float(value["Drift score"]), str(value["Method"])
 
 
-def _scores(value: Any) -> dict[tuple[str, str], float]:  # noqa: ANN401 - a deepchecks value
+def _scores(value: CheckValue) -> dict[tuple[str, str], float]:
     """TrainTestPerformance's value by (dataset, metric)."""
     return {(row["Dataset"], row["Metric"]): float(row["Value"]) for _, row in value.iterrows()}
 
 
 def _test_score(metric: str) -> Reader:
-    def read(value: Any, ctx: Context, threshold: float) -> Reading:  # noqa: ANN401 - a deepchecks value
+    def read(value: CheckValue, ctx: Context, threshold: float) -> Reading:
         measured = _scores(value)[("Test", metric)]
         return (-measured if metric == "rmse" else measured), ""  # deepchecks negates errors
 
     return read
 
 
-def _train_test_gap(value: Any, ctx: Context, threshold: float) -> Reading:  # noqa: ANN401 - a deepchecks value
+def _train_test_gap(value: CheckValue, ctx: Context, threshold: float) -> Reading:
     scores, main = _scores(value), ctx.main_metric
     train, test = scores[("Train", main)], scores[("Test", main)]
     return train - test, f"{main}: train {train:.4f}, test {test:.4f}"
 
 
-def _gain_over_simple_model(value: Any, ctx: Context, threshold: float) -> Reading:  # noqa: ANN401 - a deepchecks value
+def _gain_over_simple_model(value: CheckValue, ctx: Context, threshold: float) -> Reading:
     from deepchecks.utils.metrics import get_gain
 
     main = ctx.main_metric
@@ -226,12 +229,12 @@ def _gain_over_simple_model(value: Any, ctx: Context, threshold: float) -> Readi
     return float(get_gain(simple, model, perfect, max_gain=1.0)), said
 
 
-def _brier_score(value: Any, ctx: Context, threshold: float) -> Reading:  # noqa: ANN401 - a deepchecks value
+def _brier_score(value: CheckValue, ctx: Context, threshold: float) -> Reading:
     brier, label = largest(value)
     return brier, f"class {label}"
 
 
-def _systematic_error_ratio(value: Any, ctx: Context, threshold: float) -> Reading:  # noqa: ANN401 - a deepchecks value
+def _systematic_error_ratio(value: CheckValue, ctx: Context, threshold: float) -> Reading:
     mean_error, rmse = value["Mean Prediction Error"], value["RMSE"]
     ratio = abs(mean_error) / rmse if rmse else 0.0
     return ratio, f"mean error {mean_error:.4g}, RMSE {rmse:.4g}"
