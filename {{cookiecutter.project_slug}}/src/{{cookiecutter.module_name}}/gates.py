@@ -114,7 +114,7 @@ class FeatureDriftScore:
 def feature_drift_scores(value: Mapping[Any, Any]) -> dict[str, FeatureDriftScore]:
     """Per-feature drift scores of a FeatureDrift result (features without a score left out)."""
     return {
-        str(name): FeatureDriftScore(round(float(info["Drift score"]), 6), str(info["Method"]))
+        str(name): FeatureDriftScore(float(info["Drift score"]), str(info["Method"]))
         for name, info in value.items()
         if info["Drift score"] is not None
     }

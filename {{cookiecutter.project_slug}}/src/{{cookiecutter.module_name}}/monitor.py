@@ -389,7 +389,11 @@ def monitor(
         thresholds=thresholds.model_dump(),
         gates=[GateResult(**gate.to_dict()) for gate in result.gates],
         drifted_features=drifted_features(result.features, thresholds.feature_drift),
-        features=result.features,
+        # Rounded as gate values are (judged unrounded).
+        features={
+            name: FeatureDriftScore(round(score.drift_score, 6), score.method)
+            for name, score in result.features.items()
+        },
         skipped=[Skipped(name=n, reason=r) for n, r in result.skipped.items()],
         seconds=round(time.perf_counter() - clock, 2),
     )
