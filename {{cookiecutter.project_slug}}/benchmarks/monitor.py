@@ -53,11 +53,11 @@ def main() -> None:
             started = time.perf_counter()
             summary = monitor.monitor(loaded, root, root / "artifacts", str(batch))
             seconds = time.perf_counter() - started
-            failed = [g["name"] for g in summary["gates"] if not g["passed"]]
-            drifted = ", ".join(summary["drifted_features"])
+            failed = [g.name for g in summary.gates if not g.passed]
+            drifted = ", ".join(summary.drifted_features)
             print(
                 f"{rows:>10}  {batch.stat().st_size / 1e6:>7.1f}  {seconds:>8.1f}  "
-                f"{summary['verdict']:<8}  {', '.join(failed)} (drifted: {drifted})"
+                f"{summary.verdict:<8}  {', '.join(failed)} (drifted: {drifted})"
             )
 
 

@@ -27,7 +27,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ArtifactError
-from .gates import GATES, Gate, direction, judge, verdict_table
+from .gates import (
+    GATES,
+    Context,
+    Gate,
+    direction,
+    evaluate,
+    main_metric,
+    results_by_check,
+    spec,
+    verdict_table,
+)
 from .layout import CHECKS_HTML, CHECKS_JSON, ArtifactLayout
 from .progress import Progress, quiet
 from .records import ChecksRecord, Lineage
@@ -155,10 +165,6 @@ class ChecksResult:
         }
 
 
-def _main_metric(task: str) -> str:
-    return "roc_auc" if task == "classification" else "r2"
-
-
 def _scorers(task: str, n_classes: int) -> dict[str, str]:
     """Deepchecks scorers by the metric names of metrics.json."""
     if task == "classification":
@@ -193,7 +199,7 @@ def build_suites(
     model = [
         checks.TrainTestPerformance(scorers=scorers),
         checks.SimpleModelComparison(
-            scorers={_main_metric(inputs.task): scorers[_main_metric(inputs.task)]},
+            scorers={main_metric(inputs.task): scorers[main_metric(inputs.task)]},
             strategy=settings.simple_model,
             random_state=seed,
         ),
@@ -287,118 +293,16 @@ def run_suites(
         set_verbosity(verbosity)
 
 
-def _results_by_check(suite_results: list[Any]) -> dict[str, Any]:
-    """Map check class name -> its CheckResult (or CheckFailure) across the suites."""
-    found: dict[str, Any] = {}
-    for suite_result in suite_results:
-        for result in suite_result.results:
-            found.setdefault(type(result.check).__name__, result)
-    return found
-
-
-def _largest(values: dict[Any, float]) -> tuple[float, str]:
-    """Return the largest value and which key holds it (0.0 for nothing to measure)."""
-    clean = {k: float(v) for k, v in values.items() if v is not None and v == v}
-    if not clean:
-        return 0.0, ""
-    key = max(clean, key=lambda k: clean[k])
-    return clean[key], str(key)
-
-
-def _measure(name: str, value: Any, task: str) -> tuple[float | None, str]:  # noqa: ANN401 - one branch per gate reads one check's value
-    """Read gate ``name``'s measurement out of its check's ``CheckResult.value``."""
-    main = _main_metric(task)
-    if name == "max_missing_share":
-        share, column = _largest(value.iloc[:, 0].to_dict())
-        return share, f"column {column!r}" if share else "no missing values"
-    if name == "max_duplicate_share":
-        return float(value), ""
-    if name == "max_conflicting_labels_share":
-        return float(value["percent_of_conflicting_samples"]), ""
-    if name == "max_feature_label_pps":
-        pps, column = _largest(value)
-        return pps, f"feature {column!r}"
-    if name == "max_train_test_duplicates_share":
-        return float(value["ratio"]), ""
-    if name == "max_new_category_share":
-        ratios = value["Ratio of New Categories"].to_dict() if len(value) else {}
-        share, column = _largest(ratios)
-        return share, f"column {column!r}" if share else "no new categories"
-    if name == "max_new_label_share":
-        new = value["n_new_labels_samples"]
-        return new / value["n_samples"], f"new labels: {value['new_labels']}" if new else ""
-    if name == "max_feature_drift":
-        score, column = _largest({k: v["Drift score"] for k, v in value.items()})
-        return score, f"feature {column!r}"
-    if name in ("max_label_drift", "max_prediction_drift"):
-        return float(value["Drift score"]), value["Method"]
-    if name.startswith("min_test_") or name == "max_test_rmse" or name == "max_train_test_gap":
-        scores = {
-            (row["Dataset"], row["Metric"]): float(row["Value"]) for _, row in value.iterrows()
-        }
-        if name == "max_train_test_gap":
-            gap = scores[("Train", main)] - scores[("Test", main)]
-            return (
-                gap,
-                f"{main}: train {scores[('Train', main)]:.4f}, test {scores[('Test', main)]:.4f}",
-            )
-        metric = name.removeprefix("min_test_").removeprefix("max_test_")
-        measured = scores[("Test", metric)]
-        return (-measured if metric == "rmse" else measured), ""  # deepchecks negates errors
-    if name == "min_gain_over_simple_model":
-        from deepchecks.utils.metrics import get_gain
-
-        model, simple = value["scores"][main]["Origin"], value["scores"][main]["Simple"]
-        perfect = value["scorers_perfect"][main]
-        said = f"{main}: model {model:.4f}, simple model {simple:.4f}"
-        if model == perfect:  # deepchecks' condition computes no gain for a perfect model
-            return None, f"{said}; perfect score, no gain to measure"
-        return float(get_gain(simple, model, perfect, max_gain=1.0)), said
-    if name == "max_brier_score":
-        brier, label = _largest(value)
-        return brier, f"class {label}"
-    if name == "max_systematic_error_ratio":
-        mean_error, rmse = value["Mean Prediction Error"], value["RMSE"]
-        ratio = abs(mean_error) / rmse if rmse else 0.0
-        return ratio, f"mean error {mean_error:.4g}, RMSE {rmse:.4g}"
-    raise KeyError(name)  # pragma: no cover - every gate of GATES has a branch above
-
-
 def evaluate_gates(
     suite_results: list[Any],
     inputs: CheckInputs,
     thresholds: GateThresholds,
     suites: tuple[str, ...] = SUITES,
 ) -> tuple[list[Gate], dict[str, str]]:
-    """Turn deepchecks results into gates; return (gates that ran, skipped gate -> reason)."""
-    results = _results_by_check(suite_results)
-    gates: list[Gate] = []
-    skipped: dict[str, str] = {}
-    for name, spec in GATES.items():
-        threshold = getattr(thresholds, name)
-        check_class = spec.check.replace(" ", "")
-        if spec.task not in (None, inputs.task) or spec.suite not in suites:
-            continue  # a gate of the other task or of a suite not run: not listed at all
-        if threshold is None:
-            skipped[name] = "off (null in params.yaml)"
-            continue
-        if name == "max_new_category_share" and not inputs.categorical:
-            skipped[name] = "no categorical features"
-            continue
-        result = results.get(check_class)
-        if result is None:  # a check the suite should have run: never a silent pass
-            gates.append(judge(name, None, threshold, f"{spec.check} did not run"))
-            continue
-        if not hasattr(result, "value"):  # a CheckFailure: the check raised
-            error = " ".join(str(getattr(result, "exception", result)).split())
-            gates.append(judge(name, None, threshold, f"{spec.check} failed: {error}"))
-            continue
-        value, detail = _measure(name, result.value, inputs.task)
-        if value is None:  # nothing to measure, by deepchecks' own rule (see _measure)
-            gates.append(Gate(name, spec.suite, None, threshold, True, detail))
-        else:
-            gates.append(judge(name, value, threshold, detail))
-    return gates, skipped
+    """Judge :data:`~.gates.GATES` on the suites' results; return (gates, skipped -> reason)."""
+    results = results_by_check(check for suite in suite_results for check in suite.results)
+    ctx = Context(inputs.task, inputs.target, inputs.features, inputs.categorical)
+    return evaluate(GATES, results, thresholds.model_dump(), ctx, suites)
 
 
 def run_checks(
@@ -463,7 +367,8 @@ def gates_html(gates: list[Gate], skipped: dict[str, str]) -> str:
 
     passed = sum(gate.passed for gate in gates)
     rows = "".join(
-        f"<tr><td>{escape(g.name)}</td><td>{escape(g.suite)}</td><td>{number(g.value)}</td>"
+        f"<tr title='{escape(spec(g.name).meaning)}'><td>{escape(g.name)}</td>"
+        f"<td>{escape(g.suite)}</td><td>{number(g.value)}</td>"
         f"<td>{'&le;' if direction(g.name) == 'max' else '&ge;'} {number(g.threshold)}</td>"
         f"<td style='color:{'#1a7f37' if g.passed else '#cf222e'}'>"
         f"{'pass' if g.passed else '<b>FAIL</b>'}</td><td>{escape(g.detail)}</td></tr>"

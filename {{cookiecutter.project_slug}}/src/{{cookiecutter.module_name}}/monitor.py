@@ -47,8 +47,30 @@ from .artifacts import (
     write_new_file,
 )
 from .errors import DataError
-from .gates import Gate, judge, verdict_table
+from .gates import (
+    DRIFT_GATES,
+    INTEGRITY_GATES,
+    MONITOR_GATES,
+    Context,
+    FeatureDriftScore,
+    Gate,
+    drifted_features,
+    evaluate,
+    feature_drift_scores,
+    results_by_check,
+    verdict_table,
+)
 from .layout import MONITOR_JSON, ArtifactLayout
+from .records import (
+    BatchFile,
+    BatchInfo,
+    GateResult,
+    ModelInfo,
+    MonitorSummary,
+    ReferenceInfo,
+    Skipped,
+    Verdict,
+)
 from .traffic import PREFIX, SUFFIX, log_files, read_log
 
 if TYPE_CHECKING:
@@ -63,11 +85,6 @@ EXIT_DRIFT = 3
 #: The ledger of the batches folded into a training data file: ``<data file>.batches.json``.
 LEDGER_SUFFIX = ".batches.json"
 
-#: Gates that measure drift (their failure suggests retraining) vs. the batch's own health.
-DRIFT_GATES = ("feature_drift", "label_drift", "prediction_drift", "new_category_ratio")
-INTEGRITY_GATES = ("null_ratio", "duplicate_ratio")
-DRIFT_SUITE, INTEGRITY_SUITE = "monitor-drift", "monitor-integrity"
-
 #: The example drifted batch shifts this many numeric features by SHIFT_STD standard deviations.
 SHIFTED_FEATURES = 3
 SHIFT_STD = 1.0
@@ -81,7 +98,7 @@ class Batch:
     frame: pd.DataFrame
     raw: pd.DataFrame
     labelled: bool
-    files: list[dict[str, Any]] = field(default_factory=list)
+    files: list[BatchFile] = field(default_factory=list)
     source: str = ""
 
 
@@ -177,11 +194,9 @@ def load_batch(
         frames.append(frame)
         raws.append(raw)
         labelled.add(has_target)
-        files.append({"path": label, "sha256": sha256_file(path), "rows": len(frame)})
+        files.append(BatchFile(path=label, sha256=sha256_file(path), rows=len(frame)))
     if len(labelled) > 1:
-        with_target = [
-            str(f["path"]) for f, r in zip(files, raws, strict=True) if params.data.target in r
-        ]
+        with_target = [f.path for f, r in zip(files, raws, strict=True) if params.data.target in r]
         raise DataError(
             f"{source}: some batch files have the target column {params.data.target!r} and some "
             f"do not (with it: {', '.join(with_target)}); check labelled and unlabelled data apart"
@@ -207,7 +222,7 @@ def load_batch(
 def _checks(
     params: Params, labelled: bool, feature_count: int
 ) -> tuple[list[Any], list[Any]]:  # deepchecks checks: untyped library objects
-    """Build the deepchecks checks with conditions at the configured thresholds."""
+    """Build the checks :data:`~.gates.MONITOR_GATES` read: (drift checks, batch integrity)."""
     from deepchecks.tabular.checks import (
         DataDuplicates,
         FeatureDrift,
@@ -217,28 +232,24 @@ def _checks(
         PredictionDrift,
     )
 
-    limits = params.monitor.thresholds
     seed = params.seed
     drift = [
-        FeatureDrift(
-            n_top_columns=min(feature_count, 10), random_state=seed
-        ).add_condition_drift_score_less_than(limits.feature_drift, limits.feature_drift),
-        PredictionDrift(random_state=seed).add_condition_drift_score_less_than(
-            limits.prediction_drift
-        ),
-        NewCategoryTrainTest().add_condition_new_category_ratio_less_or_equal(
-            limits.new_category_ratio
-        ),
+        FeatureDrift(n_top_columns=min(feature_count, 10), random_state=seed),
+        *([LabelDrift(random_state=seed)] if labelled else []),
+        PredictionDrift(random_state=seed),
+        NewCategoryTrainTest(),
     ]
-    if labelled:
-        drift.insert(
-            1, LabelDrift(random_state=seed).add_condition_drift_score_less_than(limits.label_drift)
-        )
-    integrity = [
-        PercentOfNulls().add_condition_percent_of_nulls_not_greater_than(limits.null_ratio),
-        DataDuplicates().add_condition_ratio_less_or_equal(limits.duplicate_ratio),
-    ]
-    return drift, integrity
+    return drift, [PercentOfNulls(), DataDuplicates()]
+
+
+@dataclass(frozen=True)
+class MonitorResult:
+    """The judged gates of a batch, its per-feature drift scores and the deepchecks results."""
+
+    gates: list[Gate]
+    skipped: dict[str, str]
+    features: dict[str, FeatureDriftScore]
+    suite: Any = field(repr=False)  # a deepchecks SuiteResult, for monitor.html
 
 
 def run_checks(
@@ -246,12 +257,11 @@ def run_checks(
     batch: Batch,
     model: Any,  # noqa: ANN401 - a fitted scikit-learn Pipeline
     params: Params,
-) -> tuple[list[Gate], dict[str, Any], Any]:
+) -> MonitorResult:
     """Run the drift and integrity checks on samples of the training data and the batch.
 
-    Returns:
-        The gates, per-feature drift scores ``{name: {"drift_score", "method"}}`` and the
-        deepchecks SuiteResult (for the HTML report).
+    The gates are judged by :func:`~.gates.evaluate` (:data:`~.gates.MONITOR_GATES`), with
+    the same rule as ``make check``: a value at its threshold passes.
 
     Raises:
         DataError: if deepchecks cannot run a check on this data.
@@ -297,93 +307,17 @@ def run_checks(
     if failures:
         failure = failures[0]
         raise DataError(f"deepchecks could not run {failure.header}: {failure.exception}")
-    by_name = {type(r.check).__name__: r for r in results}
-    limits = params.monitor.thresholds
-    scores = {
-        str(name): {"drift_score": round(float(info["Drift score"]), 4), "method": info["Method"]}
-        for name, info in by_name["FeatureDrift"].value.items()
-        if info["Drift score"] is not None
-    }
-    drifted = sorted(
-        (n for n, s in scores.items() if s["drift_score"] > limits.feature_drift),
-        key=lambda n: -scores[n]["drift_score"],
-    )
-    top = max(scores.values(), key=lambda s: s["drift_score"], default={"drift_score": 0.0})
-    gates = [
-        judge(
-            "feature_drift",
-            top["drift_score"],
-            limits.feature_drift,
-            "drifted: " + ", ".join(f"{n} ({scores[n]['drift_score']:.2f})" for n in drifted)
-            if drifted
-            else f"max over {len(scores)} features",
-            DRIFT_SUITE,
-        )
-    ]
-    if "LabelDrift" in by_name:
-        value = by_name["LabelDrift"].value
-        gates.append(
-            judge(
-                "label_drift",
-                value["Drift score"],
-                limits.label_drift,
-                value["Method"],
-                DRIFT_SUITE,
-            )
-        )
-    value = by_name["PredictionDrift"].value
-    gates.append(
-        judge(
-            "prediction_drift",
-            value["Drift score"],
-            limits.prediction_drift,
-            value["Method"],
-            DRIFT_SUITE,
-        )
-    )
-    new = by_name["NewCategoryTrainTest"].value
-    ratios = new["Ratio of New Categories"] if len(new) else pd.Series(dtype=float)
-    worst = ratios.idxmax() if len(ratios) else None
-    gates.append(
-        judge(
-            "new_category_ratio",
-            float(ratios.max()) if len(ratios) else 0.0,
-            limits.new_category_ratio,
-            f"{worst}: {', '.join(map(str, new.loc[worst, 'New categories']))}"
-            if worst is not None and ratios.max() > 0
-            else f"{len(reference.categorical)} categorical features",
-            DRIFT_SUITE,
-        )
-    )
-    nulls = by_name["PercentOfNulls"].value.iloc[:, 0]
-    nulls = nulls[nulls.index.isin(features)]
-    gates.append(
-        judge(
-            "null_ratio",
-            float(nulls.max()) if len(nulls) else 0.0,
-            limits.null_ratio,
-            f"worst column: {nulls.idxmax()}"
-            if len(nulls) and nulls.max() > 0
-            else "no missing values",
-            INTEGRITY_SUITE,
-        )
-    )
-    gates.append(
-        judge(
-            "duplicate_ratio",
-            float(by_name["DataDuplicates"].value),
-            limits.duplicate_ratio,
-            "share of duplicated rows",
-            INTEGRITY_SUITE,
-        )
-    )
-    suite = SuiteResult("Drift monitoring", results)
-    return gates, scores, suite
+    by_check = results_by_check(results)
+    ctx = Context(params.task, target, list(features), list(reference.categorical), batch.labelled)
+    thresholds = params.monitor.thresholds.model_dump()
+    gates, skipped = evaluate(MONITOR_GATES, by_check, thresholds, ctx)
+    scores = feature_drift_scores(by_check[MONITOR_GATES["feature_drift"].check_class].value)
+    return MonitorResult(gates, skipped, scores, SuiteResult("Drift monitoring", results))
 
 
-def verdict_of(gates: list[dict[str, Any]]) -> str:
+def verdict_of(gates: list[Gate]) -> Verdict:
     """``stable``, ``bad-batch`` (an integrity gate failed) or ``drift``."""
-    failed = {g["name"] for g in gates if not g["passed"]}
+    failed = {gate.name for gate in gates if not gate.passed}
     if failed & set(INTEGRITY_GATES):
         return "bad-batch"
     return "drift" if failed else "stable"
@@ -398,7 +332,7 @@ def monitor(
     root: Path,
     artifacts_dir: Path,
     current: str | None = None,
-) -> dict[str, Any]:
+) -> MonitorSummary:
     """Check a batch for drift and write monitor.json, monitor.md and monitor.html.
 
     Args:
@@ -408,12 +342,12 @@ def monitor(
         current: batch path or glob overriding ``monitor.source``.
 
     Returns:
-        The summary written to ``monitor.json``.
+        The record written to ``monitor.json``.
 
     Raises:
         ProjectError: for unusable input (bad batch file, no model); nothing is written then.
     """
-    from .checks import load_model, quiet_stack, save_html
+    from .checks import gates_html, load_model, quiet_stack, save_html
     from .config import data_folders
     from .data import load_dataset
     from .lineage import ensure_current
@@ -427,56 +361,54 @@ def monitor(
     ensure_current(params, root, artifacts_dir)  # the model was trained on this data and params
     model = load_model(artifacts_dir)
     with quiet_stack():
-        results, scores, suite = run_checks(reference, batch, model, params)
-    gates = [gate.to_dict() for gate in results]
-    verdict = verdict_of(gates)
-    drift_failed = any(not g["passed"] for g in gates if g["name"] in DRIFT_GATES)
-    summary = {
-        "verdict": verdict,
-        "passed": verdict == "stable",
-        "exit_code": 0 if verdict == "stable" else EXIT_DRIFT,
-        "retrain": bool(verdict == "drift" and drift_failed and batch.labelled),
-        "created_at": _now(),
-        "batch": {
-            "source": source,
-            "files": batch.files,
-            "rows": len(batch.frame),
-            "labelled": batch.labelled,
-            "sampled_rows": min(len(batch.frame), params.monitor.sample_size),
-        },
-        "reference": {
-            "path": params.data.path,
-            "sha256": reference.sha256,
-            "rows": len(reference.frame),
-            "sampled_rows": min(len(reference.frame), params.monitor.sample_size),
-        },
-        "model": {
-            "path": display_path(layout.model, root),
-            "sha256": sha256_file(layout.model),
-        },
-        "thresholds": params.monitor.thresholds.model_dump(),
-        "gates": gates,
-        "drifted_features": [
-            n
-            for n, s in sorted(scores.items(), key=lambda kv: -kv[1]["drift_score"])
-            if s["drift_score"] > params.monitor.thresholds.feature_drift
-        ],
-        "features": scores,
-        "skipped": (
-            []
-            if batch.labelled
-            else [
-                {"name": "label_drift", "reason": f"the batch has no {reference.target!r} column"}
-            ]
+        result = run_checks(reference, batch, model, params)
+    verdict = verdict_of(result.gates)
+    drift_failed = any(not g.passed for g in result.gates if g.name in DRIFT_GATES)
+    sampled = params.monitor.sample_size
+    thresholds = params.monitor.thresholds
+    summary = MonitorSummary(
+        verdict=verdict,
+        passed=verdict == "stable",
+        exit_code=0 if verdict == "stable" else EXIT_DRIFT,
+        retrain=verdict == "drift" and drift_failed and batch.labelled,
+        created_at=_now(),
+        batch=BatchInfo(
+            source=source,
+            files=batch.files,
+            rows=len(batch.frame),
+            labelled=batch.labelled,
+            sampled_rows=min(len(batch.frame), sampled),
         ),
-    }
-    summary["seconds"] = round(time.perf_counter() - clock, 2)
+        reference=ReferenceInfo(
+            path=params.data.path,
+            sha256=reference.sha256,
+            rows=len(reference.frame),
+            sampled_rows=min(len(reference.frame), sampled),
+        ),
+        model=ModelInfo(path=display_path(layout.model, root), sha256=sha256_file(layout.model)),
+        thresholds=thresholds.model_dump(),
+        gates=[GateResult(**gate.to_dict()) for gate in result.gates],
+        drifted_features=drifted_features(result.features, thresholds.feature_drift),
+        # Rounded as gate values are (judged unrounded).
+        features={
+            name: FeatureDriftScore(round(score.drift_score, 6), score.method)
+            for name, score in result.features.items()
+        },
+        skipped=[Skipped(name=n, reason=r) for n, r in result.skipped.items()],
+        seconds=round(time.perf_counter() - clock, 2),
+    )
     with StagingDir(artifacts_dir) as stage:
         staged = ArtifactLayout(stage.path)
-        # One setting for every deepchecks page: checks.html_connected.
-        save_html(suite, staged.monitor_html, params.checks.html_connected)
+        # One setting for every deepchecks page: checks.html_connected. The page opens with the
+        # gates' table, as checks.html does.
+        save_html(
+            result.suite,
+            staged.monitor_html,
+            params.checks.html_connected,
+            preface=gates_html(result.gates, result.skipped),
+        )
         atomic_write_text(staged.monitor_md, render_markdown(summary))
-        atomic_write_json(staged.monitor, summary)
+        atomic_write_json(staged.monitor, summary.to_json())
         stage.commit(order=[MONITOR_JSON])
     return summary
 
@@ -488,51 +420,45 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def summary_table(summary: dict[str, Any]) -> str:
+def summary_table(summary: MonitorSummary) -> str:
     """The gates as a plain-text table (:func:`~.gates.verdict_table`), then the verdict."""
-    gates = [Gate(**gate) for gate in summary["gates"]]
-    skipped = {entry["name"]: entry["reason"] for entry in summary["skipped"]}
-    lines = [verdict_table(gates, skipped)]
-    if summary["drifted_features"]:
-        lines.append(f"drifted features: {', '.join(summary['drifted_features'])}")
+    gates = [Gate(**gate.model_dump()) for gate in summary.gates]
+    lines = [verdict_table(gates, {entry.name: entry.reason for entry in summary.skipped})]
+    if summary.drifted_features:
+        lines.append(f"drifted features: {', '.join(summary.drifted_features)}")
     lines.append(
-        f"verdict: {summary['verdict']} (batch {summary['batch']['source']}, "
-        f"{summary['batch']['rows']} rows)"
+        f"verdict: {summary.verdict} (batch {summary.batch.source}, {summary.batch.rows} rows)"
     )
     return "\n".join(lines)
 
 
-def render_markdown(summary: dict[str, Any]) -> str:
+def render_markdown(summary: MonitorSummary) -> str:
     """A Markdown rendering of monitor.json (pull-request body, job summary)."""
-    icon = {"stable": "✅", "drift": "⚠️", "bad-batch": "❌"}[summary["verdict"]]
-    batch, ref = summary["batch"], summary["reference"]
+    icon = {"stable": "✅", "drift": "⚠️", "bad-batch": "❌"}[summary.verdict]
+    batch, ref = summary.batch, summary.reference
     lines = [
-        f"## Drift monitoring: {icon} {summary['verdict']}",
+        f"## Drift monitoring: {icon} {summary.verdict}",
         "",
-        f"Batch `{batch['source']}`: {batch['rows']} rows"
-        f" ({'labelled' if batch['labelled'] else 'unlabelled'}), compared with the training data"
-        f" `{ref['path']}` ({ref['rows']} rows) and the model `{summary['model']['path']}`"
-        f" (sha256 `{summary['model']['sha256'][:12]}`).",
+        f"Batch `{batch.source}`: {batch.rows} rows"
+        f" ({'labelled' if batch.labelled else 'unlabelled'}), compared with the training data"
+        f" `{ref.path}` ({ref.rows} rows) and the model `{summary.model.path}`"
+        f" (sha256 `{summary.model.sha256[:12]}`).",
         "",
         "| check | value | threshold | result |",
         "| --- | ---: | ---: | --- |",
     ]
-    for gate in summary["gates"]:
-        result = "pass" if gate["passed"] else "**fail**"
-        lines.append(
-            f"| {gate['name']} | {_fmt(gate['value'])} | {_fmt(gate['threshold'])} | {result} |"
-        )
-    for skipped in summary["skipped"]:
-        lines.append(f"| {skipped['name']} | - | - | skipped: {skipped['reason']} |")
-    if summary["drifted_features"]:
+    for gate in summary.gates:
+        result = "pass" if gate.passed else "**fail**"
+        lines.append(f"| {gate.name} | {_fmt(gate.value)} | {_fmt(gate.threshold)} | {result} |")
+    for skipped in summary.skipped:
+        lines.append(f"| {skipped.name} | - | - | skipped: {skipped.reason} |")
+    if summary.drifted_features:
         lines += ["", "Drifted features (drift score above the threshold):", ""]
-        for name in summary["drifted_features"]:
-            info = summary["features"][name]
-            lines.append(f"- `{name}`: {info['drift_score']:.3f} ({info['method']})")
+        for name in summary.drifted_features:
+            info = summary.features[name]
+            lines.append(f"- `{name}`: {info.drift_score:.3f} ({info.method})")
     lines += ["", "Batch files:", ""]
-    lines += [
-        f"- `{f['path']}`: {f['rows']} rows, sha256 `{f['sha256'][:12]}`" for f in batch["files"]
-    ]
+    lines += [f"- `{f.path}`: {f.rows} rows, sha256 `{f.sha256[:12]}`" for f in batch.files]
     return "\n".join(lines) + "\n"
 
 
@@ -719,7 +645,7 @@ def update_training_data(
             {
                 "batch_sha256": batch_sha256,
                 "source": source,
-                "files": batch.files,
+                "files": [f.model_dump() for f in batch.files],
                 "rows": len(rows),
                 "mode": mode,
                 "before_sha256": update.before_sha256,

@@ -2,7 +2,8 @@
 
 ``metrics.json`` (:class:`Metrics`), ``lineage.json`` (:class:`Lineage`), ``tracking.json``
 (:class:`TrackedRun`), ``image.json`` (:class:`ImageRecord`), ``tune.json`` (:class:`TuneResult`),
-``tune-study.json`` (:class:`StudySummary`) and ``checks.json`` (:class:`ChecksRecord`).
+``tune-study.json`` (:class:`StudySummary`), ``checks.json`` (:class:`ChecksRecord`) and
+``monitor.json`` (:class:`MonitorSummary`).
 
 Each record carries a ``schema_version``. A record without one is of version 1 (written before
 the field existed); one of a newer version than this code knows is refused with one line,
@@ -19,6 +20,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ArtifactError
+from .gates import FeatureDriftScore
 
 #: The version of every record this code writes.
 SCHEMA_VERSION = 1
@@ -294,3 +296,59 @@ class ChecksRecord(Record):
     html: str | None = None
     html_sha256: str | None = None
     html_connected: bool | None = None
+
+
+Verdict = Literal["stable", "drift", "bad-batch"]
+
+
+class BatchFile(BaseModel):
+    """One file of a monitored batch."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    sha256: str
+    rows: int
+
+
+class BatchInfo(BaseModel):
+    """The monitored batch: where it came from, its files and rows."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    files: list[BatchFile]
+    rows: int
+    labelled: bool
+    sampled_rows: int
+
+
+class ReferenceInfo(BaseModel):
+    """The training data a batch is compared with."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    sha256: str
+    rows: int
+    sampled_rows: int
+
+
+class MonitorSummary(Record):
+    """``monitor.json``: the verdict on a batch of new data (make monitor)."""
+
+    verdict: Verdict
+    passed: bool
+    exit_code: int
+    retrain: bool
+    created_at: str
+    batch: BatchInfo
+    reference: ReferenceInfo
+    model: ModelInfo
+    thresholds: dict[str, float | None]
+    gates: list[GateResult]
+    drifted_features: list[str] = Field(default_factory=list)
+    # Per-feature drift scores, by feature name.
+    features: dict[str, FeatureDriftScore] = Field(default_factory=dict)
+    skipped: list[Skipped] = Field(default_factory=list)
+    seconds: float = 0.0

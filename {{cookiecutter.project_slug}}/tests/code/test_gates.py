@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,15 @@ from {{ cookiecutter.module_name }}.checks import (
 )
 from {{ cookiecutter.module_name }}.config import GateThresholds, load_params, parse_params
 from {{ cookiecutter.module_name }}.errors import ConfigError
-from {{ cookiecutter.module_name }}.gates import GATES, Gate, judge, verdict_table
+from {{ cookiecutter.module_name }}.gates import (
+    GATES,
+    MONITOR_GATES,
+    Context,
+    Gate,
+    evaluate,
+    judge,
+    verdict_table,
+)
 from {{ cookiecutter.module_name }}.layout import CHECKS_HTML, CHECKS_JSON
 from {{ cookiecutter.module_name }}.records import Lineage
 from {{ cookiecutter.module_name }}.train import run_training
@@ -62,6 +72,79 @@ def test_a_check_that_did_not_run_fails_its_gate_rather_than_passing() -> None:
     assert set(skipped.values()) == {"no categorical features", "off (null in params.yaml)"}
     assert gates
     assert all(not gate.passed and gate.detail.endswith("did not run") for gate in gates)
+
+
+class DataDuplicates:
+    """Stands for the deepchecks check of that name (gates find results by class name)."""
+
+
+class TrainTestPerformance:
+    """Stands for the deepchecks check of that name."""
+
+
+@dataclass
+class _Result:
+    """A deepchecks CheckResult: the check that ran and its value."""
+
+    check: object
+    value: object
+
+
+@dataclass
+class _Suite:
+    results: list[_Result]
+
+
+def _performance(accuracy: float) -> pd.DataFrame:
+    rows = [("Train", "accuracy", 1.0), ("Test", "accuracy", accuracy)]
+    return pd.DataFrame(rows, columns=["Dataset", "Metric", "Value"])
+
+
+def _ulp_past(value: float, direction: str) -> float:
+    return math.nextafter(value, math.inf if direction == "max" else -math.inf)
+
+
+@pytest.mark.parametrize("past", [False, True], ids=["at-threshold", "one-ulp-past"])
+def test_make_check_passes_at_the_threshold_and_fails_one_ulp_past(past: bool) -> None:
+    share, accuracy = 0.1, 0.9
+    if past:
+        share, accuracy = _ulp_past(share, "max"), _ulp_past(accuracy, "min")
+    frame = pd.DataFrame({"x": [1.0, 2.0], "y": [0, 1]})
+    inputs = CheckInputs("classification", "y", [], frame, frame, frame, model=None)
+    results = [
+        _Suite([_Result(DataDuplicates(), share)]),
+        _Suite([_Result(TrainTestPerformance(), _performance(accuracy))]),
+    ]
+    thresholds = GateThresholds(max_duplicate_share=0.1, min_test_accuracy=0.9)
+    judged, _ = evaluate_gates(results, inputs, thresholds, SUITES)
+    verdicts = {gate.name: gate.passed for gate in judged}
+    assert verdicts["max_duplicate_share"] is not past
+    assert verdicts["min_test_accuracy"] is not past
+
+
+@pytest.mark.parametrize("past", [False, True], ids=["at-threshold", "one-ulp-past"])
+def test_make_monitor_passes_at_the_threshold_and_fails_one_ulp_past(
+    past: bool, base_params: Callable[..., dict[str, Any]]
+) -> None:
+    """The monitor judges with the same rule as make check (no strict deepchecks condition)."""
+    thresholds = parse_params(base_params()).monitor.thresholds
+    ratio = thresholds.duplicate_ratio
+    value = _ulp_past(ratio, "max") if past else ratio
+    ctx = Context("classification", "y", ["x"], [])
+    results = {"DataDuplicates": _Result(DataDuplicates(), value)}
+    judged, _ = evaluate(MONITOR_GATES, results, thresholds.model_dump(), ctx)
+    duplicates = next(gate for gate in judged if gate.name == "duplicate_ratio")
+    assert duplicates.passed is not past
+    assert duplicates.suite == MONITOR_GATES["duplicate_ratio"].suite
+
+
+def test_every_gate_has_a_meaning_and_the_monitor_gates_are_its_thresholds(
+    base_params: Callable[..., dict[str, Any]],
+) -> None:
+    monitor_thresholds = parse_params(base_params()).monitor.thresholds
+    assert set(MONITOR_GATES) == set(type(monitor_thresholds).model_fields)
+    assert not set(MONITOR_GATES) & set(GATES), "one name, one gate"
+    assert all(spec.meaning for spec in [*GATES.values(), *MONITOR_GATES.values()])
 
 
 def test_verdict_table_names_failed_and_skipped_gates() -> None:

@@ -14,12 +14,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.module_name }} import cli, monitor, traffic
+from {{ cookiecutter.module_name }} import cli, gates, monitor, traffic
 from {{ cookiecutter.module_name }}.artifacts import sha256_file
 from {{ cookiecutter.module_name }}.config import Params, load_params
 from {{ cookiecutter.module_name }}.data import Dataset, load_dataset
-from {{ cookiecutter.module_name }}.errors import DataError
+from {{ cookiecutter.module_name }}.errors import ArtifactError, DataError
 from {{ cookiecutter.module_name }}.layout import MONITOR_JSON
+from {{ cookiecutter.module_name }}.records import SCHEMA_VERSION, MonitorSummary
 
 pytestmark = pytest.mark.code
 
@@ -67,8 +68,8 @@ def test_a_labelled_and_an_unlabelled_batch_are_validated_like_training_data(
     batch = monitor.load_batch(_write(root, "b.csv", frame), params, reference, root, min_rows=50)
     assert batch.labelled
     assert list(batch.frame.columns) == [*reference.features, "target"]
-    assert batch.files[0]["rows"] == 60
-    assert len(batch.files[0]["sha256"]) == 64
+    assert batch.files[0].rows == 60
+    assert len(batch.files[0].sha256) == 64
     unlabelled = frame.drop(columns=["target"])
     batch = monitor.load_batch(
         _write(root, "u.csv", unlabelled), params, reference, root, min_rows=50
@@ -95,7 +96,7 @@ def test_a_traffic_log_folder_is_a_batch_of_features_with_bad_values_named(
     assert not batch.labelled
     assert len(batch.frame) == 60
     assert len(batch.files) > 1
-    assert sum(f["rows"] for f in batch.files) == 60
+    assert sum(f.rows for f in batch.files) == 60
     bad = {**rows[0], reference.numeric[0]: "many"}
     log = traffic.TrafficLog(settings, "m:1")
     log.write([bad], [{"prediction": 0}])
@@ -125,7 +126,7 @@ def test_a_glob_batch_concatenates_its_files(project: Path, make_frame: Callable
     _write(root, "in/2.csv", make_frame(rows=30, seed=4))
     batch = monitor.load_batch("in/*.csv", params, reference, root, min_rows=50)
     assert len(batch.frame) == 60
-    assert [f["path"] for f in batch.files] == ["in/1.csv", "in/2.csv"]
+    assert [f.path for f in batch.files] == ["in/1.csv", "in/2.csv"]
 
 
 @pytest.mark.parametrize(
@@ -414,41 +415,45 @@ def test_a_batch_outside_the_project_is_never_read(
     assert err.count("\n") == 1
 
 
-def _summary(*failed: str, labelled: bool = True) -> dict[str, Any]:
-    names = [*monitor.DRIFT_GATES, *monitor.INTEGRITY_GATES]
-    gates = [
+def _summary(*failed: str, labelled: bool = True) -> MonitorSummary:
+    names = [*gates.DRIFT_GATES, *gates.INTEGRITY_GATES]
+    judged = [gates.judge(n, 0.5 if n in failed else 0.0, 0.2) for n in names]
+    verdict = monitor.verdict_of(judged)
+    return MonitorSummary.parse(
         {
-            "name": n,
-            "suite": "s",
-            "value": 0.5 if n in failed else 0.0,
-            "threshold": 0.2,
-            "passed": n not in failed,
-            "detail": "",
-        }
-        for n in names
-    ]
-    verdict = monitor.verdict_of(gates)
-    return {
-        "verdict": verdict,
-        "gates": gates,
-        "skipped": [] if labelled else [{"name": "label_drift", "reason": "no target"}],
-        "drifted_features": ["age"] if "feature_drift" in failed else [],
-        "features": {"age": {"drift_score": 0.5, "method": "Kolmogorov-Smirnov"}},
-        "batch": {
-            "source": "b.csv",
-            "rows": 60,
-            "labelled": labelled,
-            "files": [{"path": "b.csv", "rows": 60, "sha256": "ab" * 32}],
+            "verdict": verdict,
+            "passed": verdict == "stable",
+            "exit_code": 0 if verdict == "stable" else monitor.EXIT_DRIFT,
+            "retrain": False,
+            "created_at": "2026-01-01T00:00:00Z",
+            "thresholds": {},
+            "gates": [gate.to_dict() for gate in judged],
+            "skipped": [] if labelled else [{"name": "label_drift", "reason": "no target"}],
+            "drifted_features": ["age"] if "feature_drift" in failed else [],
+            "features": {"age": {"drift_score": 0.5, "method": "Kolmogorov-Smirnov"}},
+            "batch": {
+                "source": "b.csv",
+                "rows": 60,
+                "labelled": labelled,
+                "sampled_rows": 60,
+                "files": [{"path": "b.csv", "rows": 60, "sha256": "ab" * 32}],
+            },
+            "reference": {
+                "path": "data/data.csv",
+                "sha256": "ef" * 32,
+                "rows": 200,
+                "sampled_rows": 200,
+            },
+            "model": {"path": "artifacts/model.joblib", "sha256": "cd" * 32},
         },
-        "reference": {"path": "data/data.csv", "rows": 200, "model_trained_on_it": True},
-        "model": {"path": "artifacts/model.joblib", "sha256": "cd" * 32},
-    }
+        "monitor.json",
+    )
 
 
 def test_the_verdict_separates_drift_from_a_broken_batch() -> None:
-    assert monitor.verdict_of(_summary()["gates"]) == "stable"
-    assert monitor.verdict_of(_summary("feature_drift")["gates"]) == "drift"
-    assert monitor.verdict_of(_summary("feature_drift", "null_ratio")["gates"]) == "bad-batch"
+    assert _summary().verdict == "stable"
+    assert _summary("feature_drift").verdict == "drift"
+    assert _summary("feature_drift", "null_ratio").verdict == "bad-batch"
 
 
 def test_the_verdict_table_and_the_markdown_name_the_failed_checks_and_features() -> None:
@@ -463,6 +468,13 @@ def test_the_verdict_table_and_the_markdown_name_the_failed_checks_and_features(
     assert "| feature_drift | 0.500 | 0.200 | **fail** |" in markdown
     assert "| label_drift | - | - | skipped: no target |" in markdown
     assert "- `age`: 0.500 (Kolmogorov-Smirnov)" in markdown
+
+
+def test_a_newer_monitor_record_is_refused_in_one_line() -> None:
+    newer = _summary().to_json() | {"schema_version": SCHEMA_VERSION + 1}
+    with pytest.raises(ArtifactError, match=r"^monitor\.json: schema_version 2 is newer") as raised:
+        MonitorSummary.parse(newer, "monitor.json")
+    assert "\n" not in str(raised.value)
 
 
 def test_github_output_appends_step_outputs(

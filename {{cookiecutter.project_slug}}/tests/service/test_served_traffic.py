@@ -119,10 +119,10 @@ def test_the_monitor_reads_the_served_traffic(
     params = load_params(ROOT / "params.yaml")
     source = str(log_dir.relative_to(ROOT))
     summary = monitor.monitor(params, ROOT, tmp_path, current=source)
-    assert summary["batch"]["rows"] == len(answered) == SENT_ROWS
-    assert summary["batch"]["labelled"] is False
-    assert [s["name"] for s in summary["skipped"]] == ["label_drift"]
-    assert [f["path"] for f in summary["batch"]["files"]] == [
+    assert summary.batch.rows == len(answered) == SENT_ROWS
+    assert summary.batch.labelled is False
+    assert [s.name for s in summary.skipped] == ["label_drift"]
+    assert [f.path for f in summary.batch.files] == [
         str(p.relative_to(ROOT)) for p in traffic.log_files(log_dir)
     ]
     assert (tmp_path / MONITOR_JSON).is_file()
@@ -140,6 +140,6 @@ def test_the_monitor_reads_the_served_traffic(
         )
     finally:
         sent_csv.unlink(missing_ok=True)
-    assert as_csv["verdict"] == summary["verdict"]
-    values = {g["name"]: g["value"] for g in summary["gates"]}
-    assert values == pytest.approx({g["name"]: g["value"] for g in as_csv["gates"]}, abs=1e-6)
+    assert as_csv.verdict == summary.verdict
+    values = {g.name: g.value for g in summary.gates}
+    assert values == pytest.approx({g.name: g.value for g in as_csv.gates}, abs=1e-6)

@@ -31,23 +31,23 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
     summary = monitor(params_of(args), root_of(args), artifacts_of(args), args.current)
     print(summary_table(summary))
-    print(f"[monitor] wrote {MONITOR_JSON}, {MONITOR_MD}, {MONITOR_HTML} in {summary['seconds']} s")
+    print(f"[monitor] wrote {MONITOR_JSON}, {MONITOR_MD}, {MONITOR_HTML} in {summary.seconds} s")
     if args.github_output:
         write_github_output(
             {
-                "verdict": summary["verdict"],
-                "retrain": str(summary["retrain"]).lower(),
-                "drifted_features": ",".join(summary["drifted_features"]),
+                "verdict": summary.verdict,
+                "retrain": str(summary.retrain).lower(),
+                "drifted_features": ",".join(summary.drifted_features),
             }
         )
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if step_summary:
             with Path(step_summary).open("a", encoding="utf-8") as handle:
                 handle.write(render_markdown(summary))
-    if summary["verdict"] != "stable" and args.exit_zero:
-        print(f"[monitor] verdict {summary['verdict']}: exit 0 (--exit-zero)")
+    if summary.verdict != "stable" and args.exit_zero:
+        print(f"[monitor] verdict {summary.verdict}: exit 0 (--exit-zero)")
         return EXIT_OK
-    return int(summary["exit_code"])
+    return summary.exit_code
 
 
 def cmd_batches(args: argparse.Namespace) -> int:
