@@ -20,6 +20,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from {{ cookiecutter.module_name }}.base_run import (
+    BASE_RUN_FILES,
+    BASE_RUN_OPTIONAL,
+    WORKTREE_PREFIX,
+    build_base,
+    remove_stale_worktrees,
+)
 from {{ cookiecutter.module_name }}.cli import EXIT_ERROR
 from {{ cookiecutter.module_name }}.cli import main as cli_main
 from {{ cookiecutter.module_name }}.compare import (
@@ -41,18 +48,8 @@ from {{ cookiecutter.module_name }}.compare import (
 )
 from {{ cookiecutter.module_name }}.errors import ArtifactError
 from {{ cookiecutter.module_name }}.layout import STUDY_FILE
-from {{ cookiecutter.module_name }}.report import (
-    BASE_RUN_FILES,
-    BASE_RUN_OPTIONAL,
-    WORKTREE_PREFIX,
-    Base,
-    build_base,
-    load_base,
-    load_run,
-    remove_stale_worktrees,
-    run_report,
-    write_report,
-)
+from {{ cookiecutter.module_name }}.report import run_report, write_report
+from {{ cookiecutter.module_name }}.runs import Base, load_base, load_run
 
 pytestmark = pytest.mark.code
 

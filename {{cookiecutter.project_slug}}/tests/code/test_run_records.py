@@ -25,7 +25,8 @@ from {{ cookiecutter.module_name }}.records import (
     TrackedRun,
     TuneResult,
 )
-from {{ cookiecutter.module_name }}.report import Base, Run, load_base, render
+from {{ cookiecutter.module_name }}.report import render
+from {{ cookiecutter.module_name }}.runs import Base, Run, load_base
 
 pytestmark = pytest.mark.code
 

@@ -76,7 +76,7 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_base_run(args: argparse.Namespace) -> int:
     """Save the current run (clean checkout) in --out for the PR reports of later commits."""
-    from ..report import save_base_run
+    from ..base_run import save_base_run
 
     out = inside(args, args.out, "--out")
     dest = save_base_run(root_of(args), artifacts_of(args), out, params_of(args))
