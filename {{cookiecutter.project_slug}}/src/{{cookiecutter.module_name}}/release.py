@@ -354,9 +354,9 @@ def ensure_gates_passed(
     The model, data and params must be the ones lineage.json records
     (:func:`~.lineage.ensure_current`), trained on HEAD from a clean tree, and checks.json must
     be the gate record of exactly that run, against the current thresholds, and have passed
-    (:func:`~.checks.ensure_record_current`).
+    (:func:`~.check_record.ensure_record_current`).
     """
-    from .checks import ensure_record_current
+    from .check_record import ensure_record_current
     from .errors import ArtifactError
     from .lineage import ensure_current
 

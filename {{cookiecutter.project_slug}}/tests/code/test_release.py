@@ -21,7 +21,7 @@ import yaml
 
 from {{ cookiecutter.module_name }} import deploy, model_card, release
 from {{ cookiecutter.module_name }}.artifacts import sha256_file
-from {{ cookiecutter.module_name }}.checks import record_fields
+from {{ cookiecutter.module_name }}.check_record import record_fields
 from {{ cookiecutter.module_name }}.cli import main as cli_main
 from {{ cookiecutter.module_name }}.config import load_params
 from {{ cookiecutter.module_name }}.errors import ReleaseError
