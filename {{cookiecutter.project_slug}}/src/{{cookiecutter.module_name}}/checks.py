@@ -9,9 +9,9 @@ Three curated suites run on samples of at most ``checks.sample_size`` rows per d
 * model evaluation: train and test performance, gain over a simple model, prediction drift,
   calibration (classification) or error distribution (regression).
 
-Every gate value is read from a deepchecks ``CheckResult.value``; :mod:`.gates` compares it
-with its threshold from params.yaml. deepchecks (slow to import) is imported only when checks
-run, with its telemetry off.
+Every gate value is read from a deepchecks ``CheckResult.value`` by the gate's reader and judged
+against its threshold from params.yaml by :func:`.gates.evaluate` (the engine ``make monitor``
+uses too). deepchecks (slow to import) is imported only when checks run, with its telemetry off.
 
 The suites and deepchecks' plumbing are in :mod:`.suites`, the HTML report in
 :mod:`.check_html`, the result and its ``checks.json`` record in :mod:`.check_record`.

@@ -282,11 +282,11 @@ MONITOR_GATES: dict[str, GateSpec] = {
 
 
 #: Monitor gates by suite: a failed drift gate suggests retraining, an integrity one a bad batch.
-DRIFT_GATES = tuple(name for name, spec in MONITOR_GATES.items() if spec.suite == DRIFT_SUITE)
+DRIFT_GATES = tuple(name for name, gate in MONITOR_GATES.items() if gate.suite == DRIFT_SUITE)
 
 
 INTEGRITY_GATES = tuple(
-    name for name, spec in MONITOR_GATES.items() if spec.suite == INTEGRITY_SUITE
+    name for name, gate in MONITOR_GATES.items() if gate.suite == INTEGRITY_SUITE
 )
 
 
