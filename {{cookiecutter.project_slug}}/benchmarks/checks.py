@@ -21,7 +21,7 @@ from common import CATEGORICAL, NUMERIC, package_name, synthetic
 
 
 def inputs_for(package: str, rows: int) -> object:
-    checks = importlib.import_module(f"{package}.checks")
+    suites = importlib.import_module(f"{package}.suites")
     features = importlib.import_module(f"{package}.features")
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
@@ -39,7 +39,7 @@ def inputs_for(package: str, rows: int) -> object:
     )
     fit_on = train.sample(n=min(len(train), 20_000), random_state=0)
     model.fit(fit_on[numeric + categorical], fit_on["target"])
-    return checks.CheckInputs(
+    return suites.CheckInputs(
         task="classification",
         target="target",
         categorical=categorical,
@@ -75,7 +75,7 @@ def main() -> None:
     package = package_name()
     sizes = [int(size) for size in args.rows.split(",") if size.strip()]
     started = time.perf_counter()
-    importlib.import_module(f"{package}.checks").import_deepchecks()
+    importlib.import_module(f"{package}.suites").import_deepchecks()
     print(f"import deepchecks: {time.perf_counter() - started:.1f} s (once per process)")
     started = time.perf_counter()
     timed(package, inputs_for(package, 2_000), args.sample_size)

@@ -30,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     package = package_name()
     config = importlib.import_module(f"{package}.config")
-    checks = importlib.import_module(f"{package}.checks")
+    suites = importlib.import_module(f"{package}.suites")
     monitor = importlib.import_module(f"{package}.monitor")
     train = importlib.import_module(f"{package}.train")
 
@@ -43,7 +43,7 @@ def main() -> None:
         seconds = time.perf_counter() - started
         print(f"reference: {REFERENCE_ROWS} rows, model trained in {seconds:.1f} s")
         started = time.perf_counter()
-        checks.import_deepchecks()  # the import `make monitor` does, with the same warning filters
+        suites.import_deepchecks()  # the import `make monitor` does, with the same warning filters
         print(f"deepchecks import: {time.perf_counter() - started:.1f} s (once per run)")
         print(f"sample size: {args.sample_size} rows per side\n")
         print(f"{'batch rows':>10}  {'csv MB':>7}  {'check s':>8}  {'verdict':<8}  failed checks")

@@ -281,7 +281,7 @@ def save_base_run(root: Path, artifacts: Path, dest: Path, params: Params) -> Pa
     Raises:
         ArtifactError: a stale run, or one trained with uncommitted changes.
     """
-    from .checks import record_fields
+    from .check_record import record_fields
     from .lineage import ensure_current
 
     lineage = ensure_current(params, root, artifacts)

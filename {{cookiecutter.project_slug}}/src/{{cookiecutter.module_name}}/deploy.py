@@ -23,16 +23,14 @@ from .errors import ReleaseError, ensure_format
 from .layout import ArtifactLayout
 from .model_card import write_model_card
 from .records import ImageRecord
-from .release import (
+from .registry import ensure_version, model_name, read_state
+from .release_guards import (
     GITHUB_REPOSITORY,
     default_branch,
     ensure_on_branch,
     ensure_registered_with_gates,
     ensure_stage,
     ensure_stage_name,
-    ensure_version,
-    model_name,
-    read_state,
 )
 
 DEPLOY = Path("deploy")
@@ -148,7 +146,7 @@ def deploy(
     ``version`` (from the tag that triggered the workflow) is checked against the stage: when a
     later assignment superseded it, the current version is deployed instead and this says so.
     Whatever is deployed must be registered with a passed gate record from a commit of the
-    default branch (``branch``, default :func:`~.release.default_branch`), as the release
+    default branch (``branch``, default :func:`~.release_guards.default_branch`), as the release
     workflow checked for the triggering tag.
     """
     ensure_stage(repo, stage)

@@ -5,9 +5,9 @@ of the check's ``CheckResult.value``, its direction, its meaning, its suite, the
 when it is skipped. :data:`GATES` are the gates of ``make check`` (thresholds under ``gates:`` in
 params.yaml, :class:`.config.GateThresholds`), :data:`MONITOR_GATES` those of ``make monitor``
 (``monitor.thresholds``); :func:`evaluate` judges either against deepchecks' results, so that
-:mod:`.checks` and :mod:`.monitor` only run the checks. This module is light (no imports of the
-package, deepchecks only inside one reader): :mod:`.config` checks against :data:`GATES` that a
-threshold fits the task.
+:mod:`.checks` and :mod:`.monitor` only run the checks. The readers are in :mod:`.gate_readers`.
+This module is light (no imports of the package beyond it, deepchecks only inside one reader):
+:mod:`.config` checks against :data:`GATES` that a threshold fits the task.
 
 ``max`` gates pass when the value is at most the threshold, ``min`` gates when it is at least
 the threshold (one rule, :func:`judge`). Setting a threshold to ``null`` turns its gate off; a
@@ -22,6 +22,31 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from .gate_readers import (
+    Context,
+    Reader,
+    read_brier_score,
+    read_conflicting_labels,
+    read_drift_score,
+    read_drifted_features,
+    read_duplicate_ratio,
+    read_feature_label_pps,
+    read_feature_missing_share,
+    read_gain_over_simple_model,
+    read_largest_feature_drift,
+    read_missing_share,
+    read_new_category_ratio,
+    read_new_category_share,
+    read_new_label_share,
+    read_samples_mix,
+    read_share,
+    read_systematic_error_ratio,
+    read_test_score,
+    read_train_test_gap,
+    skip_unlabelled,
+    skip_without_categorical,
+)
+
 Suite = Literal[
     "data_integrity",
     "train_test_validation",
@@ -29,46 +54,21 @@ Suite = Literal[
     "monitor-drift",
     "monitor-integrity",
 ]
+
+
 Direction = Literal["max", "min"]
+
+
 Task = Literal["classification", "regression"]
+
 
 #: The monitor's suites: drift (a failure suggests retraining) and the batch's own health.
 DRIFT_SUITE: Suite = "monitor-drift"
+
+
 INTEGRITY_SUITE: Suite = "monitor-integrity"
 
 
-@dataclass(frozen=True)
-class Context:
-    """What a reader or a skip rule may need besides the check's value.
-
-    ``features`` are the model's input columns, ``categorical`` the categorical ones;
-    ``labelled`` is False for a monitored batch without the target column.
-    """
-
-    task: str
-    target: str
-    features: list[str]
-    categorical: list[str]
-    labelled: bool = True
-
-    @property
-    def main_metric(self) -> str:
-        """The task's main metric (see :func:`main_metric`)."""
-        return main_metric(self.task)
-
-
-def main_metric(task: str) -> str:
-    """The metric the gap and simple-model gates compare: ROC AUC or R squared."""
-    return "roc_auc" if task == "classification" else "r2"
-
-
-#: A deepchecks ``CheckResult.value``: a number, dict or DataFrame by check (deepchecks does not
-#: type it).
-CheckValue = Any
-#: A measurement: the value (None: nothing to measure, the gate passes) and a detail line.
-Reading = tuple[float | None, str]
-#: Reads a gate's measurement from its check's value, given the context and its threshold.
-Reader = Callable[[CheckValue, Context, float], Reading]
 #: Returns why the gate does not apply here, or None.
 SkipRule = Callable[[Context], str | None]
 
@@ -91,185 +91,26 @@ class GateSpec:
         return self.check.replace(" ", "")
 
 
-# --- Shared readers' helpers ------------------------------------------------------------------
-
-
-def largest(values: Mapping[Any, Any]) -> tuple[float, str]:
-    """Return the largest value and which key holds it (0.0 for nothing to measure)."""
-    clean = {k: float(v) for k, v in values.items() if v is not None and v == v}
-    if not clean:
-        return 0.0, ""
-    key = max(clean, key=lambda k: clean[k])
-    return clean[key], str(key)
-
-
-@dataclass(frozen=True)
-class FeatureDriftScore:
-    """One feature's drift score and the method that measured it."""
-
-    drift_score: float
-    method: str
-
-
-def feature_drift_scores(value: Mapping[Any, Any]) -> dict[str, FeatureDriftScore]:
-    """Per-feature drift scores of a FeatureDrift result (features without a score left out)."""
-    return {
-        str(name): FeatureDriftScore(float(info["Drift score"]), str(info["Method"]))
-        for name, info in value.items()
-        if info["Drift score"] is not None
-    }
-
-
-def drifted_features(scores: Mapping[str, FeatureDriftScore], threshold: float) -> list[str]:
-    """The features whose drift score is above ``threshold``, most drifted first."""
-    above = [name for name, score in scores.items() if score.drift_score > threshold]
-    return sorted(above, key=lambda name: -scores[name].drift_score)
-
-
-# --- Readers: one per measurement ------------------------------------------------------------
-
-
-def _missing_share(value: CheckValue, ctx: Context, threshold: float) -> Reading:
-    share, column = largest(value.iloc[:, 0].to_dict())
-    return share, f"column {column!r}" if share else "no missing values"
-
-
-def _feature_missing_share(value: CheckValue, ctx: Context, threshold: float) -> Reading:
-    share, column = largest(
-        {k: v for k, v in value.iloc[:, 0].to_dict().items() if k in ctx.features}
-    )
-    return share, f"worst column: {column}" if share else "no missing values"
-
-
-def _share(value: CheckValue, ctx: Context, threshold: float) -> Reading:
-    return float(value), ""
-
-
-def _duplicate_ratio(value: CheckValue, ctx: Context, threshold: float) -> Reading:
-    return float(value), "share of duplicated rows"
-
-
-def _conflicting_labels(value: CheckValue, ctx: Context, threshold: float) -> Reading:
-    return float(value["percent_of_conflicting_samples"]), ""
-
-
-def _feature_label_pps(value: CheckValue, ctx: Context, threshold: float) -> Reading:
-    pps, column = largest(value)
-    return pps, f"feature {column!r}"
-
-
-def _samples_mix(value: CheckValue, ctx: Context, threshold: float) -> Reading:
-    return float(value["ratio"]), ""
-
-
-def _new_category_share(value: CheckValue, ctx: Context, threshold: float) -> Reading:
-    share, column = largest(value["Ratio of New Categories"].to_dict() if len(value) else {})
-    return share, f"column {column!r}" if share else "no new categories"
-
-
-def _new_category_ratio(value: CheckValue, ctx: Context, threshold: float) -> Reading:
-    ratio, column = largest(value["Ratio of New Categories"].to_dict() if len(value) else {})
-    if not ratio:
-        return ratio, f"{len(ctx.categorical)} categorical features"
-    return ratio, f"{column}: {', '.join(map(str, value.loc[column, 'New categories']))}"
-
-
-def _new_label_share(value: CheckValue, ctx: Context, threshold: float) -> Reading:
-    new = value["n_new_labels_samples"]
-    return new / value["n_samples"], f"new labels: {value['new_labels']}" if new else ""
-
-
-def _largest_feature_drift(value: CheckValue, ctx: Context, threshold: float) -> Reading:
-    scores = feature_drift_scores(value)
-    score, column = largest({name: s.drift_score for name, s in scores.items()})
-    return score, f"feature {column!r}"
-
-
-def _drifted_features(value: CheckValue, ctx: Context, threshold: float) -> Reading:
-    scores = feature_drift_scores(value)
-    score, _ = largest({name: s.drift_score for name, s in scores.items()})
-    drifted = drifted_features(scores, threshold)
-    if not drifted:
-        return score, f"max over {len(scores)} features"
-    return score, "drifted: " + ", ".join(f"{n} ({scores[n].drift_score:.2f})" for n in drifted)
-
-
-def _drift_score(value: CheckValue, ctx: Context, threshold: float) -> Reading:
-    return float(value["Drift score"]), str(value["Method"])
-
-
-def _scores(value: CheckValue) -> dict[tuple[str, str], float]:
-    """TrainTestPerformance's value by (dataset, metric)."""
-    return {(row["Dataset"], row["Metric"]): float(row["Value"]) for _, row in value.iterrows()}
-
-
-def _test_score(metric: str) -> Reader:
-    def read(value: CheckValue, ctx: Context, threshold: float) -> Reading:
-        measured = _scores(value)[("Test", metric)]
-        return (-measured if metric == "rmse" else measured), ""  # deepchecks negates errors
-
-    return read
-
-
-def _train_test_gap(value: CheckValue, ctx: Context, threshold: float) -> Reading:
-    scores, main = _scores(value), ctx.main_metric
-    train, test = scores[("Train", main)], scores[("Test", main)]
-    return train - test, f"{main}: train {train:.4f}, test {test:.4f}"
-
-
-def _gain_over_simple_model(value: CheckValue, ctx: Context, threshold: float) -> Reading:
-    from deepchecks.utils.metrics import get_gain
-
-    main = ctx.main_metric
-    model, simple = value["scores"][main]["Origin"], value["scores"][main]["Simple"]
-    perfect = value["scorers_perfect"][main]
-    said = f"{main}: model {model:.4f}, simple model {simple:.4f}"
-    if model == perfect:  # deepchecks' condition computes no gain for a perfect model
-        return None, f"{said}; perfect score, no gain to measure"
-    return float(get_gain(simple, model, perfect, max_gain=1.0)), said
-
-
-def _brier_score(value: CheckValue, ctx: Context, threshold: float) -> Reading:
-    brier, label = largest(value)
-    return brier, f"class {label}"
-
-
-def _systematic_error_ratio(value: CheckValue, ctx: Context, threshold: float) -> Reading:
-    mean_error, rmse = value["Mean Prediction Error"], value["RMSE"]
-    ratio = abs(mean_error) / rmse if rmse else 0.0
-    return ratio, f"mean error {mean_error:.4g}, RMSE {rmse:.4g}"
-
-
-def _no_categorical_features(ctx: Context) -> str | None:
-    return None if ctx.categorical else "no categorical features"
-
-
-def _unlabelled(ctx: Context) -> str | None:
-    return None if ctx.labelled else f"the batch has no {ctx.target!r} column"
-
-
-# --- The gates ---------------------------------------------------------------------------------
-
 #: The gates of ``make check``, in report order. The name is the key under ``gates:`` in
 #: params.yaml.
 GATES: dict[str, GateSpec] = {
     "max_missing_share": GateSpec(
         "Percent Of Nulls",
-        _missing_share,
+        read_missing_share,
         "max",
         "largest share of missing values in any column",
         "data_integrity",
     ),
     "max_duplicate_share": GateSpec(
         "Data Duplicates",
-        _share,
+        read_share,
         "max",
         "share of rows that duplicate another row",
         "data_integrity",
     ),
     "max_conflicting_labels_share": GateSpec(
         "Conflicting Labels",
-        _conflicting_labels,
+        read_conflicting_labels,
         "max",
         "share of rows whose identical features carry different labels",
         "data_integrity",
@@ -277,29 +118,29 @@ GATES: dict[str, GateSpec] = {
     ),
     "max_feature_label_pps": GateSpec(
         "Feature Label Correlation",
-        _feature_label_pps,
+        read_feature_label_pps,
         "max",
         "largest predictive power score of a single feature for the target (leakage)",
         "data_integrity",
     ),
     "max_train_test_duplicates_share": GateSpec(
         "Train Test Samples Mix",
-        _samples_mix,
+        read_samples_mix,
         "max",
         "share of test rows that also appear in the training set",
         "train_test_validation",
     ),
     "max_new_category_share": GateSpec(
         "New Category Train Test",
-        _new_category_share,
+        read_new_category_share,
         "max",
         "largest share of test rows with a category unseen in training (categorical columns)",
         "train_test_validation",
-        skip=_no_categorical_features,
+        skip=skip_without_categorical,
     ),
     "max_new_label_share": GateSpec(
         "New Label Train Test",
-        _new_label_share,
+        read_new_label_share,
         "max",
         "share of test rows whose label never occurs in training",
         "train_test_validation",
@@ -307,21 +148,21 @@ GATES: dict[str, GateSpec] = {
     ),
     "max_feature_drift": GateSpec(
         "Feature Drift",
-        _largest_feature_drift,
+        read_largest_feature_drift,
         "max",
         "largest train-test drift score of a feature (Kolmogorov-Smirnov or Cramer's V)",
         "train_test_validation",
     ),
     "max_label_drift": GateSpec(
         "Label Drift",
-        _drift_score,
+        read_drift_score,
         "max",
         "train-test drift score of the target",
         "train_test_validation",
     ),
     "min_test_accuracy": GateSpec(
         "Train Test Performance",
-        _test_score("accuracy"),
+        read_test_score("accuracy"),
         "min",
         "test accuracy",
         "model_evaluation",
@@ -329,7 +170,7 @@ GATES: dict[str, GateSpec] = {
     ),
     "min_test_roc_auc": GateSpec(
         "Train Test Performance",
-        _test_score("roc_auc"),
+        read_test_score("roc_auc"),
         "min",
         "test ROC AUC (one-vs-rest for more than two classes)",
         "model_evaluation",
@@ -337,7 +178,7 @@ GATES: dict[str, GateSpec] = {
     ),
     "min_test_r2": GateSpec(
         "Train Test Performance",
-        _test_score("r2"),
+        read_test_score("r2"),
         "min",
         "test R squared",
         "model_evaluation",
@@ -345,7 +186,7 @@ GATES: dict[str, GateSpec] = {
     ),
     "max_test_rmse": GateSpec(
         "Train Test Performance",
-        _test_score("rmse"),
+        read_test_score("rmse"),
         "max",
         "test root mean squared error",
         "model_evaluation",
@@ -353,28 +194,28 @@ GATES: dict[str, GateSpec] = {
     ),
     "max_train_test_gap": GateSpec(
         "Train Test Performance",
-        _train_test_gap,
+        read_train_test_gap,
         "max",
         "train score minus test score of the main metric (ROC AUC or R squared): overfitting",
         "model_evaluation",
     ),
     "min_gain_over_simple_model": GateSpec(
         "Simple Model Comparison",
-        _gain_over_simple_model,
+        read_gain_over_simple_model,
         "min",
         "share of the simple model's distance to a perfect score that the model closes",
         "model_evaluation",
     ),
     "max_prediction_drift": GateSpec(
         "Prediction Drift",
-        _drift_score,
+        read_drift_score,
         "max",
         "train-test drift score of the model's predictions",
         "model_evaluation",
     ),
     "max_brier_score": GateSpec(
         "Calibration Score",
-        _brier_score,
+        read_brier_score,
         "max",
         "largest Brier score of a class on the test set (calibration)",
         "model_evaluation",
@@ -382,7 +223,7 @@ GATES: dict[str, GateSpec] = {
     ),
     "max_systematic_error_ratio": GateSpec(
         "Regression Error Distribution",
-        _systematic_error_ratio,
+        read_systematic_error_ratio,
         "max",
         "absolute mean prediction error divided by the RMSE on the test set (bias)",
         "model_evaluation",
@@ -390,56 +231,60 @@ GATES: dict[str, GateSpec] = {
     ),
 }
 
+
 #: The gates of ``make monitor`` (training data vs. a batch), in report order. The name is the
 #: key under ``monitor.thresholds`` in params.yaml.
 MONITOR_GATES: dict[str, GateSpec] = {
     "feature_drift": GateSpec(
         "Feature Drift",
-        _drifted_features,
+        read_drifted_features,
         "max",
         "largest drift score of a feature between the training data and the batch",
         DRIFT_SUITE,
     ),
     "label_drift": GateSpec(
         "Label Drift",
-        _drift_score,
+        read_drift_score,
         "max",
         "drift score of the target between the training data and the batch",
         DRIFT_SUITE,
-        skip=_unlabelled,
+        skip=skip_unlabelled,
     ),
     "prediction_drift": GateSpec(
         "Prediction Drift",
-        _drift_score,
+        read_drift_score,
         "max",
         "drift score of the model's predictions between the training data and the batch",
         DRIFT_SUITE,
     ),
     "new_category_ratio": GateSpec(
         "New Category Train Test",
-        _new_category_ratio,
+        read_new_category_ratio,
         "max",
         "largest share of batch rows with a category unseen in training",
         DRIFT_SUITE,
     ),
     "null_ratio": GateSpec(
         "Percent Of Nulls",
-        _feature_missing_share,
+        read_feature_missing_share,
         "max",
         "largest share of missing values in a feature column of the batch",
         INTEGRITY_SUITE,
     ),
     "duplicate_ratio": GateSpec(
         "Data Duplicates",
-        _duplicate_ratio,
+        read_duplicate_ratio,
         "max",
         "share of the batch's rows that duplicate another row",
         INTEGRITY_SUITE,
     ),
 }
 
+
 #: Monitor gates by suite: a failed drift gate suggests retraining, an integrity one a bad batch.
 DRIFT_GATES = tuple(name for name, gate in MONITOR_GATES.items() if gate.suite == DRIFT_SUITE)
+
+
 INTEGRITY_GATES = tuple(
     name for name, gate in MONITOR_GATES.items() if gate.suite == INTEGRITY_SUITE
 )

@@ -10,7 +10,7 @@ from .artifacts import atomic_write_text
 from .errors import ReleaseError
 from .layout import ArtifactLayout
 from .records import ChecksRecord, Lineage
-from .release import project_metadata, read_state
+from .registry import project_metadata, read_state
 
 
 def _fmt(value: Any) -> str:  # noqa: ANN401 - formats any JSON value

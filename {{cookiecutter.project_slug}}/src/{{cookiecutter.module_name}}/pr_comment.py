@@ -36,7 +36,7 @@ from pathlib import Path
 from .errors import CommentError, ensure_format
 from .evaluate import PLOT_FILES
 from .layout import PLOTS_DIR, REPORT_FILE
-from .release import GITHUB_REPOSITORY
+from .release_guards import GITHUB_REPOSITORY
 
 #: ``artifact``: plots stay in the workflow artifact; ``publish``: uploaded to CML's asset host.
 IMAGE_MODES = ("artifact", "publish")

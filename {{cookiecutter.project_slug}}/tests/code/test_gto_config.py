@@ -10,7 +10,7 @@ from gto.api import assign, register
 from gto.config import CONFIG_FILE_NAME, read_registry_config
 from gto.exceptions import UnknownStage
 
-from {{ cookiecutter.module_name }} import release
+from {{ cookiecutter.module_name }} import registry
 
 pytestmark = pytest.mark.code
 
@@ -23,7 +23,7 @@ def git(repo: Path, *args: str) -> None:
 
 def test_the_project_ships_the_stages_its_deploy_overlays_and_workflows_use() -> None:
     config = read_registry_config(str(PROJECT / CONFIG_FILE_NAME))
-    assert release.stages(PROJECT) == tuple(config.stages or ()) == ("staging", "prod")
+    assert registry.stages(PROJECT) == tuple(config.stages or ()) == ("staging", "prod")
 
 
 def test_gto_refuses_a_stage_the_config_does_not_list(tmp_path: Path) -> None:

@@ -14,11 +14,15 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.module_name }} import cli, gates, monitor, traffic
+from {{ cookiecutter.module_name }} import cli, data_update, gates, monitor, traffic
 from {{ cookiecutter.module_name }}.artifacts import sha256_file
+from {{ cookiecutter.module_name }}.batch import load_batch, resolve_source
 from {{ cookiecutter.module_name }}.config import Params, load_params
 from {{ cookiecutter.module_name }}.data import Dataset, load_dataset
+from {{ cookiecutter.module_name }}.data_update import finish_update, restore_training_data, update_training_data
+from {{ cookiecutter.module_name }}.drift import verdict_of
 from {{ cookiecutter.module_name }}.errors import ArtifactError, DataError
+from {{ cookiecutter.module_name }}.example_batches import make_batches, write_batches
 from {{ cookiecutter.module_name }}.layout import MONITOR_JSON
 from {{ cookiecutter.module_name }}.records import SCHEMA_VERSION, MonitorSummary
 
@@ -52,11 +56,11 @@ def test_resolve_source_reads_a_glob_in_name_order_and_names_a_pattern_without_m
     for name in ("b.csv", "a.csv", "c.txt"):
         (tmp_path / "in" / name).parent.mkdir(exist_ok=True)
         (tmp_path / "in" / name).write_text("x,y\n1,2\n")
-    paths = monitor.resolve_source("in/*.csv", tmp_path)
+    paths = resolve_source("in/*.csv", tmp_path)
     assert [p.name for p in paths] == ["a.csv", "b.csv"]
-    assert monitor.resolve_source("in/b.csv", tmp_path) == [tmp_path / "in" / "b.csv"]
+    assert resolve_source("in/b.csv", tmp_path) == [tmp_path / "in" / "b.csv"]
     with pytest.raises(DataError, match=r"nothing/\*\.csv: no file matches"):
-        monitor.resolve_source("nothing/*.csv", tmp_path)
+        resolve_source("nothing/*.csv", tmp_path)
 
 
 def test_a_labelled_and_an_unlabelled_batch_are_validated_like_training_data(
@@ -65,15 +69,13 @@ def test_a_labelled_and_an_unlabelled_batch_are_validated_like_training_data(
     params, reference = _setup(project)
     root = project.parent
     frame = make_frame(rows=60, seed=2)
-    batch = monitor.load_batch(_write(root, "b.csv", frame), params, reference, root, min_rows=50)
+    batch = load_batch(_write(root, "b.csv", frame), params, reference, root, min_rows=50)
     assert batch.labelled
     assert list(batch.frame.columns) == [*reference.features, "target"]
     assert batch.files[0].rows == 60
     assert len(batch.files[0].sha256) == 64
     unlabelled = frame.drop(columns=["target"])
-    batch = monitor.load_batch(
-        _write(root, "u.csv", unlabelled), params, reference, root, min_rows=50
-    )
+    batch = load_batch(_write(root, "u.csv", unlabelled), params, reference, root, min_rows=50)
     assert not batch.labelled
     assert list(batch.frame.columns) == reference.features
 
@@ -86,13 +88,13 @@ def test_a_traffic_log_folder_is_a_batch_of_features_with_bad_values_named(
     rows = make_frame(rows=60, seed=2).drop(columns=["target"]).to_dict("records")
     (root / "traffic").mkdir()
     with pytest.raises(DataError, match=r"^traffic: a folder without traffic log files"):
-        monitor.resolve_source("traffic", root)
+        resolve_source("traffic", root)
     settings = traffic.LogSettings(root / "traffic", 2000, 100)  # rotated: several files
     log = traffic.TrafficLog(settings, "m:1")
     for row in rows:
         log.write([row], [{"prediction": 0}])
     log.close()
-    batch = monitor.load_batch("traffic", params, reference, root, min_rows=50)
+    batch = load_batch("traffic", params, reference, root, min_rows=50)
     assert not batch.labelled
     assert len(batch.frame) == 60
     assert len(batch.files) > 1
@@ -102,7 +104,7 @@ def test_a_traffic_log_folder_is_a_batch_of_features_with_bad_values_named(
     log.write([bad], [{"prediction": 0}])
     log.close()
     with pytest.raises(DataError, match=r"traffic/traffic-.*\.jsonl"):
-        monitor.load_batch("traffic", params, reference, root, min_rows=50)
+        load_batch("traffic", params, reference, root, min_rows=50)
 
 
 def test_a_labelled_batch_of_a_single_class_is_accepted(
@@ -114,7 +116,7 @@ def test_a_labelled_batch_of_a_single_class_is_accepted(
     frame = make_frame(rows=60, seed=2)
     one_class = frame.assign(target=frame["target"].iloc[0])
     name = _write(root, "one.csv", one_class)
-    batch = monitor.load_batch(name, params, reference, root, min_rows=50)
+    batch = load_batch(name, params, reference, root, min_rows=50)
     assert batch.labelled
     assert set(batch.frame["target"]) == {frame["target"].iloc[0]}
 
@@ -124,7 +126,7 @@ def test_a_glob_batch_concatenates_its_files(project: Path, make_frame: Callable
     root = project.parent
     _write(root, "in/1.csv", make_frame(rows=30, seed=3))
     _write(root, "in/2.csv", make_frame(rows=30, seed=4))
-    batch = monitor.load_batch("in/*.csv", params, reference, root, min_rows=50)
+    batch = load_batch("in/*.csv", params, reference, root, min_rows=50)
     assert len(batch.frame) == 60
     assert [f.path for f in batch.files] == ["in/1.csv", "in/2.csv"]
 
@@ -169,7 +171,7 @@ def test_malformed_batches_get_clear_errors(
     root = project.parent
     name = _write(root, "bad.csv", change(make_frame(rows=60, seed=5)))
     with pytest.raises(DataError, match=message) as caught:
-        monitor.load_batch(name, params, reference, root, min_rows=50)
+        load_batch(name, params, reference, root, min_rows=50)
     assert str(caught.value).startswith("bad.csv: ")
 
 
@@ -188,13 +190,13 @@ def test_unreadable_batches_get_the_training_data_reader_errors(
     params, reference = _setup(project)
     (project.parent / "bad.csv").write_bytes(content)
     with pytest.raises(DataError, match=message):
-        monitor.load_batch("bad.csv", params, reference, project.parent, min_rows=50)
+        load_batch("bad.csv", params, reference, project.parent, min_rows=50)
 
 
 def test_a_missing_batch_file_names_where_batches_come_from(project: Path) -> None:
     params, reference = _setup(project)
     with pytest.raises(DataError, match=r"nope.csv: file not found .*CURRENT or monitor.source"):
-        monitor.load_batch("nope.csv", params, reference, project.parent, min_rows=50)
+        load_batch("nope.csv", params, reference, project.parent, min_rows=50)
 
 
 def test_labelled_and_unlabelled_files_are_not_mixed(
@@ -205,7 +207,7 @@ def test_labelled_and_unlabelled_files_are_not_mixed(
     _write(root, "in/1.csv", make_frame(rows=30, seed=3))
     _write(root, "in/2.csv", make_frame(rows=30, seed=4).drop(columns=["target"]))
     with pytest.raises(DataError, match=r"some batch files have the target column .*in/1.csv"):
-        monitor.load_batch("in/*.csv", params, reference, root, min_rows=50)
+        load_batch("in/*.csv", params, reference, root, min_rows=50)
 
 
 def test_example_batches_are_deterministic_and_only_the_drifted_one_is_shifted(
@@ -213,8 +215,8 @@ def test_example_batches_are_deterministic_and_only_the_drifted_one_is_shifted(
 ) -> None:
     _, reference = _setup(project)
     raw = pd.read_csv(reference.path)
-    stable, drifted, shifted = monitor.make_batches(raw, reference, seed=42, rows=100)
-    again = monitor.make_batches(raw, reference, seed=42, rows=100)
+    stable, drifted, shifted = make_batches(raw, reference, seed=42, rows=100)
+    again = make_batches(raw, reference, seed=42, rows=100)
     pd.testing.assert_frame_equal(stable, again[0])
     pd.testing.assert_frame_equal(drifted, again[1])
     assert list(stable.columns) == list(raw.columns) == list(drifted.columns)
@@ -232,7 +234,7 @@ def test_example_batches_are_deterministic_and_only_the_drifted_one_is_shifted(
 def test_write_batches_writes_both_files(project: Path) -> None:
     params, _ = _setup(project)
     root = project.parent
-    result = monitor.write_batches(params, root, root / "data" / "batches", rows=50)
+    result = write_batches(params, root, root / "data" / "batches", rows=50)
     assert sorted(p.name for p in (root / "data" / "batches").iterdir()) == [
         "drifted.csv",
         "stable.csv",
@@ -249,7 +251,7 @@ def test_append_keeps_the_training_file_bytes_and_columns(
     before = data.read_bytes()
     batch = make_frame(rows=20, seed=9)
     batch = batch[list(reversed(batch.columns))].assign(extra="x")
-    update = monitor.update_training_data(params, root, _write(root, "new.csv", batch))
+    update = update_training_data(params, root, _write(root, "new.csv", batch))
     after = data.read_bytes()
     assert after.startswith(before)
     combined = pd.read_csv(data)
@@ -269,10 +271,10 @@ def test_replace_mode_keeps_only_the_batch(project: Path, make_frame: Callable[.
     params, _ = _setup(project)
     root = project.parent
     name = _write(root, "new.csv", make_frame(rows=40, seed=9))
-    update = monitor.update_training_data(params, root, name, mode="replace")
+    update = update_training_data(params, root, name, mode="replace")
     assert update.rows_after == 40
     assert len(pd.read_csv(root / params.data.path)) == 40
-    monitor.restore_training_data(update)  # a failed gate: the data comes back whole
+    restore_training_data(update)  # a failed gate: the data comes back whole
     assert len(pd.read_csv(root / params.data.path)) == 200
 
 
@@ -299,7 +301,7 @@ def test_a_batch_that_cannot_be_training_data_leaves_the_file_untouched(
     before = data.read_bytes()
     name = _write(root, "new.csv", change(make_frame(rows=20, seed=9)))
     with pytest.raises(DataError, match=message):
-        monitor.update_training_data(params, root, name)
+        update_training_data(params, root, name)
     assert data.read_bytes() == before
 
 
@@ -315,9 +317,9 @@ def test_a_batch_is_folded_in_once_and_recorded_by_content(
     params, _ = _setup(project)
     root = project.parent
     batch = make_frame(rows=20, seed=9)
-    first = monitor.update_training_data(params, root, _write(root, "a.csv", batch))
+    first = update_training_data(params, root, _write(root, "a.csv", batch))
     data = (root / "data" / "data.csv").read_bytes()
-    again = monitor.update_training_data(params, root, _write(root, "b.csv", batch))
+    again = update_training_data(params, root, _write(root, "b.csv", batch))
     assert again.already_folded
     assert (again.added_rows, again.rows_after) == (0, 220)
     assert (root / "data" / "data.csv").read_bytes() == data
@@ -344,15 +346,15 @@ def test_a_kill_between_the_ledger_and_the_data_applies_the_batch_once(
         raise KeyboardInterrupt(f"killed before writing {path}")
 
     with monkeypatch.context() as patch:
-        patch.setattr(monitor, "atomic_write_bytes", killed)
+        patch.setattr(data_update, "atomic_write_bytes", killed)
         with pytest.raises(KeyboardInterrupt):
-            monitor.update_training_data(params, root, name)
+            update_training_data(params, root, name)
     assert data.read_bytes() == before
     assert len(_ledger(root)) == 1, "the ledger was written first"
-    rerun = monitor.update_training_data(params, root, name)
+    rerun = update_training_data(params, root, name)
     assert not rerun.already_folded
     assert len(pd.read_csv(data)) == 220
-    assert monitor.update_training_data(params, root, name).already_folded  # and not again
+    assert update_training_data(params, root, name).already_folded  # and not again
     assert len(pd.read_csv(data)) == 220
     assert len(_ledger(root)) == 1
 
@@ -365,15 +367,15 @@ def test_restore_gives_the_data_back_and_forgets_the_batch(
     data = root / "data" / "data.csv"
     before = data.read_bytes()
     name = _write(root, "n.csv", make_frame(rows=20, seed=9))
-    update = monitor.update_training_data(params, root, name)
+    update = update_training_data(params, root, name)
     assert (root / update.backup).is_file()
-    monitor.restore_training_data(update)
+    restore_training_data(update)
     assert data.read_bytes() == before
     assert _ledger(root) == []
     assert not (root / update.backup).exists()
-    again = monitor.update_training_data(params, root, "n.csv")  # it may be folded in later
+    again = update_training_data(params, root, "n.csv")  # it may be folded in later
     assert not again.already_folded
-    monitor.finish_update(again)
+    finish_update(again)
     assert not (root / again.backup).exists()
     assert [p.name for p in data.parent.iterdir() if p.name.startswith(".")] == []
 
@@ -388,14 +390,14 @@ def test_the_data_file_keeps_its_permissions_and_its_symlink(
     real.chmod(0o600)
     (root / "data" / "data.csv").symlink_to("real.csv")
     name = _write(root, "n.csv", make_frame(rows=20, seed=9))
-    update = monitor.update_training_data(params, root, name)
+    update = update_training_data(params, root, name)
     link = root / "data" / "data.csv"
     assert link.is_symlink()
     assert link.readlink() == Path("real.csv")
     assert len(pd.read_csv(real)) == 220
     assert stat.S_IMODE(real.stat().st_mode) == 0o600
     assert stat.S_IMODE((root / update.backup).stat().st_mode) == 0o600, "no wider copy either"
-    monitor.restore_training_data(update)
+    restore_training_data(update)
     assert link.is_symlink()
     assert len(pd.read_csv(real)) == 200
     assert stat.S_IMODE(real.stat().st_mode) == 0o600
@@ -418,7 +420,7 @@ def test_a_batch_outside_the_project_is_never_read(
 def _summary(*failed: str, labelled: bool = True) -> MonitorSummary:
     names = [*gates.DRIFT_GATES, *gates.INTEGRITY_GATES]
     judged = [gates.judge(n, 0.5 if n in failed else 0.0, 0.2) for n in names]
-    verdict = monitor.verdict_of(judged)
+    verdict = verdict_of(judged)
     return MonitorSummary.parse(
         {
             "verdict": verdict,

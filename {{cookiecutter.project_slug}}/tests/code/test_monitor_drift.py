@@ -12,6 +12,7 @@ import yaml
 
 from {{ cookiecutter.module_name }} import cli, monitor
 from {{ cookiecutter.module_name }}.config import load_params
+from {{ cookiecutter.module_name }}.example_batches import write_batches
 from {{ cookiecutter.module_name }}.layout import MONITOR_HTML, MONITOR_JSON, MONITOR_MD
 from {{ cookiecutter.module_name }}.train import run_training
 
@@ -32,7 +33,7 @@ def project(
     make_frame(rows=400, seed=7).to_csv(root / params["data"]["path"], index=False)
     loaded = load_params(root / "params.yaml")
     run_training(loaded, root)
-    monitor.write_batches(loaded, root, root / "data" / "batches", rows=200)
+    write_batches(loaded, root, root / "data" / "batches", rows=200)
     return root / "params.yaml"
 
 

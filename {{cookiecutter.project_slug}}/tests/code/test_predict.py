@@ -25,7 +25,7 @@ from {{ cookiecutter.module_name }}.cli import main as cli_main
 from {{ cookiecutter.module_name }}.config import load_params
 from {{ cookiecutter.module_name }}.data import to_numbers
 from {{ cookiecutter.module_name }}.errors import DataError, ProjectError
-from {{ cookiecutter.module_name }}.release import model_name
+from {{ cookiecutter.module_name }}.registry import model_name
 from {{ cookiecutter.module_name }}.train import run_training
 
 pytestmark = pytest.mark.code

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
-from {{ cookiecutter.module_name }} import deploy, model_card, release
+from {{ cookiecutter.module_name }} import deploy, model_card, registry, release, release_guards
 from {{ cookiecutter.module_name }}.artifacts import sha256_file
-from {{ cookiecutter.module_name }}.checks import record_fields
+from {{ cookiecutter.module_name }}.check_record import record_fields
 from {{ cookiecutter.module_name }}.cli import main as cli_main
 from {{ cookiecutter.module_name }}.config import load_params
 from {{ cookiecutter.module_name }}.errors import ReleaseError
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.code
 PROJECT = Path(__file__).resolve().parents[2]
 # The test repositories take the project's own name, so that its deploy/ manifests fit them as
 # they are (no renaming: a name like `data` also occurs in YAML keys such as `metadata:`).
-NAME = release.model_name(PROJECT)
+NAME = registry.model_name(PROJECT)
 DIGESTS = {n: f"sha256:{n * 64}" for n in "abcdef"}
 IMAGE = "ghcr.io/acme/demo-model"
 KUBECTL = shutil.which("kubectl")
@@ -172,13 +172,13 @@ def repo(
     return work
 
 
-def _version(found: release.Assignment | release.Version | None) -> str:
+def _version(found: registry.Assignment | registry.Version | None) -> str:
     """The version of a stage assignment or registered version that must exist."""
     assert found is not None
     return found.version
 
 
-def register(repo: Path, **options: Any) -> release.Version:
+def register(repo: Path, **options: Any) -> registry.Version:
     """Register HEAD with the repository's own params (what `make register` does)."""
     return release.register(repo, load_params(repo / "params.yaml"), **options)
 
@@ -226,7 +226,7 @@ def rendered_image(repo: Path, stage: str) -> str:
 
 def assert_state(repo: Path, stages: dict[str, str], images: dict[str, str]) -> None:
     """Check what runs where three ways: our state, `gto show`, the rendered manifests."""
-    state = release.read_state(repo)
+    state = registry.read_state(repo)
     assert {s: _version(state.current(s)) for s in stages} == stages
     assert {s: v for s, v in gto_show(repo)["stage"].items() if v} == stages
     if HAS_DEPLOY and KUBECTL:
@@ -296,7 +296,7 @@ def test_register_defaults_to_next_patch_or_given_part(repo: Path) -> None:
     commit_change(repo, "the release")
     write_artifacts(repo)
     assert register(repo, version="v1.1.0").version == "v1.1.0"  # higher than its candidate
-    assert _version(release.read_state(repo).latest()) == "v1.1.0"
+    assert _version(registry.read_state(repo).latest()) == "v1.1.0"
 
 
 def test_register_reads_the_image_recorded_by_publish_image(repo: Path) -> None:
@@ -404,7 +404,7 @@ def test_a_version_deregistered_with_gto_is_neither_promoted_nor_deployed(
     git(repo, "push", "--quiet", "origin", "main")
     release.promote(repo, "v0.1.0", "staging")
     deregister(str(repo), NAME, version="v0.1.0")  # tag NAME@v0.1.0!: withdrawn
-    assert _version(release.read_state(repo).current("staging")) == "v0.1.0"  # still what it ran
+    assert _version(registry.read_state(repo).current("staging")) == "v0.1.0"  # still what it ran
     withdrawn = f"v0.1.0 was deregistered ({NAME}@v0.1.0!)"
     assert withdrawn in refused(repo, capsys, "promote", "--version", "v0.1.0", "--stage", "prod")
     assert withdrawn in refused(repo, capsys, "deploy", "--stage", "staging", "--dry-run")
@@ -433,12 +433,12 @@ def test_rollback_goes_further_back_and_never_returns_to_a_version_rolled_back_f
         repo, capsys, "rollback", "--stage", "prod"
     )
     release.promote(repo, "v0.1.2", "prod")  # fixed forward by hand: pushed on the stack again
-    assert release.read_state(repo).stack("prod") == ["v0.1.0", "v0.1.2"]
+    assert registry.read_state(repo).stack("prod") == ["v0.1.0", "v0.1.2"]
     _, assignment = release.rollback(repo, "prod")
     assert (assignment.version, assignment.number) == ("v0.1.0", 7)
     next_second()  # GTO orders a stage's tags by time (1 s): make its view unambiguous
     release.promote(repo, "v0.1.1", "staging")
-    assert release.read_state(repo).stack("prod") == ["v0.1.0"]  # other stages do not count
+    assert registry.read_state(repo).stack("prod") == ["v0.1.0"]  # other stages do not count
     assert gto_show(repo)["stage"] == {"staging": "v0.1.1", "prod": "v0.1.0"}
 
 
@@ -626,7 +626,7 @@ def test_promote_and_deploy_refuse_a_version_without_a_passed_gate_record(
     git(repo, "tag", "-a", "-m", "by hand", f"{NAME}#prod#1", head)  # assigned without make
     assert "records no gate record" in refused(repo, capsys, "deploy", "--stage", "prod")
     git(repo, "tag", "-d", f"{NAME}@v0.1.0", f"{NAME}#prod#1")
-    record = dict.fromkeys(release.RECORD_FIELDS, "a" * 64)
+    record = dict.fromkeys(registry.RECORD_FIELDS, "a" * 64)
     _tag_version(repo, {"commit": head, "image": image, "gates": "failed", **record})
     assert "does not record passed gates (gates: failed)" in refused(
         repo, capsys, "promote", "--version", "v0.1.0", "--stage", "staging"
@@ -640,7 +640,7 @@ def test_a_registration_records_the_fingerprints_of_its_gate_record(repo: Path) 
     assert version.fields["data-sha256"] == record["data_sha256"]
     assert version.fields["params-sha256"] == record["params_sha256"]
     assert version.fields["checks-sha256"] == sha256_file(repo / "artifacts" / "checks.json")
-    assert release.ensure_registered_with_gates(release.read_state(repo).versions["v0.1.0"])
+    assert release_guards.ensure_registered_with_gates(registry.read_state(repo).versions["v0.1.0"])
 
 
 def test_check_ref_refuses_an_assignment_of_an_unregistered_commit(
@@ -725,7 +725,7 @@ def test_prod_needs_an_environment_with_required_reviewers(
     stage: str, environment: dict[str, Any] | None, problem: str | None
 ) -> None:
     """The decision on GitHub's environment document (GET /repos/OWNER/REPO/environments/NAME)."""
-    found = release.missing_reviewers(stage, environment)
+    found = release_guards.missing_reviewers(stage, environment)
     assert found is None if problem is None else (found is not None and problem in found)
 
 
@@ -809,7 +809,7 @@ def test_publish_release_command(repo: Path) -> None:
 
 
 @pytest.mark.skipif(not (HAS_DEPLOY and KUBECTL), reason="deploy_target none, or no kubectl")
-@pytest.mark.parametrize("stage", release.stages(PROJECT))
+@pytest.mark.parametrize("stage", registry.stages(PROJECT))
 def test_project_overlays_render_the_stage_image_by_digest(tmp_path: Path, stage: str) -> None:
     """The project's own deploy/ renders with kubectl kustomize, image pinned per stage."""
     shutil.copytree(PROJECT / "deploy", tmp_path / "deploy", ignore=shutil.ignore_patterns("image"))
@@ -836,7 +836,7 @@ def test_project_overlays_render_the_stage_image_by_digest(tmp_path: Path, stage
         "HorizontalPodAutoscaler spec.minReplicas",
         "Deployment spec.template.spec.containers.0",
     ]
-    name = release.model_name(tmp_path)
+    name = registry.model_name(tmp_path)
     assert docs["Namespace"]["metadata"]["name"] == f"{name}-{stage}"
     assert docs["Deployment"]["metadata"]["name"] == name
     spec = docs["Deployment"]["spec"]

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.module_name }}.checks import ChecksResult, project_inputs, run_checks
+from {{ cookiecutter.module_name }}.check_record import ChecksResult
+from {{ cookiecutter.module_name }}.checks import project_inputs, run_checks
 from {{ cookiecutter.module_name }}.config import load_params
 from {{ cookiecutter.module_name }}.gates import GATES
 

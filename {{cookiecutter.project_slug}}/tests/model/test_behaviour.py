@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from numpy.typing import NDArray
 
-from {{ cookiecutter.module_name }}.checks import CheckInputs
 from {{ cookiecutter.module_name }}.config import Directional, Example, Params
+from {{ cookiecutter.module_name }}.suites import CheckInputs
 
 pytestmark = pytest.mark.model
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import git, release  # release.py is light: gto is imported by its functions
+from .. import git, release_guards  # release.py is light: gto is imported by its functions
 from ..errors import ProjectError, TrackingError
 from ..layout import ArtifactLayout
 from ..progress import Progress
@@ -112,7 +112,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from .. import distribution_name, tracking
 
     branch = args.branch or git.branch(root_of(args)) or "main"
-    release.ensure_ref_name(branch, "--branch")
+    release_guards.ensure_ref_name(branch, "--branch")
     params = params_of(args)
     experiment = tracking.experiment_name(distribution_name())
     try:

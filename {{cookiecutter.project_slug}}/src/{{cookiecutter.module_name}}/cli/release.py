@@ -9,7 +9,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import release  # release.py is light: gto is imported by its functions
+from .. import (
+    registry,
+    release,  # release.py is light: gto is imported by its functions
+    release_guards,
+)
 from ..errors import ReleaseError
 from ..layout import ArtifactLayout
 from .common import (
@@ -98,7 +102,7 @@ def _require_reviewers(stage: str) -> None:
             file=sys.stderr,
         )
         return
-    problem = release.missing_reviewers(stage, environment)
+    problem = release_guards.missing_reviewers(stage, environment)
     if problem:
         raise ReleaseError(f"{problem}; a tag alone must not deploy to {stage}")
 
@@ -132,7 +136,7 @@ def _publish_image(args: argparse.Namespace, repo: Path) -> int:
 def _publish(args: argparse.Namespace, repo: Path) -> int:
     from ..deploy import publish_release
 
-    version = args.version or getattr(release.read_state(repo).latest(), "version", None)
+    version = args.version or getattr(registry.read_state(repo).latest(), "version", None)
     if version is None:
         raise ReleaseError("no registered version to publish")
     for asset in args.assets:
@@ -164,7 +168,7 @@ def add_release_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("register", help="register HEAD as the next version (NAME@vX.Y.Z)")
     p.add_argument("--version", help="explicit version vX.Y.Z (default: bump the latest)")
     p.add_argument(
-        "--bump", choices=release.BUMPS, default="patch", help="part to bump (default: patch)"
+        "--bump", choices=registry.BUMPS, default="patch", help="part to bump (default: patch)"
     )
     p.add_argument("--image", help="image by digest (default: artifacts/image.json if present)")
     p.add_argument("--push", action="store_true", help="push the tag to origin")
@@ -187,7 +191,7 @@ def add_release_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--require-reviewers",
         action="store_true",
-        help=f"refuse assignments to {', '.join(release.REVIEWED_STAGES)} when its GitHub "
+        help=f"refuse assignments to {', '.join(release_guards.REVIEWED_STAGES)} when its GitHub "
         "environment has no required reviewers (read through the API)",
     )
     add_github_output(p, "the decision")

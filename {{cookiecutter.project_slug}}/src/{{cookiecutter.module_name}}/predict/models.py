@@ -11,7 +11,7 @@ from ..layout import ArtifactLayout
 
 if TYPE_CHECKING:
     from ..config import Params
-    from ..release import Version
+    from ..registry import Version
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,8 @@ def stage_version(stage: str, root: Path) -> Version:
         ReleaseError: the stage is unknown or has no version assigned.
     """
     from ..errors import ReleaseError
-    from ..release import ensure_stage, read_state
+    from ..registry import read_state
+    from ..release_guards import ensure_stage
 
     ensure_stage(root, stage)
     state = read_state(root)
