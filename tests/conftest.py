@@ -6,6 +6,7 @@ import itertools
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -203,3 +204,31 @@ def matrix_bakes(tmp_path_factory: pytest.TempPathFactory) -> list[Baked]:
     """Every combination of the option matrix, baked once per session."""
     root = tmp_path_factory.mktemp("matrix")
     return [bake(root / combo_id(c), **c) for c in option_matrix()]
+
+
+#: mermaid's own parser (what GitHub renders the comment's charts with) and jsdom, which gives
+#: mermaid's sanitizer the DOM it needs under node.
+MERMAID_PACKAGES = (("mermaid", "11.12.2"), ("jsdom", "26.1.0"))
+
+
+def mermaid_blocks(markdown: str) -> list[str]:
+    return re.findall(r"^```mermaid\n(.*?)^```$", markdown, re.M | re.S)
+
+
+def parse_mermaid(diagrams: list[str]) -> list[dict[str, object]]:
+    """Parse each diagram with mermaid (npm, pinned); return [{ok, type | error}]."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the Mermaid parser (npm package `mermaid`) needs it")
+    modules = node_packages(MERMAID_PACKAGES)
+    script = Path(__file__).with_name("mermaid_parse.mjs")
+    result = subprocess.run(
+        [node, str(script), str(modules)],
+        input=json.dumps(diagrams),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)

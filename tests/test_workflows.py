@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import Baked, bake, node_packages
+from conftest import Baked, bake, mermaid_blocks, parse_mermaid
 from workflow_runner import Job, no_secrets, run_job
 
 pytestmark = pytest.mark.e2e
@@ -65,34 +65,6 @@ def _metric_rows(markdown: str) -> dict[str, list[str]]:
     table = _section(markdown, "Metrics").split("<details>")[0]
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()]
     return {r[0].split()[0]: r for r in rows if len(r) == 6 and r[1] not in ("This PR", "---:")}
-
-
-#: mermaid's own parser (what GitHub renders the comment's charts with) and jsdom, which gives
-#: mermaid's sanitizer the DOM it needs under node.
-MERMAID_PACKAGES = (("mermaid", "11.12.2"), ("jsdom", "26.1.0"))
-
-
-def mermaid_blocks(markdown: str) -> list[str]:
-    return re.findall(r"^```mermaid\n(.*?)^```$", markdown, re.M | re.S)
-
-
-def parse_mermaid(diagrams: list[str]) -> list[dict[str, object]]:
-    """Parse each diagram with mermaid (npm, pinned); return [{ok, type | error}]."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed: the Mermaid parser (npm package `mermaid`) needs it")
-    modules = node_packages(MERMAID_PACKAGES)
-    script = Path(__file__).with_name("mermaid_parse.mjs")
-    result = subprocess.run(
-        [node, str(script), str(modules)],
-        input=json.dumps(diagrams),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -246,7 +218,8 @@ def test_pr_report_job_compares_with_main(repo: Baked, tmp_path: Path, mlflow_se
     hostile = ['a"b', "x]y", "``` fence", "semi;colon", "new\nline", "{curly}", "é 名", "-1e-09"]
     module = repo.context["module_name"]
     code = (
-        f"import json, sys; from {module} import charts; names = json.loads(sys.argv[1]); "
+        f"import json, sys; from {module}.reporting import charts; "
+        "names = json.loads(sys.argv[1]); "
         "print(json.dumps([charts.importance_chart([(n, 0.1) for n in names]), "
         "charts.comparison_chart('t\"]', names, [-0.5] * len(names), [1e-09] * len(names)), "
         "charts.histogram_chart('residuals', [-10.5, 0.0, 10.5], [3, 4]), "

@@ -21,8 +21,8 @@ from common import CATEGORICAL, NUMERIC, package_name, synthetic
 
 
 def inputs_for(package: str, rows: int) -> object:
-    suites = importlib.import_module(f"{package}.suites")
-    features = importlib.import_module(f"{package}.features")
+    suites = importlib.import_module(f"{package}.quality.suites")
+    features = importlib.import_module(f"{package}.pipeline.features")
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
     from sklearn.pipeline import Pipeline
@@ -52,7 +52,7 @@ def inputs_for(package: str, rows: int) -> object:
 
 # Any: the package is imported by its name at run time, so its ChecksResult is untyped here.
 def timed(package: str, inputs: object, sample_size: int) -> tuple[float, Any]:
-    checks = importlib.import_module(f"{package}.checks")
+    checks = importlib.import_module(f"{package}.quality.checks")
     config = importlib.import_module(f"{package}.config")
     thresholds = config.GateThresholds(min_test_roc_auc=0.5, max_train_test_gap=0.1)
     settings = config.CheckSettings(sample_size=sample_size)
@@ -75,7 +75,7 @@ def main() -> None:
     package = package_name()
     sizes = [int(size) for size in args.rows.split(",") if size.strip()]
     started = time.perf_counter()
-    importlib.import_module(f"{package}.suites").import_deepchecks()
+    importlib.import_module(f"{package}.quality.suites").import_deepchecks()
     print(f"import deepchecks: {time.perf_counter() - started:.1f} s (once per process)")
     started = time.perf_counter()
     timed(package, inputs_for(package, 2_000), args.sample_size)

@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     package = package_name()
-    datastore = importlib.import_module(f"{package}.datastore")
+    datastore = importlib.import_module(f"{package}.data.datastore")
     from dvc.repo import Repo
 
     server, endpoint = start_s3()

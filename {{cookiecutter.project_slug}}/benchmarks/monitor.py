@@ -30,9 +30,9 @@ def main() -> None:
     args = parser.parse_args()
     package = package_name()
     config = importlib.import_module(f"{package}.config")
-    suites = importlib.import_module(f"{package}.suites")
-    monitor = importlib.import_module(f"{package}.monitor")
-    train = importlib.import_module(f"{package}.train")
+    suites = importlib.import_module(f"{package}.quality.suites")
+    monitor = importlib.import_module(f"{package}.monitoring.monitor")
+    train = importlib.import_module(f"{package}.pipeline.train")
 
     with tempfile.TemporaryDirectory(prefix="bench-monitor-") as tmp:
         root = Path(tmp)

@@ -45,7 +45,7 @@ TRAIN = """
 import json, resource, sys, time
 from pathlib import Path
 from PACKAGE.config import load_params
-from PACKAGE.train import run_training
+from PACKAGE.pipeline.train import run_training
 
 start = time.perf_counter()
 root = Path(sys.argv[1])

@@ -73,7 +73,7 @@ def main() -> None:
     parser.add_argument("--train-rows", type=int, default=TRAIN_ROWS)
     args = parser.parse_args()
     package = package_name()
-    train = __import__(f"{package}.train", fromlist=["run_training"])
+    train = __import__(f"{package}.pipeline.train", fromlist=["run_training"])
     config = __import__(f"{package}.config", fromlist=["load_params"])
     python = sys.executable
 

@@ -275,7 +275,7 @@ async def _request_path(app: App, body: bytes, repeat: int) -> float:
 
 def request_path_ms(package: str, body: bytes, repeat: int = 300) -> float:
     """Import the service (BENTOML_HOME must hold the model) and time its request path."""
-    service = importlib.import_module(f"{package}.service")
+    service = importlib.import_module(f"{package}.serving.service")
     app = cast("App", service.Predictor.to_asgi())
     return asyncio.run(_request_path(app, body, repeat))
 
@@ -288,7 +288,7 @@ def serving(config: Config, env: dict[str, str], hidden_dir: Path) -> Iterator[s
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hidden_dir), env.get("PYTHONPATH")]))
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "bentoml", "serve", f"{package_name()}.service:Predictor",
+        [sys.executable, "-m", "bentoml", "serve", f"{package_name()}.serving.service:Predictor",
          "--host", "127.0.0.1", "--port", str(port)],
         env=env, cwd=ROOT, start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -19,7 +19,7 @@ from pydantic_core import ErrorDetails
 
 from .artifacts import ensure_inside, glob_base
 from .errors import ConfigError
-from .gates import GATES
+from .quality.gates import GATES
 
 Task = Literal["classification", "regression"]
 

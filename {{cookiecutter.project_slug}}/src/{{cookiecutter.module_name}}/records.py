@@ -20,7 +20,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ArtifactError
-from .gate_readers import FeatureDriftScore
+from .quality.gate_readers import FeatureDriftScore
 
 #: The version of every record this code writes.
 SCHEMA_VERSION = 1

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from {{ cookiecutter.module_name }}.adopt import (
+from {{ cookiecutter.module_name }}.config import GateThresholds
+from {{ cookiecutter.module_name }}.data.adopt import (
     GATE_MARGIN,
     GATE_SLACK,
     _replace,
@@ -18,9 +19,8 @@ from {{ cookiecutter.module_name }}.adopt import (
     infer_task,
     threshold,
 )
-from {{ cookiecutter.module_name }}.config import GateThresholds
 from {{ cookiecutter.module_name }}.errors import ConfigError
-from {{ cookiecutter.module_name }}.gates import GATES, direction
+from {{ cookiecutter.module_name }}.quality.gates import GATES, direction
 
 pytestmark = pytest.mark.code
 

@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from {{ cookiecutter.module_name }} import datastore
 from {{ cookiecutter.module_name }}.cli import main
-from {{ cookiecutter.module_name }}.data import SAMPLE_FILES, get_data
+from {{ cookiecutter.module_name }}.data import SAMPLE_FILES, datastore, get_data
 from {{ cookiecutter.module_name }}.errors import DataError, FormatError
 from {{ cookiecutter.module_name }}.records import DataInfo
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from {{ cookiecutter.module_name }}.evaluate import (
+from {{ cookiecutter.module_name }}.pipeline.evaluate import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
     classification_metrics,

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.pandas import column, data_frames, range_indexes
 
-from {{ cookiecutter.module_name }}.features import build_preprocessor
+from {{ cookiecutter.module_name }}.pipeline.features import build_preprocessor
 
 pytestmark = pytest.mark.code
 

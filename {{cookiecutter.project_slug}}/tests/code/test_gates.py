@@ -13,16 +13,16 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.module_name }}.artifacts import sha256_file
-from {{ cookiecutter.module_name }}.check_record import record_fields, recorded_checks
-from {{ cookiecutter.module_name }}.checks import evaluate_gates
 from {{ cookiecutter.module_name }}.config import GateThresholds, load_params, parse_params
 from {{ cookiecutter.module_name }}.errors import ConfigError
-from {{ cookiecutter.module_name }}.gate_readers import Context
-from {{ cookiecutter.module_name }}.gates import GATES, MONITOR_GATES, Gate, evaluate, judge, verdict_table
 from {{ cookiecutter.module_name }}.layout import CHECKS_HTML, CHECKS_JSON
+from {{ cookiecutter.module_name }}.pipeline.train import run_training
+from {{ cookiecutter.module_name }}.quality.check_record import record_fields, recorded_checks
+from {{ cookiecutter.module_name }}.quality.checks import evaluate_gates
+from {{ cookiecutter.module_name }}.quality.gate_readers import Context
+from {{ cookiecutter.module_name }}.quality.gates import GATES, MONITOR_GATES, Gate, evaluate, judge, verdict_table
+from {{ cookiecutter.module_name }}.quality.suites import SUITES, CheckInputs, sample
 from {{ cookiecutter.module_name }}.records import Lineage
-from {{ cookiecutter.module_name }}.suites import SUITES, CheckInputs, sample
-from {{ cookiecutter.module_name }}.train import run_training
 
 pytestmark = pytest.mark.code
 

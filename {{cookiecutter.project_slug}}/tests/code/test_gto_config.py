@@ -10,7 +10,7 @@ from gto.api import assign, register
 from gto.config import CONFIG_FILE_NAME, read_registry_config
 from gto.exceptions import UnknownStage
 
-from {{ cookiecutter.module_name }} import registry
+from {{ cookiecutter.module_name }}.release import registry
 
 pytestmark = pytest.mark.code
 

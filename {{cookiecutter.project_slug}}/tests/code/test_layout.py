@@ -13,7 +13,7 @@ from {{ cookiecutter.module_name }}.cli import main
 from {{ cookiecutter.module_name }}.config import load_params
 from {{ cookiecutter.module_name }}.errors import ReleaseError
 from {{ cookiecutter.module_name }}.layout import DEFAULT_DIR, ArtifactLayout
-from {{ cookiecutter.module_name }}.release_guards import ensure_gates_passed
+from {{ cookiecutter.module_name }}.release.guards import ensure_gates_passed
 
 pytestmark = pytest.mark.code
 

@@ -14,12 +14,8 @@ from {{ cookiecutter.module_name }}.artifacts import sha256_file
 from {{ cookiecutter.module_name }}.config import load_params
 from {{ cookiecutter.module_name }}.errors import ArtifactError
 from {{ cookiecutter.module_name }}.git import state as git_state
-from {{ cookiecutter.module_name }}.lineage import (
-    ensure_current,
-    params_sha256,
-    read_lineage,
-)
-from {{ cookiecutter.module_name }}.train import run_training
+from {{ cookiecutter.module_name }}.pipeline.lineage import ensure_current, params_sha256, read_lineage
+from {{ cookiecutter.module_name }}.pipeline.train import run_training
 
 pytestmark = pytest.mark.code
 

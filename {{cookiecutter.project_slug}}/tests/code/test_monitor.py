@@ -14,17 +14,24 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.module_name }} import cli, data_update, gates, monitor, traffic
+from {{ cookiecutter.module_name }} import cli
 from {{ cookiecutter.module_name }}.artifacts import sha256_file
-from {{ cookiecutter.module_name }}.batch import load_batch, resolve_source
 from {{ cookiecutter.module_name }}.config import Params, load_params
 from {{ cookiecutter.module_name }}.data import Dataset, load_dataset
-from {{ cookiecutter.module_name }}.data_update import finish_update, restore_training_data, update_training_data
-from {{ cookiecutter.module_name }}.drift import verdict_of
 from {{ cookiecutter.module_name }}.errors import ArtifactError, DataError
-from {{ cookiecutter.module_name }}.example_batches import make_batches, write_batches
 from {{ cookiecutter.module_name }}.layout import MONITOR_JSON
+from {{ cookiecutter.module_name }}.monitoring import data_update, monitor
+from {{ cookiecutter.module_name }}.monitoring.batch import load_batch, resolve_source
+from {{ cookiecutter.module_name }}.monitoring.data_update import (
+    finish_update,
+    restore_training_data,
+    update_training_data,
+)
+from {{ cookiecutter.module_name }}.monitoring.drift import verdict_of
+from {{ cookiecutter.module_name }}.monitoring.example_batches import make_batches, write_batches
+from {{ cookiecutter.module_name }}.quality import gates
 from {{ cookiecutter.module_name }}.records import SCHEMA_VERSION, MonitorSummary
+from {{ cookiecutter.module_name }}.serving import traffic
 
 pytestmark = pytest.mark.code
 

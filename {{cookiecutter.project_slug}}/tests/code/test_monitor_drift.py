@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 import yaml
 
-from {{ cookiecutter.module_name }} import cli, monitor
+from {{ cookiecutter.module_name }} import cli
 from {{ cookiecutter.module_name }}.config import load_params
-from {{ cookiecutter.module_name }}.example_batches import write_batches
 from {{ cookiecutter.module_name }}.layout import MONITOR_HTML, MONITOR_JSON, MONITOR_MD
-from {{ cookiecutter.module_name }}.train import run_training
+from {{ cookiecutter.module_name }}.monitoring import monitor
+from {{ cookiecutter.module_name }}.monitoring.example_batches import write_batches
+from {{ cookiecutter.module_name }}.pipeline.train import run_training
 
 pytestmark = [pytest.mark.code, pytest.mark.slow]
 

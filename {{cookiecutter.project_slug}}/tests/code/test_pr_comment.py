@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from {{ cookiecutter.module_name }} import pr_comment
 from {{ cookiecutter.module_name }}.errors import CommentError, ProjectError
-from {{ cookiecutter.module_name }}.evaluate import PLOT_FILES
-from {{ cookiecutter.module_name }}.pr_comment import prepare_comment
+from {{ cookiecutter.module_name }}.pipeline.evaluate import PLOT_FILES
+from {{ cookiecutter.module_name }}.reporting import pr_comment
+from {{ cookiecutter.module_name }}.reporting.pr_comment import prepare_comment
 
 pytestmark = pytest.mark.code
 
@@ -211,7 +211,7 @@ def test_hostile_markdown_links_and_embeds_nothing(artifact: Path, hostile: str)
 
 
 def test_the_reports_charts_are_posted_as_they_are(artifact: Path) -> None:
-    from {{ cookiecutter.module_name }} import charts
+    from {{ cookiecutter.module_name }}.reporting import charts
 
     drawn = [
         charts.comparison_chart("Test metrics", ["f1", "roc_auc"], [0.9, 0.99], [0.8, 0.98]),
@@ -386,11 +386,11 @@ def test_it_runs_on_the_standard_library_alone() -> None:
     """The comment job runs it with the runner's python3: nothing else is installed there."""
     package = pr_comment.__name__.split(".")[0]
     code = (
-        f"import sys; import {package}.cli, {package}.pr_comment; "
+        f"import sys; import {package}.cli, {package}.reporting.pr_comment; "
         "top = {m.split('.')[0] for m in sys.modules} - {'__main__'}; "
         "print(sorted(top - set(sys.stdlib_module_names)))"
     )
-    source = str(Path(pr_comment.__file__).parents[1])
+    source = str(Path(pr_comment.__file__).parents[2])
     out = subprocess.run(
         [sys.executable, "-I", "-S", "-c", f"import sys; sys.path.insert(0, {source!r}); {code}"],
         capture_output=True,

@@ -20,13 +20,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from {{ cookiecutter.module_name }} import predict, schema
+from {{ cookiecutter.module_name }} import predict
 from {{ cookiecutter.module_name }}.cli import main as cli_main
 from {{ cookiecutter.module_name }}.config import load_params
 from {{ cookiecutter.module_name }}.data import to_numbers
 from {{ cookiecutter.module_name }}.errors import DataError, ProjectError
-from {{ cookiecutter.module_name }}.registry import model_name
-from {{ cookiecutter.module_name }}.train import run_training
+from {{ cookiecutter.module_name }}.pipeline.train import run_training
+from {{ cookiecutter.module_name }}.release.registry import model_name
+from {{ cookiecutter.module_name }}.serving import schema
 
 pytestmark = pytest.mark.code
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.module_name }} import deploy
 from {{ cookiecutter.module_name }}.errors import ReleaseError
 from {{ cookiecutter.module_name }}.layout import ArtifactLayout
+from {{ cookiecutter.module_name }}.release import deploy
 
 pytestmark = pytest.mark.code
 

@@ -19,14 +19,17 @@ from typing import Any
 import pytest
 import yaml
 
-from {{ cookiecutter.module_name }} import deploy, model_card, registry, release, release_guards
 from {{ cookiecutter.module_name }}.artifacts import sha256_file
-from {{ cookiecutter.module_name }}.check_record import record_fields
 from {{ cookiecutter.module_name }}.cli import main as cli_main
 from {{ cookiecutter.module_name }}.config import load_params
 from {{ cookiecutter.module_name }}.errors import ReleaseError
-from {{ cookiecutter.module_name }}.lineage import params_sha256
+from {{ cookiecutter.module_name }}.pipeline.lineage import params_sha256
+from {{ cookiecutter.module_name }}.quality.check_record import record_fields
 from {{ cookiecutter.module_name }}.records import Lineage
+from {{ cookiecutter.module_name }}.release import deploy, registry
+from {{ cookiecutter.module_name }}.release import guards as release_guards
+from {{ cookiecutter.module_name }}.release import tags as release
+from {{ cookiecutter.module_name }}.reporting import model_card
 
 pytestmark = pytest.mark.code
 

@@ -20,16 +20,18 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from {{ cookiecutter.module_name }}.base_run import (
+from {{ cookiecutter.module_name }}.cli import EXIT_ERROR
+from {{ cookiecutter.module_name }}.cli import main as cli_main
+from {{ cookiecutter.module_name }}.errors import ArtifactError
+from {{ cookiecutter.module_name }}.layout import STUDY_FILE
+from {{ cookiecutter.module_name }}.reporting.base_run import (
     BASE_RUN_FILES,
     BASE_RUN_OPTIONAL,
     WORKTREE_PREFIX,
     build_base,
     remove_stale_worktrees,
 )
-from {{ cookiecutter.module_name }}.cli import EXIT_ERROR
-from {{ cookiecutter.module_name }}.cli import main as cli_main
-from {{ cookiecutter.module_name }}.compare import (
+from {{ cookiecutter.module_name }}.reporting.compare import (
     BETTER,
     HIGHER_IS_BETTER,
     LOWER_IS_BETTER,
@@ -46,10 +48,8 @@ from {{ cookiecutter.module_name }}.compare import (
     direction,
     flatten,
 )
-from {{ cookiecutter.module_name }}.errors import ArtifactError
-from {{ cookiecutter.module_name }}.layout import STUDY_FILE
-from {{ cookiecutter.module_name }}.report import run_report, write_report
-from {{ cookiecutter.module_name }}.runs import Base, load_base, load_run
+from {{ cookiecutter.module_name }}.reporting.report import run_report, write_report
+from {{ cookiecutter.module_name }}.reporting.runs import Base, load_base, load_run
 
 pytestmark = pytest.mark.code
 

@@ -25,8 +25,8 @@ from {{ cookiecutter.module_name }}.records import (
     TrackedRun,
     TuneResult,
 )
-from {{ cookiecutter.module_name }}.report import render
-from {{ cookiecutter.module_name }}.runs import Base, Run, load_base
+from {{ cookiecutter.module_name }}.reporting.report import render
+from {{ cookiecutter.module_name }}.reporting.runs import Base, Run, load_base
 
 pytestmark = pytest.mark.code
 

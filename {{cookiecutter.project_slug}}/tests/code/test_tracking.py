@@ -26,9 +26,9 @@ if TYPE_CHECKING:
 import requests
 import yaml
 
-from {{ cookiecutter.module_name }} import tracking
 from {{ cookiecutter.module_name }}.cli import main
 from {{ cookiecutter.module_name }}.layout import TRACKING_FILE
+from {{ cookiecutter.module_name }}.pipeline import tracking
 from {{ cookiecutter.module_name }}.processes import stop_group
 from {{ cookiecutter.module_name }}.records import Metrics
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.module_name }} import traffic
 from {{ cookiecutter.module_name }}.errors import DataError
+from {{ cookiecutter.module_name }}.serving import traffic
 
 pytestmark = pytest.mark.code
 

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from {{ cookiecutter.module_name }} import evaluate
 from {{ cookiecutter.module_name }}.artifacts import sha256_file
 from {{ cookiecutter.module_name }}.config import MODELS, load_params, parse_params
 from {{ cookiecutter.module_name }}.errors import DataError
-from {{ cookiecutter.module_name }}.train import TrainResult, run_training
+from {{ cookiecutter.module_name }}.pipeline import evaluate
+from {{ cookiecutter.module_name }}.pipeline.train import TrainResult, run_training
 
 pytestmark = pytest.mark.code
 

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from {{ cookiecutter.module_name }} import tune
 from {{ cookiecutter.module_name }}.config import load_params, parse_params
 from {{ cookiecutter.module_name }}.data import load_dataset, split
 from {{ cookiecutter.module_name }}.errors import ConfigError
+from {{ cookiecutter.module_name }}.pipeline import tune
 
 pytestmark = pytest.mark.code
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.module_name }}.check_record import ChecksResult
-from {{ cookiecutter.module_name }}.checks import project_inputs, run_checks
 from {{ cookiecutter.module_name }}.config import load_params
-from {{ cookiecutter.module_name }}.gates import GATES
+from {{ cookiecutter.module_name }}.quality.check_record import ChecksResult
+from {{ cookiecutter.module_name }}.quality.checks import project_inputs, run_checks
+from {{ cookiecutter.module_name }}.quality.gates import GATES
 
 PARAMS_FILE = Path(__file__).resolve().parents[2] / "params.yaml"
 DATA_SUITES = ("data_integrity", "train_test_validation")

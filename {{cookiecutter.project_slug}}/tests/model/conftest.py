@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from {{ cookiecutter.module_name }}.check_record import ChecksResult, recorded_checks
-from {{ cookiecutter.module_name }}.checks import project_inputs, run_checks
 from {{ cookiecutter.module_name }}.config import Params, load_params
-from {{ cookiecutter.module_name }}.gates import GATES
-from {{ cookiecutter.module_name }}.suites import CheckInputs
+from {{ cookiecutter.module_name }}.quality.check_record import ChecksResult, recorded_checks
+from {{ cookiecutter.module_name }}.quality.checks import project_inputs, run_checks
+from {{ cookiecutter.module_name }}.quality.gates import GATES
+from {{ cookiecutter.module_name }}.quality.suites import CheckInputs
 
 PARAMS_FILE = Path(__file__).resolve().parents[2] / "params.yaml"
 MODEL_SUITES = ("model_evaluation",)

@@ -15,7 +15,7 @@ import pytest
 from numpy.typing import NDArray
 
 from {{ cookiecutter.module_name }}.config import Directional, Example, Params
-from {{ cookiecutter.module_name }}.suites import CheckInputs
+from {{ cookiecutter.module_name }}.quality.suites import CheckInputs
 
 pytestmark = pytest.mark.model
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from {{ cookiecutter.module_name }}.check_record import ChecksResult
+from {{ cookiecutter.module_name }}.quality.check_record import ChecksResult
 
 pytestmark = pytest.mark.model
 

@@ -19,7 +19,7 @@ import joblib
 import pytest
 from live import PACKAGE, ROOT, Server, serving  # tests/service/live.py
 
-from {{ cookiecutter.module_name }} import bento
+from {{ cookiecutter.module_name }}.serving import bento
 
 ARTIFACTS = ROOT / "artifacts"
 
@@ -62,7 +62,7 @@ def bentoml_home(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path) 
 @pytest.fixture(scope="session")
 def service(bentoml_home: Path) -> ModuleType:
     """The service module, imported once the store holds the model (it reads it at import)."""
-    return importlib.import_module(f"{PACKAGE}.service")
+    return importlib.import_module(f"{PACKAGE}.serving.service")
 
 
 @pytest.fixture(scope="session")

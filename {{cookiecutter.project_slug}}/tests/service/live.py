@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.module_name }} import schema
 from {{ cookiecutter.module_name }}.processes import stop_group
+from {{ cookiecutter.module_name }}.serving import schema
 
-PACKAGE = schema.__name__.rpartition(".")[0]
+PACKAGE = schema.__name__.split(".")[0]
 ROOT = Path(__file__).resolve().parents[2]
 
 READY_TIMEOUT = 90
@@ -69,7 +69,7 @@ def serving(env: dict[str, str], log: Path) -> Iterator[Server]:
     port = free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bentoml", "serve", f"{PACKAGE}.service:Predictor",
+            [sys.executable, "-m", "bentoml", "serve", f"{PACKAGE}.serving.service:Predictor",
              "--host", "127.0.0.1", "--port", str(port)],
             env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip

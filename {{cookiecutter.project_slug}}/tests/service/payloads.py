@@ -9,7 +9,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from {{ cookiecutter.module_name }} import schema
+from {{ cookiecutter.module_name }}.serving import schema
 
 
 def _value(feature: Mapping[str, Any]) -> st.SearchStrategy[object]:

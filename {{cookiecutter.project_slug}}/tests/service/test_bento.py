@@ -11,9 +11,9 @@ import bentoml
 import pytest
 from packaging.requirements import Requirement
 
-from {{ cookiecutter.module_name }} import bento
 from {{ cookiecutter.module_name }}.errors import ArtifactError
 from {{ cookiecutter.module_name }}.records import Lineage
+from {{ cookiecutter.module_name }}.serving import bento
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from payloads import bad_bodies, records  # tests/service/payloads.py, shared with test_server
 
-from {{ cookiecutter.module_name }} import schema
+from {{ cookiecutter.module_name }}.serving import schema
 
 pytestmark = pytest.mark.service
 

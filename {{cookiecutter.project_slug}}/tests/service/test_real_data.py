@@ -20,11 +20,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from {{ cookiecutter.module_name }} import schema
 from {{ cookiecutter.module_name }}.config import parse_params
 from {{ cookiecutter.module_name }}.data import Dataset, load_dataset
-from {{ cookiecutter.module_name }}.lineage import feature_schema
-from {{ cookiecutter.module_name }}.train import build_pipeline
+from {{ cookiecutter.module_name }}.pipeline.lineage import feature_schema
+from {{ cookiecutter.module_name }}.pipeline.train import build_pipeline
+from {{ cookiecutter.module_name }}.serving import schema
 
 pytestmark = pytest.mark.service
 

@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from {{ cookiecutter.module_name }} import schema
+from {{ cookiecutter.module_name }}.serving import schema
 
 pytestmark = pytest.mark.service
 

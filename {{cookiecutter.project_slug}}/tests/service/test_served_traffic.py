@@ -19,9 +19,10 @@ import pandas as pd
 import pytest
 from live import ROOT, Server, fetch, serving
 
-from {{ cookiecutter.module_name }} import monitor, traffic
 from {{ cookiecutter.module_name }}.config import load_params
 from {{ cookiecutter.module_name }}.layout import LINEAGE_FILE, MODEL_FILE, MONITOR_JSON
+from {{ cookiecutter.module_name }}.monitoring import monitor
+from {{ cookiecutter.module_name }}.serving import traffic
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 

@@ -220,7 +220,7 @@ def test_readme_curl_example_succeeds(server: Server, lineage: dict[str, Any]) -
 
 def test_example_request_command(server: Server, tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", f"{PACKAGE}.example_request", "--send", "--url", server.url,
+        [sys.executable, "-m", f"{PACKAGE}.serving.example_request", "--send", "--url", server.url,
          "--artifacts", str(ROOT / "artifacts")],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
@@ -228,7 +228,7 @@ def test_example_request_command(server: Server, tmp_path: Path) -> None:
     assert done.stdout.startswith(f"curl -s -X POST {server.url}/predict")
     assert "\n200 [" in done.stdout
     missing = subprocess.run(
-        [sys.executable, "-m", f"{PACKAGE}.example_request", "--artifacts", str(tmp_path)],
+        [sys.executable, "-m", f"{PACKAGE}.serving.example_request", "--artifacts", str(tmp_path)],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert missing.returncode == 1

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.module_name }} import schema
+from {{ cookiecutter.module_name }}.serving import schema
 
 pytestmark = pytest.mark.service
 

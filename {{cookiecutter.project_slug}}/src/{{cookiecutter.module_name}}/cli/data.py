@@ -51,7 +51,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def _no_data_for_fork(args: argparse.Namespace, why: str) -> int:
     """A fork PR gets no secrets, so no data: write a report that says so, never the sample."""
-    from ..datastore import write_fork_notice
+    from ..data.datastore import write_fork_notice
 
     path = write_fork_notice(artifacts_of(args), why)
     print(f"[data] data not available to fork PRs ({why}); wrote {path}")
@@ -94,7 +94,7 @@ def _data_path(args: argparse.Namespace) -> str:
 
 def cmd_track(args: argparse.Namespace) -> int:
     """Version the data file with DVC (pointer <file>.dvc for git) and push it to the remote."""
-    from ..datastore import push, track
+    from ..data.datastore import push, track
 
     root, path = root_of(args), _data_path(args)
     version = track(root, path)
@@ -109,7 +109,7 @@ def cmd_track(args: argparse.Namespace) -> int:
 
 def cmd_adopt(args: argparse.Namespace) -> int:
     """Make a CSV the project's data: params, DVC tracking, gates from a first run, training."""
-    from ..adopt import GATE_MARGIN, GATE_SLACK, adopt
+    from ..data.adopt import GATE_MARGIN, GATE_SLACK, adopt
 
     if not args.data or not args.target:
         raise ProjectError("adopt needs a data file and its target: make adopt DATA=x.csv TARGET=y")
@@ -141,7 +141,7 @@ def add_adopt_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_push(args: argparse.Namespace) -> int:
     """Upload the data version the DVC pointer names to the project's DVC remote."""
-    from ..datastore import push
+    from ..data.datastore import push
 
     path = _data_path(args)
     version = push(root_of(args), path)
@@ -157,7 +157,7 @@ def add_track_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_remote(args: argparse.Namespace) -> int:
     """Set the project's DVC remote (.dvc/config): S3, GCS, Azure, SSH or a local folder."""
-    from ..datastore import remote, set_remote
+    from ..data.datastore import remote, set_remote
 
     root = root_of(args)
     if args.url is None:

@@ -21,13 +21,13 @@ from .common import (
 from .pipeline import check_and_log, train_and_log
 
 if TYPE_CHECKING:
-    from ..data_update import DataUpdate
+    from ..monitoring.data_update import DataUpdate
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     """Check a batch of new data for drift against the training data and the model."""
     from ..layout import MONITOR_HTML, MONITOR_JSON, MONITOR_MD
-    from ..monitor import monitor, render_markdown, summary_table
+    from ..monitoring.monitor import monitor, render_markdown, summary_table
 
     summary = monitor(params_of(args), root_of(args), artifacts_of(args), args.current)
     print(summary_table(summary))
@@ -53,7 +53,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 def cmd_batches(args: argparse.Namespace) -> int:
     """Write example batches of new data: stable.csv and drifted.csv (deterministic)."""
     from ..artifacts import display_path
-    from ..example_batches import write_batches
+    from ..monitoring.example_batches import write_batches
 
     root = root_of(args)
     result = write_batches(params_of(args), root, inside(args, args.out, "--out"), args.rows)
@@ -65,7 +65,7 @@ def cmd_batches(args: argparse.Namespace) -> int:
 
 def cmd_update_data(args: argparse.Namespace) -> int:
     """Append a labelled batch to the training data, or replace it (monitor.retrain)."""
-    from ..data_update import finish_update
+    from ..monitoring.data_update import finish_update
 
     update = _update_data(args)
     finish_update(update)
@@ -80,7 +80,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     again, so a rerun after a kill only retrains. If training fails or a gate fails, the data
     file gets its previous content back and the ledger forgets the batch.
     """
-    from ..data_update import finish_update
+    from ..monitoring.data_update import finish_update
 
     update = _update_data(args)
     try:
@@ -98,7 +98,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
 
 def _undo_update(update: DataUpdate, why: str) -> None:
-    from ..data_update import restore_training_data
+    from ..monitoring.data_update import restore_training_data
 
     if not (update.root / update.backup).is_file():  # an earlier retrain kept the batch
         print(f"[retrain] {why}; {update.source} was kept by an earlier retrain: data unchanged")
@@ -108,7 +108,7 @@ def _undo_update(update: DataUpdate, why: str) -> None:
 
 
 def _update_data(args: argparse.Namespace) -> DataUpdate:
-    from ..data_update import update_training_data
+    from ..monitoring.data_update import update_training_data
 
     update = update_training_data(params_of(args), root_of(args), args.current, args.mode)
     if update.already_folded:
@@ -128,7 +128,7 @@ def _update_data(args: argparse.Namespace) -> DataUpdate:
 
 def _publish_update(args: argparse.Namespace, update: DataUpdate) -> None:
     """Version the new data with DVC and stage its pointer and ledger; write the step outputs."""
-    from ..data_update import version_update
+    from ..monitoring.data_update import version_update
 
     staged: list[str] = []
     if args.git_add:

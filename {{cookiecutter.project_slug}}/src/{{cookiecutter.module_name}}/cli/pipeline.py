@@ -8,22 +8,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import git, release_guards  # release.py is light: gto is imported by its functions
+from .. import git  # release.py is light: gto is imported by its functions
 from ..errors import ProjectError, TrackingError
 from ..layout import ArtifactLayout
 from ..progress import Progress
-from .common import (
-    EXIT_GATE_FAILED,
-    EXIT_OK,
-    artifacts_of,
-    layout_of,
-    params_of,
-    printer,
-    root_of,
-)
+from ..release import guards as release_guards
+from .common import EXIT_GATE_FAILED, EXIT_OK, artifacts_of, layout_of, params_of, printer, root_of
 
 if TYPE_CHECKING:
-    from ..train import TrainResult
+    from ..pipeline.train import TrainResult
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -34,7 +27,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def train_and_log(args: argparse.Namespace) -> None:
     """Train, print the test metrics, and log the run to the tracking server if one is set."""
-    from ..train import run_training
+    from ..pipeline.train import run_training
 
     params = params_of(args)
     progress = printer("train")
@@ -47,7 +40,7 @@ def train_and_log(args: argparse.Namespace) -> None:
 
 def _track(args: argparse.Namespace, result: TrainResult, progress: Progress) -> None:
     """Log the finished run to the experiment tracker (one warning line if that fails)."""
-    from .. import tracking
+    from ..pipeline import tracking
 
     layout = ArtifactLayout(result.artifacts_dir)
     files = (layout.plots, layout.metrics, layout.diagnostics, layout.lineage)
@@ -68,7 +61,7 @@ def _track(args: argparse.Namespace, result: TrainResult, progress: Progress) ->
 
 def cmd_lineage(args: argparse.Namespace) -> int:
     """Print the lineage record of the last training run (JSON)."""
-    from ..lineage import read_lineage
+    from ..pipeline.lineage import read_lineage
 
     sys.stdout.write(read_lineage(artifacts_of(args)))
     return 0
@@ -81,7 +74,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def check_and_log(args: argparse.Namespace) -> bool:
     """Run the gates, print their table, log the verdict; whether every gate passed."""
-    from ..checks import run_project_checks
+    from ..quality.checks import run_project_checks
 
     layout = layout_of(args)
     result = run_project_checks(
@@ -97,7 +90,7 @@ def _track_checks(
     args: argparse.Namespace, artifacts: Path, passed: bool, files: tuple[Path, ...]
 ) -> None:
     """Add the gate summary to this model's tracked run, if it was tracked."""
-    from .. import tracking
+    from ..pipeline import tracking
     from ..records import Lineage
 
     lineage = Lineage.read(ArtifactLayout(artifacts).lineage, "run `make train` first")
@@ -109,7 +102,8 @@ def _track_checks(
 
 def cmd_runs(args: argparse.Namespace) -> int:
     """List the last tracked runs of a branch with the trend of the main metric."""
-    from .. import distribution_name, tracking
+    from .. import distribution_name
+    from ..pipeline import tracking
 
     branch = args.branch or git.branch(root_of(args)) or "main"
     release_guards.ensure_ref_name(branch, "--branch")
@@ -135,10 +129,11 @@ def add_runs_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     """Search hyperparameters with Optuna (tune: in params); --apply writes the best to params."""
-    from .. import distribution_name, tracking
+    from .. import distribution_name
     from ..layout import TUNE_JSON, TUNE_MD
+    from ..pipeline import tracking
+    from ..pipeline.tune import apply_best, tune, write_study, write_summary
     from ..records import StudySummary
-    from ..tune import apply_best, tune, write_study, write_summary
 
     params = params_of(args)
     if args.worker < 0:

@@ -9,13 +9,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import (
-    registry,
-    release,  # release.py is light: gto is imported by its functions
-    release_guards,
-)
 from ..errors import ReleaseError
 from ..layout import ArtifactLayout
+from ..release import guards as release_guards
+from ..release import registry  # release.py is light: gto is imported by its functions
+from ..release import tags as release
 from .common import (
     EXIT_OK,
     add_github_output,
@@ -91,7 +89,7 @@ def _require_reviewers(stage: str) -> None:
     ``actions: read``); when it cannot be read, a warning says so and the job's own
     ``environment:`` protection is what remains.
     """
-    from ..deploy import read_environment
+    from ..release.deploy import read_environment
 
     repository = os.environ.get("GITHUB_REPOSITORY", "")
     read, environment = read_environment(repository, stage) if repository else (False, None)
@@ -108,7 +106,7 @@ def _require_reviewers(stage: str) -> None:
 
 
 def _model_card(args: argparse.Namespace, repo: Path) -> int:
-    from ..model_card import write_model_card
+    from ..reporting.model_card import write_model_card
 
     output = inside(args, args.output, "--output") if args.output else None
     layout = _release_layout(args)
@@ -117,7 +115,7 @@ def _model_card(args: argparse.Namespace, repo: Path) -> int:
 
 
 def _deploy(args: argparse.Namespace, repo: Path) -> int:
-    from ..deploy import deploy
+    from ..release.deploy import deploy
 
     branch = args.default_branch
     version, _ = deploy(repo, args.stage, args.version, dry_run=args.dry_run, branch=branch)
@@ -126,7 +124,7 @@ def _deploy(args: argparse.Namespace, repo: Path) -> int:
 
 
 def _publish_image(args: argparse.Namespace, repo: Path) -> int:
-    from ..deploy import publish_image
+    from ..release.deploy import publish_image
 
     layout = _release_layout(args)
     print(publish_image(repo, args.image, args.tag, args.bento, args.dry_run, layout))
@@ -134,7 +132,7 @@ def _publish_image(args: argparse.Namespace, repo: Path) -> int:
 
 
 def _publish(args: argparse.Namespace, repo: Path) -> int:
-    from ..deploy import publish_release
+    from ..release.deploy import publish_release
 
     version = args.version or getattr(registry.read_state(repo).latest(), "version", None)
     if version is None:

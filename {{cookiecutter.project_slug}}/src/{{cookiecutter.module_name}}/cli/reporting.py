@@ -6,9 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import (
-    release_guards,
-)
+from ..release import guards as release_guards
 from .common import (
     EXIT_OK,
     add_github_output,
@@ -27,7 +25,7 @@ if TYPE_CHECKING:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Build the pull-request report (artifacts/report/report.md), optionally against a base."""
-    from ..report import run_report
+    from ..reporting.report import run_report
 
     base = args.base_artifacts
     with interrupted_by_signals():  # SIGTERM too runs the cleanup of the base's worktree
@@ -78,7 +76,7 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_base_run(args: argparse.Namespace) -> int:
     """Save the current run (clean checkout) in --out for the PR reports of later commits."""
-    from ..base_run import save_base_run
+    from ..reporting.base_run import save_base_run
 
     out = inside(args, args.out, "--out")
     dest = save_base_run(root_of(args), artifacts_of(args), out, params_of(args))
@@ -93,7 +91,7 @@ def add_base_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_pr_comment(args: argparse.Namespace) -> int:
     """Check the pr-report artifact and write the comment to post (the comment workflow)."""
-    from ..pr_comment import prepare_comment
+    from ..reporting.pr_comment import prepare_comment
 
     comment = prepare_comment(
         Path(args.report),
@@ -117,7 +115,7 @@ def cmd_pr_comment(args: argparse.Namespace) -> int:
 
 def add_pr_comment_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``pr-comment``."""
-    from ..pr_comment import IMAGE_MODES
+    from ..reporting.pr_comment import IMAGE_MODES
 
     parser.add_argument("--report", required=True, metavar="DIR", help="the downloaded artifact")
     parser.add_argument("--out", required=True, metavar="DIR", help="where the comment goes")

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
 def cmd_bento(args: argparse.Namespace) -> int:
     """Save the trained model to the BentoML store and build the bento."""
-    from ..bento import save_and_build, save_model
-    from ..lineage import ensure_current
+    from ..pipeline.lineage import ensure_current
+    from ..serving.bento import save_and_build, save_model
 
     root, artifacts = root_of(args), artifacts_of(args)
     lineage = ensure_current(params_of(args), root, artifacts)

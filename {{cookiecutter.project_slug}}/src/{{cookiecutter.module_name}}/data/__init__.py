@@ -13,14 +13,7 @@ the rule, before any artifact is written. The names below are the stage's interf
 
 from .columns import FeatureSchema, validate_columns, validate_features
 from .csvfile import read_csv
-from .dataset import (
-    Dataset,
-    load_dataset,
-    split,
-    split_sizes,
-    validate_frame,
-    validate_target,
-)
+from .dataset import Dataset, load_dataset, split, split_sizes, validate_frame, validate_target
 from .source import (
     SAMPLE_FILES,
     SAMPLE_TARGET,

@@ -11,7 +11,7 @@ from ..layout import ArtifactLayout
 
 if TYPE_CHECKING:
     from ..config import Params
-    from ..registry import Version
+    from ..release.registry import Version
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def load_last_run(params: Params, root: Path, artifacts: Path) -> Model:
     """The model of the last training run (refused when stale, as every consumer does)."""
     import joblib
 
-    from ..lineage import ensure_current
+    from ..pipeline.lineage import ensure_current
 
     lineage = ensure_current(params, root, artifacts)
     model = joblib.load(ArtifactLayout(artifacts).model)
@@ -51,8 +51,8 @@ def stage_version(stage: str, root: Path) -> Version:
         ReleaseError: the stage is unknown or has no version assigned.
     """
     from ..errors import ReleaseError
-    from ..registry import read_state
-    from ..release_guards import ensure_stage
+    from ..release.guards import ensure_stage
+    from ..release.registry import read_state
 
     ensure_stage(root, stage)
     state = read_state(root)
@@ -105,7 +105,7 @@ def _bentoml_model(sha256: str) -> tuple[Any, dict[str, Any]] | None:
 
     import bentoml
 
-    from ..bento import MODEL_NAME
+    from ..serving.bento import MODEL_NAME
 
     try:
         candidates = bentoml.models.list(MODEL_NAME)

@@ -48,7 +48,7 @@ def score_chunk(
     import numpy as np
     import pandas as pd
 
-    from ..schema import check_rows
+    from ..serving.schema import check_rows
 
     features = lineage["data"]["features"]
     converted, reasons = check_rows(frame, features)

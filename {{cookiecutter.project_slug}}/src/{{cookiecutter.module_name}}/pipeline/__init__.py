@@ -1,0 +1,1 @@
+"""The training pipeline: features, training, evaluation, lineage, tuning, tracking."""

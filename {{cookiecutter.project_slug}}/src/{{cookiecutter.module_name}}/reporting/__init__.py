@@ -1,0 +1,1 @@
+"""The pull-request report, the model card, and the comment that posts them."""

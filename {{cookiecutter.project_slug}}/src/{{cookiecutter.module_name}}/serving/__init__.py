@@ -1,0 +1,1 @@
+"""Real-time serving: request schemas, the BentoML service, its guard and bento."""
