@@ -9,7 +9,9 @@ with `bentoml serve`:
   httptools, traffic log on, into a temporary folder);
 - default: what `bentoml serve` gives the same service untuned: one worker, no batching, the
   asyncio loop and h11 (uvloop and httptools are hidden from it: BentoML itself does not
-  depend on them, uvicorn picks them only when installed), no traffic log.
+  depend on them, uvicorn picks them only when installed), no traffic log. It keeps the
+  model's ``serving.access_log``/``tracing`` settings (off by default), so the ratio to it
+  understates the gain over BentoML's own defaults, where both are on.
 
 Each server gets 1-row `/predict` requests: `hey -c 16` (as fast as it answers) and a steady
 200 req/s (`hey -c 4 -q 50`); and `GET /livez` at the same rate (a route that does nothing:
