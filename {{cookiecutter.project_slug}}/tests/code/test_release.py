@@ -26,8 +26,7 @@ from {{ cookiecutter.module_name }}.errors import ReleaseError
 from {{ cookiecutter.module_name }}.pipeline.lineage import params_sha256
 from {{ cookiecutter.module_name }}.quality.check_record import record_fields
 from {{ cookiecutter.module_name }}.records import Lineage
-from {{ cookiecutter.module_name }}.release import deploy, registry
-from {{ cookiecutter.module_name }}.release import guards as release_guards
+from {{ cookiecutter.module_name }}.release import deploy, guards, registry
 from {{ cookiecutter.module_name }}.release import tags as release
 from {{ cookiecutter.module_name }}.reporting import model_card
 
@@ -643,7 +642,7 @@ def test_a_registration_records_the_fingerprints_of_its_gate_record(repo: Path) 
     assert version.fields["data-sha256"] == record["data_sha256"]
     assert version.fields["params-sha256"] == record["params_sha256"]
     assert version.fields["checks-sha256"] == sha256_file(repo / "artifacts" / "checks.json")
-    assert release_guards.ensure_registered_with_gates(registry.read_state(repo).versions["v0.1.0"])
+    assert guards.ensure_registered_with_gates(registry.read_state(repo).versions["v0.1.0"])
 
 
 def test_check_ref_refuses_an_assignment_of_an_unregistered_commit(
@@ -728,7 +727,7 @@ def test_prod_needs_an_environment_with_required_reviewers(
     stage: str, environment: dict[str, Any] | None, problem: str | None
 ) -> None:
     """The decision on GitHub's environment document (GET /repos/OWNER/REPO/environments/NAME)."""
-    found = release_guards.missing_reviewers(stage, environment)
+    found = guards.missing_reviewers(stage, environment)
     assert found is None if problem is None else (found is not None and problem in found)
 
 

@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import git  # release.py is light: gto is imported by its functions
+from .. import git
 from ..errors import ProjectError, TrackingError
 from ..layout import ArtifactLayout
 from ..progress import Progress
-from ..release import guards as release_guards
+from ..release import guards
 from .common import EXIT_GATE_FAILED, EXIT_OK, artifacts_of, layout_of, params_of, printer, root_of
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from ..pipeline import tracking
 
     branch = args.branch or git.branch(root_of(args)) or "main"
-    release_guards.ensure_ref_name(branch, "--branch")
+    guards.ensure_ref_name(branch, "--branch")
     params = params_of(args)
     experiment = tracking.experiment_name(distribution_name())
     try:

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 
 from ..errors import ReleaseError
 from ..layout import ArtifactLayout
-from ..release import guards as release_guards
-from ..release import registry  # release.py is light: gto is imported by its functions
+
+# The release package is light: gto is imported inside its functions.
+from ..release import guards, registry
 from ..release import tags as release
 from .common import (
     EXIT_OK,
@@ -100,7 +101,7 @@ def _require_reviewers(stage: str) -> None:
             file=sys.stderr,
         )
         return
-    problem = release_guards.missing_reviewers(stage, environment)
+    problem = guards.missing_reviewers(stage, environment)
     if problem:
         raise ReleaseError(f"{problem}; a tag alone must not deploy to {stage}")
 
@@ -189,7 +190,7 @@ def add_release_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--require-reviewers",
         action="store_true",
-        help=f"refuse assignments to {', '.join(release_guards.REVIEWED_STAGES)} when its GitHub "
+        help=f"refuse assignments to {', '.join(guards.REVIEWED_STAGES)} when its GitHub "
         "environment has no required reviewers (read through the API)",
     )
     add_github_output(p, "the decision")

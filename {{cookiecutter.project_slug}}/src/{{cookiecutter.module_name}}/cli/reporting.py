@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..release import guards as release_guards
+from ..release import guards
 from .common import (
     EXIT_OK,
     add_github_output,
@@ -33,7 +33,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             root_of(args),
             artifacts_of(args),
             out=inside(args, args.out, "--out") if args.out else None,
-            base_ref=release_guards.ensure_ref_name(args.base, "--base") if args.base else None,
+            base_ref=guards.ensure_ref_name(args.base, "--base") if args.base else None,
             base_artifacts=inside(args, base, "--base-artifacts") if base else None,
             base_run=inside(args, args.base_run, "--base-run") if args.base_run else None,
             uv=args.uv,

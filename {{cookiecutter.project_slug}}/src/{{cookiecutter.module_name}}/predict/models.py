@@ -105,7 +105,7 @@ def _bentoml_model(sha256: str) -> tuple[Any, dict[str, Any]] | None:
 
     import bentoml
 
-    from ..serving.bento import MODEL_NAME
+    from ..serving.bento import LINEAGE_METADATA, MODEL_NAME
 
     try:
         candidates = bentoml.models.list(MODEL_NAME)
@@ -113,6 +113,6 @@ def _bentoml_model(sha256: str) -> tuple[Any, dict[str, Any]] | None:
         return None
     for stored in candidates:
         if stored.info.labels.get("model_sha256") == sha256:
-            lineage = json.loads(str(stored.info.metadata["lineage_json"]))
+            lineage = json.loads(str(stored.info.metadata[LINEAGE_METADATA]))
             return bentoml.sklearn.load_model(stored.tag), lineage
     return None

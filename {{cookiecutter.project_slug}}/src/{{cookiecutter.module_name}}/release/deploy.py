@@ -146,7 +146,7 @@ def deploy(
     ``version`` (from the tag that triggered the workflow) is checked against the stage: when a
     later assignment superseded it, the current version is deployed instead and this says so.
     Whatever is deployed must be registered with a passed gate record from a commit of the
-    default branch (``branch``, default :func:`~.release_guards.default_branch`), as the release
+    default branch (``branch``, default :func:`~.guards.default_branch`), as the release
     workflow checked for the triggering tag.
     """
     ensure_stage(repo, stage)

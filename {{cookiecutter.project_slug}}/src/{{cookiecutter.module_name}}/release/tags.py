@@ -15,7 +15,7 @@ state (versions, registrations, assignments, their messages), parses tag names
 (``gto.tag.parse_name``) and versions (``gto.versions.SemVer``: validation, order, bumps), and
 holds the stages (``gto.config``, read from ``.gto``). This module registers, promotes and rolls
 back (the rollback rule: :meth:`.registry.State.stack`); :mod:`.registry` reads the state and
-:mod:`.release_guards` holds the guards (clean tree, a gate record that belongs to the model and
+:mod:`.guards` holds the guards (clean tree, a gate record that belongs to the model and
 passed, increasing versions, registered version, a commit of the default branch). Every refusal
 raises ``ReleaseError`` before any tag is created. The model card is rendered by
 :mod:`.model_card`; deployment and publishing live in :mod:`.deploy`.

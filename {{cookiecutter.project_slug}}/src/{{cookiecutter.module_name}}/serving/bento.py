@@ -30,6 +30,8 @@ from ..records import Lineage
 MODEL_NAME = __name__.split(".")[0]
 """Name of the model (and of the bento) in the BentoML store: the package's import name, known
 without configuration both here and inside a bento. The service loads ``MODEL_NAME:latest``."""
+LINEAGE_METADATA = "lineage_json"
+"""The stored model's metadata key holding its lineage record (JSON text)."""
 
 SERVE_GROUP = "serve"
 """The dependency group of ``pyproject.toml`` that the bento installs: the libraries that
@@ -105,7 +107,7 @@ def save_model(artifacts_dir: Path, name: str = MODEL_NAME) -> str:
         raise ArtifactError(msg)
     pipeline = joblib.load(model_path)
     metadata = {  # BentoML metadata cannot hold None (JSON null): the record goes in as JSON text
-        "lineage_json": json.dumps(lineage.to_json(), sort_keys=True),
+        LINEAGE_METADATA: json.dumps(lineage.to_json(), sort_keys=True),
         "metrics": lineage.metrics.model_dump(mode="json", exclude_unset=True),
         "version": _project_version(),
     }

@@ -37,7 +37,7 @@ from pydantic import BaseModel, Field
 
 from ..config import ServingParams
 from . import http_guard, traffic
-from .bento import MODEL_NAME
+from .bento import LINEAGE_METADATA, MODEL_NAME
 from .schema import (
     MAX_RECORDS,
     example_record,
@@ -68,7 +68,7 @@ _stored = _model_ref.stored
 if _stored is None:  # fail with a hint instead of BentoML's attempt to reach BentoCloud
     msg = f"model {MODEL_TAG} is not in the BentoML store: run `make bento` first"
     raise bentoml.exceptions.NotFound(msg)
-LINEAGE: dict[str, Any] = json.loads(_stored.info.metadata["lineage_json"])
+LINEAGE: dict[str, Any] = json.loads(_stored.info.metadata[LINEAGE_METADATA])
 FEATURES: list[dict[str, Any]] = list(LINEAGE["data"]["features"])
 TASK: str = LINEAGE["task"]
 
