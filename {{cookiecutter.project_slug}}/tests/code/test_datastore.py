@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from {{ cookiecutter.module_name }}.cli import main
-from {{ cookiecutter.module_name }}.data import SAMPLE_FILES, datastore, get_data
+from {{ cookiecutter.module_name }}.data import SAMPLE_FILES, data_version, datastore, get_data
 from {{ cookiecutter.module_name }}.errors import DataError, FormatError
 from {{ cookiecutter.module_name }}.records import DataInfo
 
@@ -52,26 +52,26 @@ def clone(project: Path, to: Path) -> Path:
     dvc_project(to, project.parent / "remote")
     shutil.copy(project / "params.yaml", to / "params.yaml")
     (to / "data").mkdir()
-    shutil.copy(project / datastore.pointer_path(DATA), to / datastore.pointer_path(DATA))
+    shutil.copy(project / data_version.pointer_path(DATA), to / data_version.pointer_path(DATA))
     return to
 
 
 def test_track_push_then_pull_in_a_fresh_clone_gives_the_same_bytes(
     project: Path, tmp_path: Path
 ) -> None:
-    assert datastore.status(project, DATA).state == "untracked"
+    assert data_version.status(project, DATA).state == "untracked"
     version = datastore.track(project, DATA)
     data = (project / DATA).read_bytes()
-    assert version.md5 == datastore.file_md5(project / DATA)
+    assert version.md5 == data_version.file_md5(project / DATA)
     assert version.size == len(data)
-    assert datastore.status(project, DATA).state == "in-sync"
+    assert data_version.status(project, DATA).state == "in-sync"
     datastore.push(project, DATA)
 
     fresh = clone(project, tmp_path / "clone")
-    assert datastore.status(fresh, DATA).state == "missing"
+    assert data_version.status(fresh, DATA).state == "missing"
     assert datastore.pull(fresh, DATA) == version
     assert (fresh / DATA).read_bytes() == data
-    assert datastore.lineage_record(fresh, DATA) == {
+    assert data_version.lineage_record(fresh, DATA) == {
         "pointer": f"{DATA}.dvc",
         "md5": version.md5,
         "committed": True,
@@ -99,7 +99,7 @@ def test_make_data_keeps_local_changes_and_says_so(
     params = project / "params.yaml"
     assert main(["data", "--params", str(params)]) == 0
     assert (project / DATA).read_bytes() == edited, "never overwritten"
-    record = datastore.lineage_record(project, DATA)
+    record = data_version.lineage_record(project, DATA)
     assert record is not None
     assert record["committed"] is False
     with pytest.raises(DataError, match=r"differs from the version data/data\.csv\.dvc names"):
@@ -191,7 +191,7 @@ def test_report_lines_compare_the_data_versions(
     pr: dict[str, Any], base: dict[str, Any], expected: str
 ) -> None:
     data = DataInfo.model_validate({"path": DATA, **pr})
-    (line,) = datastore.report_lines(data, DataInfo.model_validate({"path": DATA, **base}))
+    (line,) = data_version.report_lines(data, DataInfo.model_validate({"path": DATA, **base}))
     assert expected in line
 
 

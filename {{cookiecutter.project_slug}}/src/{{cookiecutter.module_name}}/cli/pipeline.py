@@ -103,17 +103,17 @@ def _track_checks(
 def cmd_runs(args: argparse.Namespace) -> int:
     """List the last tracked runs of a branch with the trend of the main metric."""
     from .. import distribution_name
-    from ..pipeline import tracking
+    from ..pipeline import run_history, tracking
 
     branch = args.branch or git.branch(root_of(args)) or "main"
     guards.ensure_ref_name(branch, "--branch")
     params = params_of(args)
     experiment = tracking.experiment_name(distribution_name())
     try:
-        rows = tracking.history(root_of(args), branch, params.task, experiment, args.limit)
+        rows = run_history.history(root_of(args), branch, params.task, experiment, args.limit)
     except TrackingError as exc:
         raise ProjectError(str(exc)) from None
-    print(tracking.history_text(rows, branch, params.task))
+    print(run_history.history_text(rows, branch, params.task))
     return EXIT_OK
 
 

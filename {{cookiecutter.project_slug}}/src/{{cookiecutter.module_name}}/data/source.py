@@ -68,7 +68,7 @@ class Fetched:
 
 def missing_data_hint(params: Params, root: Path = Path()) -> str:
     """How to get the configured data file when it is missing (the end of an error message)."""
-    from .datastore import pointer_path
+    from .data_version import pointer_path
 
     path = params.data.path
     if (root / pointer_path(path)).is_file():
@@ -94,10 +94,10 @@ def get_data(params: Params, root: Path = Path()) -> Fetched:
         DataError: for a missing file that is neither tracked nor the sample (saying how to get
             it), or a pull that fails (:func:`.datastore.pull`); nothing is written then.
     """
-    from . import datastore
+    from . import data_version, datastore
 
     path = params.data.path
-    current = datastore.status(root, path)
+    current = data_version.status(root, path)
     if current.state == "missing":
         version = datastore.pull(root, path)
         return Fetched(path, "pulled", version.md5)

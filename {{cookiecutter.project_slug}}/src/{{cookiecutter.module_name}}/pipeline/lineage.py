@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__, distribution_name, git
-from ..data.datastore import lineage_record
+from ..data.data_version import lineage_record
 from ..errors import ArtifactError, DataError
 from ..layout import LINEAGE_FILE, ArtifactLayout
 from ..records import Lineage, Metrics

@@ -43,35 +43,76 @@ if TYPE_CHECKING:
     import pandas as pd
     from mlflow.tracking import MlflowClient
 
+
 #: The template's ``experiment_tracking`` option: ``mlflow``, or ``none`` (nothing is logged).
 BACKEND = "{{ cookiecutter.experiment_tracking }}"
+
+
 #: The embedded store, relative to the project: SQLite database and artifact folder.
 STORE_DIR = "mlruns"
+
+
 STORE_DB = "mlflow.db"
+
+
 STORE_ARTIFACTS = "artifacts"
 
+
 URI_ENV = "MLFLOW_TRACKING_URI"
+
+
 SWITCH_ENV = "EXPERIMENT_TRACKING"
+
+
 EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_NAME"
+
+
 #: The metric the history (``make runs``) follows, per task.
 MAIN_METRIC = {"classification": "roc_auc", "regression": "r2"}
+
+
 #: A tracking server gets this long to answer (seconds), and no retries: a server that is down
 #: costs seconds, not MLflow's default minutes of backoff.
 HTTP_TIMEOUT = 10
+
+
 #: MLflow's limit on a parameter value's length.
 MAX_PARAM_LENGTH = 6000
+
+
 #: Tags, each name once (the report and ``make runs`` filter on them).
 TAG_COMMIT = "git.commit"
+
+
 TAG_BRANCH = "git.branch"
+
+
 TAG_DIRTY = "git.dirty"
+
+
 TAG_DATA_SHA = "data.sha256"
+
+
 TAG_DATA_VERSION = "data.version"
+
+
 TAG_MODEL_SHA = "model.sha256"
+
+
 TAG_TASK = "task"
+
+
 TAG_COMMAND = "command"
+
+
 TAG_GATES = "gates.passed"
+
+
 TAG_STUDY = "optuna.study"
+
+
 GATES_WORDS = {"true": "passed", "false": "failed"}
+
 
 Warn = Callable[[str], None]
 
@@ -160,7 +201,7 @@ def run_tags(lineage: Lineage, root: Path, command: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _mlflow_quiet() -> Iterator[None]:
+def mlflow_quiet() -> Iterator[None]:
     """Silence MLflow's own logging and warnings: the caller reports in one line."""
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(HTTP_TIMEOUT))
@@ -180,7 +221,8 @@ def _mlflow_quiet() -> Iterator[None]:
             logger.setLevel(level)
 
 
-def _reason(exc: BaseException) -> str:
+def error_reason(exc: BaseException) -> str:
+    """An exception's message on one line, at most 300 characters."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text[:300]
 
@@ -228,19 +270,19 @@ def log_training(run: TrainingRun, root: Path, warn: Warn) -> TrackedRun | None:
         return None
     uri = store_uri(root)
     try:
-        with _mlflow_quiet():
+        with mlflow_quiet():
             tracked = _log(run, root, uri)
     except Exception as exc:
         warn(
             f"warning: experiment tracking failed, run not logged to {public_uri(uri)} "
-            f"({_reason(exc)}); its artifacts are in {run.artifacts_dir}"
+            f"({error_reason(exc)}); its artifacts are in {run.artifacts_dir}"
         )
         return None
     atomic_write_json(record_path, tracked.to_json())
     return tracked
 
 
-def _check_server(uri: str) -> None:
+def check_server(uri: str) -> None:
     """Fail fast when an http(s) tracking server does not answer its health check."""
     if urlsplit(uri).scheme not in {"http", "https"}:
         return
@@ -255,7 +297,7 @@ def _check_server(uri: str) -> None:
 
 
 def _log(run: TrainingRun, root: Path, uri: str) -> TrackedRun:
-    _check_server(uri)
+    check_server(uri)
     import mlflow
     import mlflow.sklearn
     from mlflow.models import infer_signature
@@ -309,18 +351,18 @@ def log_study(result: TuneResult, project: str, root: Path, warn: Warn) -> str |
         return None
     uri = store_uri(root)
     try:
-        with _mlflow_quiet():
+        with mlflow_quiet():
             return _log_study(result, project, root, uri)
     except Exception as exc:
         warn(
             f"warning: experiment tracking failed, study not logged to {public_uri(uri)} "
-            f"({_reason(exc)}); it is in {result.storage}"
+            f"({error_reason(exc)}); it is in {result.storage}"
         )
         return None
 
 
 def _log_study(result: TuneResult, project: str, root: Path, uri: str) -> str:
-    _check_server(uri)
+    check_server(uri)
     import mlflow
     from mlflow.tracking import MlflowClient
 
@@ -391,8 +433,8 @@ def log_checks(
         return False
     uri = store_uri(root)
     try:
-        with _mlflow_quiet():
-            _check_server(uri)
+        with mlflow_quiet():
+            check_server(uri)
             from mlflow.tracking import MlflowClient
 
             client = MlflowClient(uri)
@@ -403,91 +445,7 @@ def log_checks(
     except Exception as exc:
         warn(
             f"warning: experiment tracking failed, gate results not logged to "
-            f"{public_uri(uri)} ({_reason(exc)}); they are in {artifacts_dir}"
+            f"{public_uri(uri)} ({error_reason(exc)}); they are in {artifacts_dir}"
         )
         return False
     return True
-
-
-# --- history ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HistoryRow:
-    """One past run of a branch, for the history table."""
-
-    started: str
-    commit: str
-    run_id: str
-    value: float | None
-    gates: str
-
-
-def history(
-    root: Path, branch: str, task: str, experiment: str, limit: int = 10
-) -> list[HistoryRow]:
-    """The last ``limit`` runs logged from ``branch`` (newest first), with the main metric.
-
-    Raises:
-        TrackingError: the store cannot be read (or tracking is off).
-    """
-    if not enabled():
-        raise TrackingError("experiment tracking is off (experiment_tracking: none)")
-    uri = store_uri(root)
-    metric = f"test_{MAIN_METRIC[task]}"
-    try:
-        with _mlflow_quiet():
-            _check_server(uri)
-            from mlflow.tracking import MlflowClient
-
-            client = MlflowClient(uri)
-            found = client.get_experiment_by_name(experiment)
-            if found is None:
-                return []
-            runs = client.search_runs(
-                [found.experiment_id],
-                filter_string=f"tags.`{TAG_BRANCH}` = '{_quote(branch)}'",
-                max_results=limit,
-                order_by=["attributes.start_time DESC"],
-            )
-    except TrackingError:
-        raise
-    except Exception as exc:
-        raise TrackingError(f"cannot read {public_uri(uri)}: {_reason(exc)}") from None
-    from datetime import datetime, timezone
-
-    return [
-        HistoryRow(
-            started=datetime.fromtimestamp(r.info.start_time / 1000, timezone.utc).strftime(
-                "%Y-%m-%d %H:%M"
-            ),
-            commit=(r.data.tags.get(TAG_COMMIT) or "")[:7],
-            run_id=r.info.run_id,
-            value=r.data.metrics.get(metric),
-            gates=GATES_WORDS.get(r.data.tags.get(TAG_GATES, ""), "not run"),
-        )
-        for r in runs
-    ]
-
-
-def history_text(rows: list[HistoryRow], branch: str, task: str) -> str:
-    """The history as a text table, oldest last, with each run's change of the main metric."""
-    metric = f"test_{MAIN_METRIC[task]}"
-    if not rows:
-        return f"No tracked runs on {branch!r} yet."
-    lines = [f"Last {len(rows)} tracked runs on {branch!r} (newest first):", ""]
-    lines.append(f"{'started (UTC)':<17} {'commit':<8} {metric:>12} {'change':>9}  gates   run")
-    for i, row in enumerate(rows):
-        older = rows[i + 1].value if i + 1 < len(rows) else None
-        value = "-" if row.value is None else f"{row.value:.4f}"
-        change = "" if row.value is None or older is None else f"{row.value - older:+.4f}"
-        lines.append(
-            f"{row.started:<17} {row.commit or '-':<8} {value:>12} {change:>9}  "
-            f"{row.gates:<7} {row.run_id}"
-        )
-    return "\n".join(lines)
-
-
-def _quote(value: str) -> str:
-    """A value for MLflow's filter syntax inside single quotes."""
-    return value.replace("\\", "\\\\").replace("'", "\\'")

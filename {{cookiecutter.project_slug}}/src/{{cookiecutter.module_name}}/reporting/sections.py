@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..data.datastore import report_lines
+from ..data.data_version import report_lines
 from ..errors import TrackingError
 from ..layout import STUDY_FILE
-from ..pipeline import tracking
+from ..pipeline import run_history, tracking
 from ..pipeline.tune import study_lines
 from ..records import ChecksRecord, DataInfo, Lineage
 from . import charts
@@ -357,7 +357,7 @@ class History:
 
     branch: str
     metric: str
-    rows: tuple[tracking.HistoryRow, ...] = ()
+    rows: tuple[run_history.HistoryRow, ...] = ()
     note: str = ""
 
     def lines(self) -> list[str]:
@@ -389,7 +389,7 @@ def base_history(root: Path, base: Base, task: str, lineage: Lineage) -> History
         return History(branch, metric, note="the tracking store holds no runs yet")
     try:
         experiment = tracking.experiment_name(lineage.project)
-        rows = tracking.history(root, branch, task, experiment, limit=10)
+        rows = run_history.history(root, branch, task, experiment, limit=10)
     except TrackingError as exc:
         return History(branch, metric, note=f"cannot read {tracking.public_uri(uri)} ({exc})")
     return History(branch, metric, tuple(rows))
