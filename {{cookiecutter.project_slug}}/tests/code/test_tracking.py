@@ -28,7 +28,7 @@ import yaml
 
 from {{ cookiecutter.module_name }}.cli import main
 from {{ cookiecutter.module_name }}.layout import TRACKING_FILE
-from {{ cookiecutter.module_name }}.pipeline import tracking
+from {{ cookiecutter.module_name }}.pipeline import run_history, tracking
 from {{ cookiecutter.module_name }}.processes import stop_group
 from {{ cookiecutter.module_name }}.records import Metrics
 
@@ -306,7 +306,7 @@ def test_params_are_flattened_and_metrics_finite() -> None:
 
 
 def test_history_filter_quotes_the_branch() -> None:
-    assert tracking._quote("a'b\\c") == "a\\'b\\\\c"
+    assert run_history._quote("a'b\\c") == "a\\'b\\\\c"
 
 
 TUNE = {
