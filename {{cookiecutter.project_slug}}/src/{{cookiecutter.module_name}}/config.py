@@ -270,7 +270,7 @@ class TuneParams(_Section):
 
 
 class TrafficLogParams(_Section):
-    """Where the service logs what it predicts (:mod:`.traffic`); ``dir: null`` turns it off."""
+    """Where the service logs its predictions (:mod:`.serving.traffic`); ``dir: null``: nowhere."""
 
     dir: str | None = Field(default="data/traffic", min_length=1)
     max_file_mb: int = Field(default=16, ge=1, le=4096)

@@ -77,7 +77,7 @@ class GitState(BaseModel):
 
 
 class DataVersion(BaseModel):
-    """The DVC version the data's pointer names (see :mod:`.datastore`)."""
+    """The DVC version the data's pointer names (see :mod:`.data.datastore`)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -132,7 +132,8 @@ class ModelInfo(BaseModel):
 class Metrics(Record):
     """``metrics.json`` (and lineage's ``metrics``): each split's metrics by name.
 
-    The names depend on the task (:data:`.evaluate.CLASSIFICATION_METRICS`, ``REGRESSION_METRICS``).
+    The names depend on the task (:data:`.pipeline.evaluate.CLASSIFICATION_METRICS`,
+    ``REGRESSION_METRICS``).
     """
 
     task: str = ""
@@ -257,7 +258,7 @@ class StudySummary(Record):
 
 
 class GateResult(BaseModel):
-    """One gate's verdict as recorded (see :class:`.gates.Gate`)."""
+    """One gate's verdict as recorded (see :class:`.quality.gates.Gate`)."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -3,7 +3,7 @@
 What it does, in an order that leaves nothing half-done (a failure before the last step changes
 neither params.yaml nor artifacts/):
 
-1. reads and validates the file with the training rules (:mod:`.data`), infers the task when not
+1. reads and validates the file with the training rules (:mod:`.dataset`), infers the task when not
    given (a numeric target with more than :data:`MAX_CLASSES` distinct values is regression);
 2. trains once and runs every gate's check in a temporary folder, with every applicable gate on
    and permissive, to *measure* the values on this data;

@@ -18,7 +18,7 @@ The API, for the commands (``make data``, ``make track``, ``make retrain``, ``ma
   report compares (:func:`report_lines`).
 - :func:`set_remote` configures the project's default remote (one command for every backend).
 
-Every problem is a :class:`~.errors.DataError` of one line naming the file, the remote and what
+Every problem is a :class:`~..errors.DataError` of one line naming the file, the remote and what
 to do; DVC's own log output is captured, not printed.
 """
 

@@ -33,7 +33,8 @@ class Batch:
 def resolve_source(source: str, root: Path, folders: list[Path] | None = None) -> list[Path]:
     """Return the batch files a source names: a path, a glob read in name order, or a folder.
 
-    A folder is a traffic log (:mod:`.traffic`): its ``traffic-*.jsonl`` files, in name order.
+    A folder is a traffic log (:mod:`..serving.traffic`): its ``traffic-*.jsonl`` files, in name
+    order.
 
     Every file must resolve (symlinks followed) inside ``folders`` (default: the project): a
     batch path from a workflow input never reads a file elsewhere.

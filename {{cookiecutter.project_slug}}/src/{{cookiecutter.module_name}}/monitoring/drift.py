@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 def _checks(
     params: Params, labelled: bool, feature_count: int
 ) -> tuple[list[Any], list[Any]]:  # deepchecks checks: untyped library objects
-    """Build the checks :data:`~.gates.MONITOR_GATES` read: (drift checks, batch integrity)."""
+    """The checks :data:`~..quality.gates.MONITOR_GATES` read: (drift checks, batch integrity)."""
     from deepchecks.tabular.checks import (
         DataDuplicates,
         FeatureDrift,
@@ -57,8 +57,9 @@ def run_checks(
 ) -> MonitorResult:
     """Run the drift and integrity checks on samples of the training data and the batch.
 
-    The gates are judged by :func:`~.gates.evaluate` (:data:`~.gates.MONITOR_GATES`), with
-    the same rule as ``make check``: a value at its threshold passes.
+    The gates are judged by :func:`~..quality.gates.evaluate`
+    (:data:`~..quality.gates.MONITOR_GATES`), with the same rule as ``make check``: a value at its
+    threshold passes.
 
     Raises:
         DataError: if deepchecks cannot run a check on this data.

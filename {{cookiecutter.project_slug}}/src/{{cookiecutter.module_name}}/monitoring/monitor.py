@@ -147,7 +147,7 @@ def _fmt(value: float | None) -> str:
 
 
 def summary_table(summary: MonitorSummary) -> str:
-    """The gates as a plain-text table (:func:`~.gates.verdict_table`), then the verdict."""
+    """The gates as a text table (:func:`~..quality.gates.verdict_table`), then the verdict."""
     gates = [Gate(**gate.model_dump()) for gate in summary.gates]
     lines = [verdict_table(gates, {entry.name: entry.reason for entry in summary.skipped})]
     if summary.drifted_features:

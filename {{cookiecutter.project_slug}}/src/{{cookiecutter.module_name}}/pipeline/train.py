@@ -46,7 +46,7 @@ class TrainResult:
 def build_estimator(params: Params, progress: Progress = quiet) -> Any:  # noqa: ANN401 - any scikit-learn estimator
     """Instantiate the configured estimator with its hyperparameters and the seed.
 
-    Worker counts above this machine's CPUs are capped (:func:`~.config.cap_parallelism`),
+    Worker counts above this machine's CPUs are capped (:func:`~..config.cap_parallelism`),
     with one progress line each.
     """
     estimator = estimator_class(params.task, params.model.type)()
@@ -85,7 +85,8 @@ def run_training(
     Args:
         params: validated parameters.
         root: project directory; ``params.data.path`` is relative to it.
-        artifacts_dir: where artifacts go (default: the project's, :class:`.layout.ArtifactLayout`).
+        artifacts_dir: where artifacts go (default: the project's; see
+            :class:`..layout.ArtifactLayout`).
         progress: called with one line per step.
 
     Raises:

@@ -3,7 +3,7 @@
 The search space of the configured estimator comes from ``tune.space`` in params.yaml. Each trial
 builds the training pipeline (:func:`.train.build_pipeline`) with the trial's hyperparameters
 over the params.yaml ones, and scores it by ``tune.cv_folds``-fold cross-validation on the
-*training* split of :func:`.data.split` (the test set stays untouched, so the gates still judge
+*training* split of :func:`..data.split` (the test set stays untouched, so the gates still judge
 the tuned model on data the search never saw). After each fold the running mean is reported, and
 Optuna's median pruner stops trials that are already worse than the median.
 
@@ -369,7 +369,7 @@ def edit_model_params(text: str, best: dict[str, Any]) -> str:
 def apply_best(params_file: Path, best: dict[str, Any]) -> Path:
     """Write ``best`` into ``model.params`` of the params file, keeping comments and layout.
 
-    The edited text is validated (:func:`.config.parse_params`) before it replaces the file.
+    The edited text is validated (:func:`..config.parse_params`) before it replaces the file.
 
     Raises:
         ConfigError: if the result would not be valid params.

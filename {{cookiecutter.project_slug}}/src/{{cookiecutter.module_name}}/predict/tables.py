@@ -123,8 +123,8 @@ def read_ahead(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
 def staged(path: Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; move it into place only if the block succeeds.
 
-    The name follows :mod:`.artifacts`' convention (``.<name>.<pid>.<random>.tmp``), so what a
-    killed run leaves is recognisable and removed by :func:`.artifacts.sweep_stale`.
+    The name follows :mod:`..artifacts`' convention (``.<name>.<pid>.<random>.tmp``), so what a
+    killed run leaves is recognisable and removed by :func:`..artifacts.sweep_stale`.
     """
     from ..artifacts import disk_full_is_an_error, sweep_stale
 

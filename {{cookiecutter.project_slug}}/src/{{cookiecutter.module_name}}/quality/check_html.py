@@ -76,7 +76,7 @@ def save_html(
     ``connected=True`` writes deepchecks' widget page that loads its JavaScript from a CDN
     (about 0.25 MB; viewing needs internet); ``False`` a self-contained page with plotly
     embedded (about 5 MB) that opens offline. ``preface`` (HTML) goes first in the page's body.
-    The page is rendered in memory and written with :func:`~.artifacts.atomic_write_text`
+    The page is rendered in memory and written with :func:`~..artifacts.atomic_write_text`
     (``save_as_html`` given a file name never overwrites: it writes "name (1).html").
     """
     import io

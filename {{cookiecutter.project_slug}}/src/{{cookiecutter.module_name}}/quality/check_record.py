@@ -97,7 +97,7 @@ def recorded_checks(params: Params, root: Path, artifacts_dir: Path) -> ChecksRe
     are: the record is the verdict of the very suites the caller would run.
 
     Raises:
-        ArtifactError: the model is not current (see :func:`~.lineage.ensure_current`).
+        ArtifactError: the model is not current (see :func:`~..pipeline.lineage.ensure_current`).
     """
     from ..pipeline.lineage import ensure_current
 
@@ -122,8 +122,9 @@ def ensure_record_current(
     """Refuse a gate record (checks.json) that is not about the current model, or did not pass.
 
     The record must carry the fingerprints of the model, data and training params of ``lineage``
-    (the current run: callers check it with :func:`~.lineage.ensure_current`), the thresholds
-    of ``params``, and the hash of the checks.html beside it; and every gate must have passed.
+    (the current run: callers check it with :func:`~..pipeline.lineage.ensure_current`), the
+    thresholds of ``params``, and the hash of the checks.html beside it; and every gate must have
+    passed.
 
     Raises:
         ArtifactError: naming what differs, or the failed gates.

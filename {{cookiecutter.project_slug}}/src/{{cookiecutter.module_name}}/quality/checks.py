@@ -88,7 +88,8 @@ def run_checks(
 def load_model(artifacts_dir: Path) -> Any:  # noqa: ANN401 - a fitted Pipeline
     """Load ``model.joblib`` from ``artifacts_dir``; ArtifactError if it is missing.
 
-    Whether the model is current is :func:`~.lineage.ensure_current`'s job (callers run it).
+    Whether the model is current is :func:`~..pipeline.lineage.ensure_current`'s job (callers run
+    it).
     """
     import joblib
 

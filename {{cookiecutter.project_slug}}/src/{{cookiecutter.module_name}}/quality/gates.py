@@ -3,11 +3,11 @@
 A gate is a :class:`GateSpec`: the deepchecks check it reads, a reader that takes its value out
 of the check's ``CheckResult.value``, its direction, its meaning, its suite, the task it fits and
 when it is skipped. :data:`GATES` are the gates of ``make check`` (thresholds under ``gates:`` in
-params.yaml, :class:`.config.GateThresholds`), :data:`MONITOR_GATES` those of ``make monitor``
+params.yaml, :class:`..config.GateThresholds`), :data:`MONITOR_GATES` those of ``make monitor``
 (``monitor.thresholds``); :func:`evaluate` judges either against deepchecks' results, so that
-:mod:`.checks` and :mod:`.monitor` only run the checks. The readers are in :mod:`.gate_readers`.
-This module is light (no imports of the package beyond it, deepchecks only inside one reader):
-:mod:`.config` checks against :data:`GATES` that a threshold fits the task.
+:mod:`.checks` and :mod:`..monitoring.monitor` only run the checks. The readers are in
+:mod:`.gate_readers`. This module is light (no imports of the package beyond it, deepchecks only
+inside one reader): :mod:`..config` checks against :data:`GATES` that a threshold fits the task.
 
 ``max`` gates pass when the value is at most the threshold, ``min`` gates when it is at least
 the threshold (one rule, :func:`judge`). Setting a threshold to ``null`` turns its gate off; a

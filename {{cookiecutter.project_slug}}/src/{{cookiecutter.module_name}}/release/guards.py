@@ -66,9 +66,9 @@ def ensure_gates_passed(
     """Return (lineage, checks) of the artifacts; refuse unless they are HEAD's and passed.
 
     The model, data and params must be the ones lineage.json records
-    (:func:`~.lineage.ensure_current`), trained on HEAD from a clean tree, and checks.json must
-    be the gate record of exactly that run, against the current thresholds, and have passed
-    (:func:`~.check_record.ensure_record_current`).
+    (:func:`~..pipeline.lineage.ensure_current`), trained on HEAD from a clean tree, and
+    checks.json must be the gate record of exactly that run, against the current thresholds, and
+    have passed (:func:`~..quality.check_record.ensure_record_current`).
     """
     from ..errors import ArtifactError
     from ..pipeline.lineage import ensure_current

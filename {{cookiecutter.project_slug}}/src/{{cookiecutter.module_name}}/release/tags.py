@@ -18,7 +18,7 @@ back (the rollback rule: :meth:`.registry.State.stack`); :mod:`.registry` reads 
 :mod:`.guards` holds the guards (clean tree, a gate record that belongs to the model and
 passed, increasing versions, registered version, a commit of the default branch). Every refusal
 raises ``ReleaseError`` before any tag is created. The model card is rendered by
-:mod:`.model_card`; deployment and publishing live in :mod:`.deploy`.
+:mod:`..reporting.model_card`; deployment and publishing live in :mod:`.deploy`.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ anything:
   a plain chart line);
 - plots are published only when the trusted configuration says so (``REPORT_IMAGES`` in the
   default branch's Makefile), never for a pull request from a fork, and only files of a fixed
-  list of names (:data:`~.evaluate.PLOT_FILES`), opened without following links, at most
+  list of names (:data:`~..pipeline.evaluate.PLOT_FILES`), opened without following links, at most
   :data:`MAX_PLOT_BYTES`, that are valid PNG images: their pixels are re-encoded into a new file.
 
 Nothing else in the artifact is read, and the artifact's folder is never listed.
@@ -302,8 +302,8 @@ def reencode_png(data: bytes) -> bytes:
 def copy_plots(report: int, out: Path) -> tuple[list[Path], list[str]]:
     """Re-encode the report's plots of the allowed names into ``out``; return them and the skips.
 
-    Only ``plots/<name>`` for a name of :data:`~.evaluate.PLOT_FILES` is opened (a missing one is
-    skipped quietly, any other problem named in the skips).
+    Only ``plots/<name>`` for a name of :data:`~..pipeline.evaluate.PLOT_FILES` is opened (a
+    missing one is skipped quietly, any other problem named in the skips).
     """
     written: list[Path] = []
     skipped: list[str] = []

@@ -152,8 +152,8 @@ def run_report(
 ) -> Path:
     """Build the report of the run in ``artifacts``; return the path of ``report.md``.
 
-    With ``params`` the run must be current (:func:`~.lineage.ensure_current`): trained with
-    these params and the data file they name.
+    With ``params`` the run must be current (:func:`~..pipeline.lineage.ensure_current`): trained
+    with these params and the data file they name.
     """
     layout = ArtifactLayout(artifacts)
     run = load_run(artifacts)

@@ -18,7 +18,7 @@ when writing works again.
 
 The logged rows are features only (a caller does not know the true value yet): a monitor run on
 them checks feature and prediction drift, not label drift, and ``make retrain`` refuses them
-until labels are joined in. :func:`read_log` reads a file back for :mod:`.monitor`.
+until labels are joined in. :func:`read_log` reads a file back for :mod:`..monitoring.monitor`.
 """
 
 from __future__ import annotations
