@@ -11,29 +11,24 @@ Every problem with the data raises :class:`~..errors.DataError` naming the file,
 the rule, before any artifact is written. The names below are the stage's interface.
 """
 
-from .columns import FeatureSchema, validate_columns, validate_features
+from .columns import FeatureSchema, validate_features
 from .csvfile import read_csv
 from .dataset import Dataset, load_dataset, split, split_sizes, validate_frame, validate_target
 from .source import (
     SAMPLE_FILES,
-    SAMPLE_TARGET,
-    SAMPLES,
     Fetched,
     get_data,
     missing_data_hint,
     sample_frame,
     write_sample,
 )
-from .values import did_you_mean, to_numbers
+from .values import to_numbers
 
 __all__ = [
-    "SAMPLES",
     "SAMPLE_FILES",
-    "SAMPLE_TARGET",
     "Dataset",
     "FeatureSchema",
     "Fetched",
-    "did_you_mean",
     "get_data",
     "load_dataset",
     "missing_data_hint",
@@ -42,7 +37,6 @@ __all__ = [
     "split",
     "split_sizes",
     "to_numbers",
-    "validate_columns",
     "validate_features",
     "validate_frame",
     "validate_target",

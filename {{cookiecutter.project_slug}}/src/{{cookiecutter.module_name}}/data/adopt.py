@@ -215,14 +215,16 @@ def adopt(
     """
     from ..artifacts import atomic_write_text
     from ..pipeline.train import run_training
-    from . import datastore, read_csv, validate_frame
+    from . import datastore
+    from .csvfile import read_csv
+    from .dataset import validate_frame
 
     params_path = params_path or root / "params.yaml"
     current = load_params(params_path)
     ensure_inside(root / data_path, data_folders(current, root), f"DATA {data_path!r}")
     frame = read_csv(root / data_path, data_path)
     if target not in frame.columns:
-        from . import did_you_mean
+        from .values import did_you_mean
 
         columns = [str(c) for c in frame.columns]
         raise DataError(
