@@ -28,6 +28,7 @@ from {{ cookiecutter.module_name }}.errors import DataError, ProjectError
 from {{ cookiecutter.module_name }}.pipeline.train import run_training
 from {{ cookiecutter.module_name }}.release.registry import model_name
 from {{ cookiecutter.module_name }}.serving import schema
+from {{ cookiecutter.module_name }}.serving.inference import Inference
 
 pytestmark = pytest.mark.code
 
@@ -84,12 +85,12 @@ def test_predictions_equal_the_services_for_the_same_rows(
     assert (summary.rows, summary.scored, summary.rejected) == (300, 300, 0)
     out = pd.read_parquet(root / "out.parquet")
     assert out["customer"].tolist() == rows["customer"].tolist()
-    # The service's path: one pydantic record per row, its frame builder, its predictions.
+    # The service's path: one pydantic record per row, its rows, its inference.
     record = schema.record_model(model.features)
     names = [f["name"] for f in model.features]
     records = [record.model_validate(r) for r in rows[names].to_dict("records")]
-    served = schema.predictions(
-        model.pipeline, schema.records_to_frame(records, model.features), "classification"
+    served = Inference(model.pipeline, model.features, "classification").answers(
+        schema.record_rows(records, model.features)
     )
     assert out["prediction"].tolist() == [s["prediction"] for s in served]
     classes = [c.removeprefix("probability_") for c in out.columns if c.startswith("probability_")]

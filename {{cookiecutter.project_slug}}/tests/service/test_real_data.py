@@ -3,8 +3,9 @@
 The penguins data (tests/service/data/README.md) has missing numbers and missing categories.
 A pipeline is trained on it here, whatever the project's own data is, and every valid record,
 ``null`` wherever training saw a missing value, must get from the service's code path
-(validate -> records_to_frame -> predictions, what ``Predictor.predict`` runs) exactly what the
-pipeline itself predicts for the same values, ``None`` or NaN alike.
+(validate -> record_rows -> Inference.answers, what ``Predictor.predict`` runs, with its
+compiled preprocessing) exactly what the pipeline itself predicts for the same values, ``None``
+or NaN alike: the same labels and the same probabilities, bit for bit.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from {{ cookiecutter.module_name }}.data import Dataset, load_dataset
 from {{ cookiecutter.module_name }}.pipeline.lineage import feature_schema
 from {{ cookiecutter.module_name }}.pipeline.train import build_pipeline
 from {{ cookiecutter.module_name }}.serving import schema
+from {{ cookiecutter.module_name }}.serving.inference import Inference
 
 pytestmark = pytest.mark.service
 
@@ -77,11 +79,10 @@ def test_every_valid_record_gets_the_pipelines_prediction(
     )
     rows = data.draw(st.lists(records, min_size=1, max_size=12))
     Record = schema.record_model(features)
-    served = schema.predictions(
-        pipeline,
-        schema.records_to_frame([Record.model_validate(row) for row in rows], features),
-        "classification",
-    )
+    inference = Inference(pipeline, features, "classification")
+    assert inference.compiled is not None, inference.preprocessing
+    validated = [Record.model_validate(row) for row in rows]
+    served = inference.answers(schema.record_rows(validated, features))
     # What a caller of the pipeline passes: the values as they are, None for missing.
     frame = pd.DataFrame(rows, columns=names)
     numeric = [f["name"] for f in features if f["kind"] == "numeric"]
@@ -89,7 +90,7 @@ def test_every_valid_record_gets_the_pipelines_prediction(
     expected = pipeline.predict_proba(frame)
     assert [p["prediction"] for p in served] == np.asarray(pipeline.predict(frame)).tolist()
     got = np.array([[p["probabilities"][str(c)] for c in pipeline.classes_] for p in served])
-    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(got, expected)
     # None and NaN are one missing value to the pipeline.
     nan_frame = frame.astype(object).where(frame.notna(), math.nan)
     np.testing.assert_array_equal(pipeline.predict_proba(nan_frame), expected)

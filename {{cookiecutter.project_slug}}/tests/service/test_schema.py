@@ -15,7 +15,9 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from {{ cookiecutter.module_name }}.pipeline.features import rows_frame
 from {{ cookiecutter.module_name }}.serving import schema
+from {{ cookiecutter.module_name }}.serving.inference import Inference
 
 pytestmark = pytest.mark.service
 
@@ -88,7 +90,7 @@ def test_missing_and_extra_fields_are_rejected() -> None:
 def test_extra_fields_ignore_drops_what_the_model_does_not_use() -> None:
     Lenient = schema.record_model(FEATURES, extra="ignore")
     row = Lenient.model_validate({**VALID, "id": 17, "target": 1})  # a whole row of a table
-    frame = schema.records_to_frame([row], FEATURES)
+    frame = rows_frame(schema.record_rows([row], FEATURES), FEATURES)
     assert list(frame.columns) == [f["name"] for f in FEATURES]
     assert frame.iloc[0]["city"] == "oslo"
     with pytest.raises(ValidationError, match="city"):  # features stay required
@@ -97,7 +99,9 @@ def test_extra_fields_ignore_drops_what_the_model_does_not_use() -> None:
 
 def test_null_is_accepted_only_where_training_data_had_missing_values() -> None:
     assert Record.model_validate({**VALID, "age": None})
-    frame = schema.records_to_frame([Record.model_validate({**VALID, "age": None})], FEATURES)
+    frame = rows_frame(
+        schema.record_rows([Record.model_validate({**VALID, "age": None})], FEATURES), FEATURES
+    )
     assert math.isnan(frame["age"].to_numpy()[0])
 
 
@@ -105,13 +109,13 @@ def test_missing_categories_become_nan() -> None:
     features = [{**FEATURES[2], "missing": 0.2}]
     model = schema.record_model(features)
     records = [model.model_validate({"city": None}), model.model_validate({"city": "rome"})]
-    frame = schema.records_to_frame(records, features)
+    frame = rows_frame(schema.record_rows(records, features), features)
     assert frame["city"].isna().tolist() == [True, False]
 
 
 def test_records_become_a_frame_in_training_column_order() -> None:
     records = [Record.model_validate(VALID), Record.model_validate({**VALID, "code": 2})]
-    frame = schema.records_to_frame(records, FEATURES)
+    frame = rows_frame(schema.record_rows(records, FEATURES), FEATURES)
     assert list(frame.columns) == [f["name"] for f in FEATURES]
     assert frame["age"].dtype == np.float64
     assert frame["code"].tolist() == [1, 2]
@@ -141,9 +145,21 @@ def _fit(estimator: BaseEstimator) -> tuple[Pipeline, pd.DataFrame]:
     ), frame
 
 
+FIT_FEATURES = [
+    {"name": "x", "kind": "numeric", "min": 0.0, "max": 1.0, "missing": 0.0},
+    {"name": "city", "kind": "categorical", "categories": ["oslo", "rome"], "missing": 0.0},
+]
+
+
+def _answers(pipeline: Pipeline, frame: pd.DataFrame, task: str) -> list[dict[str, Any]]:
+    inference = Inference(pipeline, FIT_FEATURES, task)
+    assert inference.compiled is None  # not features.py's preprocessor: scikit-learn runs it
+    return inference.answers(frame.to_numpy(dtype=object).tolist())
+
+
 def test_classification_predictions_have_labels_and_probabilities() -> None:
     pipeline, frame = _fit(LogisticRegression())
-    out = schema.predictions(pipeline, frame, "classification")
+    out = _answers(pipeline, frame, "classification")
     model = schema.prediction_model("classification", [0, 1])
     assert [o["prediction"] for o in out] == np.asarray(pipeline.predict(frame)).tolist()
     assert all(set(o["probabilities"]) == {"0", "1"} for o in out)
@@ -153,7 +169,7 @@ def test_classification_predictions_have_labels_and_probabilities() -> None:
 
 def test_regression_predictions_are_numbers() -> None:
     pipeline, frame = _fit(Ridge())
-    out = schema.predictions(pipeline, frame, "regression")
+    out = _answers(pipeline, frame, "regression")
     model = schema.prediction_model("regression")
     assert [o["prediction"] for o in out] == pytest.approx(
         np.asarray(pipeline.predict(frame)).tolist()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import pandas as pd
+    from numpy.typing import NDArray
     from sklearn.compose import ColumnTransformer
 
 #: Placeholder category for missing values of categorical columns.
@@ -57,3 +60,38 @@ def build_preprocessor(numeric: list[str], categorical: list[str]) -> ColumnTran
         )
         transformers.append(("categorical", categorical_steps, list(categorical)))
     return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
+
+
+def _column(values: list[Any], numeric: bool) -> NDArray[Any]:  # float or object values
+    import numpy as np
+
+    if numeric:
+        return np.array(values, dtype=float)  # None -> NaN
+    if any(value is None for value in values):  # missing categories are NaN, as read_csv gives
+        return np.array([np.nan if value is None else value for value in values], dtype=object)
+    return np.array(values)  # the type numpy infers (str -> object in pandas, int -> int64)
+
+
+def rows_frame(
+    rows: Sequence[Sequence[Any]], features: Sequence[Mapping[str, Any]]
+) -> pd.DataFrame:
+    """Turn rows of feature values into the DataFrame the pipeline was trained on.
+
+    Args:
+        rows: One value per feature, in the order of ``features``; None for a missing value.
+        features: The lineage record's ``data.features`` list.
+
+    Returns:
+        One row per input row, columns named and ordered as in training; numeric columns are
+        float (None becomes NaN for the imputer).
+    """
+    import numpy as np
+    import pandas as pd
+
+    names = [f["name"] for f in features]
+    numeric = [f["kind"] == "numeric" for f in features]
+    if all(numeric):  # one float block: much faster to build than column by column
+        return pd.DataFrame(np.array(rows, dtype=float).reshape(len(rows), len(names)),
+                            columns=names, copy=False)  # fmt: skip
+    columns = {name: _column([row[i] for row in rows], numeric[i]) for i, name in enumerate(names)}
+    return pd.DataFrame(columns, columns=names, copy=False)

@@ -35,7 +35,6 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
-    from sklearn.pipeline import Pipeline
 
 NUMERIC_MARGIN = 0.5
 """Accepted distance beyond the training range, as a fraction of the range's span."""
@@ -185,68 +184,21 @@ def example_record(features: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return record
 
 
-def _column(values: list[Any], numeric: bool) -> NDArray[Any]:  # float or object values
-    if numeric:
-        return np.array(values, dtype=float)  # None -> NaN
-    if any(value is None for value in values):  # missing categories are NaN, as read_csv gives
-        return np.array([np.nan if value is None else value for value in values], dtype=object)
-    return np.array(values)  # the type numpy infers (str -> object in pandas, int -> int64)
-
-
-def records_to_frame(
+def record_rows(
     records: Sequence[BaseModel], features: Sequence[Mapping[str, Any]]
-) -> pd.DataFrame:
-    """Turn validated records into the DataFrame the pipeline was trained on.
+) -> list[list[Any]]:
+    """The values of validated records, one list per record in the order of ``features``.
 
     Args:
         records: Instances of the model returned by :func:`record_model` for ``features``.
         features: The lineage record's ``data.features`` list.
 
     Returns:
-        One row per record, columns named and ordered as in training; numeric columns are float
-        (``null`` becomes NaN for the pipeline's imputer).
+        One value per feature (None where the record has ``null``), the rows
+        :class:`.inference.Inference` predicts.
     """
-    names = [f["name"] for f in features]
     keys = [_field_key(i) for i in range(len(features))]
-    rows = [[getattr(record, key) for key in keys] for record in records]
-    numeric = [f["kind"] == "numeric" for f in features]
-    if all(numeric):  # one float block: much faster to build than column by column
-        values = np.array(rows, dtype=float)  # None -> NaN
-        return pd.DataFrame(values, columns=names, copy=False)
-    columns = {name: _column([row[i] for row in rows], numeric[i]) for i, name in enumerate(names)}
-    return pd.DataFrame(columns, columns=names, copy=False)
-
-
-def predictions(pipeline: Pipeline, frame: pd.DataFrame, task: str) -> list[dict[str, Any]]:
-    """Predict with the fitted pipeline and shape the results as JSON-ready dicts.
-
-    For classification the preprocessing runs once and feeds both ``predict`` and
-    ``predict_proba`` of the final estimator: the same numbers as the pipeline's own methods,
-    at the cost of one transform instead of two.
-
-    Args:
-        pipeline: The fitted scikit-learn pipeline.
-        frame: Input rows from :func:`records_to_frame`.
-        task: ``"classification"`` or ``"regression"``.
-
-    Returns:
-        One dict per row, matching :func:`prediction_model`.
-    """
-    if task != "classification":
-        return [{"prediction": float(value)} for value in np.asarray(pipeline.predict(frame))]
-    estimator: Any = pipeline  # the pipeline, or its last step: any fitted estimator
-    inputs = frame
-    if len(getattr(pipeline, "steps", ())) > 1:
-        estimator, inputs = pipeline.steps[-1][1], pipeline[:-1].transform(frame)
-    labels = estimator.predict(inputs).tolist()
-    if not hasattr(estimator, "predict_proba"):
-        return [{"prediction": label, "probabilities": None} for label in labels]
-    names = [str(c) for c in estimator.classes_.tolist()]
-    probabilities = estimator.predict_proba(inputs).tolist()
-    return [
-        {"prediction": label, "probabilities": dict(zip(names, row, strict=True))}
-        for label, row in zip(labels, probabilities, strict=True)
-    ]
+    return [[getattr(record, key) for key in keys] for record in records]
 
 
 def check_rows(

@@ -29,6 +29,7 @@ Settings, tuned on a 2-core machine (``make bench-serve`` measures them):
 from __future__ import annotations
 
 import json
+import logging
 import os
 from typing import Annotated, Any
 
@@ -38,14 +39,10 @@ from pydantic import BaseModel, Field
 from ..config import ServingParams
 from . import http_guard, traffic
 from .bento import LINEAGE_METADATA, MODEL_NAME
-from .schema import (
-    MAX_RECORDS,
-    example_record,
-    prediction_model,
-    predictions,
-    record_model,
-    records_to_frame,
-)
+from .inference import Inference
+from .schema import MAX_RECORDS, example_record, prediction_model, record_model, record_rows
+
+logger = logging.getLogger(__name__)
 
 MODEL_TAG = os.environ.get("MODEL_TAG") or f"{MODEL_NAME}:latest"
 """The model served: ``MODEL_TAG`` from the environment, else the newest saved version."""
@@ -70,6 +67,7 @@ if _stored is None:  # fail with a hint instead of BentoML's attempt to reach Be
     raise bentoml.exceptions.NotFound(msg)
 LINEAGE: dict[str, Any] = json.loads(_stored.info.metadata[LINEAGE_METADATA])
 FEATURES: list[dict[str, Any]] = list(LINEAGE["data"]["features"])
+FEATURE_NAMES = [feature["name"] for feature in FEATURES]
 TASK: str = LINEAGE["task"]
 
 SERVING = ServingParams.model_validate((LINEAGE.get("params") or {}).get("serving") or {})
@@ -124,8 +122,9 @@ class Predictor:
         if in_worker:  # first: a worker killed while loading the model must not outlive it
             http_guard.die_with_parent()
             http_guard.install_client_error_log()
-        self.pipeline = bentoml.sklearn.load_model(self.model_ref)
+        self.inference = Inference(bentoml.sklearn.load_model(self.model_ref), FEATURES, TASK)
         self.model_tag = str(self.model_ref.tag)
+        logger.info("serving %s; preprocessing: %s", self.model_tag, self.inference.preprocessing)
         self.traffic: traffic.TrafficLog | None = None
         if in_worker:  # served traffic only: in-process calls are not logged
             log = SERVING.traffic_log
@@ -142,10 +141,12 @@ class Predictor:
         hand-off to the thread and back cost more than the ~1 ms prediction, which holds the
         GIL either way (profiled: see ``make bench-serve``).
         """
-        frame = records_to_frame(records, FEATURES)
-        answers = predictions(self.pipeline, frame, TASK)
+        rows = record_rows(records, FEATURES)
+        answers = self.inference.answers(rows)
         if self.traffic is not None:
-            self.traffic.write(traffic.dumped(records), answers)
+            self.traffic.write(
+                [dict(zip(FEATURE_NAMES, row, strict=True)) for row in rows], answers
+            )
         return answers
 
     @bentoml.api  # type: ignore[untyped-decorator]  # BentoML's decorator is untyped

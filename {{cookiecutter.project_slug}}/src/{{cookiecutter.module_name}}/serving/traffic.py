@@ -28,7 +28,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -183,8 +183,3 @@ def read_log(path: Path, label: str) -> pd.DataFrame:
     if not rows:
         raise DataError(f"{label}: no logged rows")
     return pd.DataFrame.from_records(rows)
-
-
-def dumped(records: Iterable[Any]) -> list[dict[str, Any]]:
-    """Request records (pydantic models aliased to column names) as plain rows."""
-    return [record.model_dump(by_alias=True) for record in records]
