@@ -67,10 +67,11 @@ def _value(feature: Mapping[str, Any], column: pd.Series[Any]) -> st.SearchStrat
     return st.one_of(st.none(), values) if feature["missing"] > 0 else values
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "scikit-learn"])
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_every_valid_record_gets_the_pipelines_prediction(
-    penguins: Penguins, data: st.DataObject
+    penguins: Penguins, compiled: bool, data: st.DataObject
 ) -> None:
     dataset, pipeline, features = penguins
     names = [f["name"] for f in features]
@@ -79,8 +80,8 @@ def test_every_valid_record_gets_the_pipelines_prediction(
     )
     rows = data.draw(st.lists(records, min_size=1, max_size=12))
     Record = schema.record_model(features)
-    inference = Inference(pipeline, features, "classification")
-    assert inference.compiled is not None, inference.preprocessing
+    inference = Inference(pipeline, features, "classification", compile_features=compiled)
+    assert (inference.compiled is not None) == compiled, inference.preprocessing
     validated = [Record.model_validate(row) for row in rows]
     served = inference.answers(schema.record_rows(validated, features))
     # What a caller of the pipeline passes: the values as they are, None for missing.

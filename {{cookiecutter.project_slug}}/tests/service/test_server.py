@@ -112,7 +112,9 @@ def test_real_server(
     )
     status, text = fetch(f"{server.url}/metadata", "{}")
     assert status == 200
-    assert json.loads(text)["lineage"] == lineage
+    metadata = json.loads(text)
+    assert metadata["lineage"] == lineage
+    assert metadata["preprocessing"].startswith("compiled"), metadata["preprocessing"]
     for bad in ['{"records": []}', '{"records": [{"x": 1}]}', '{"records": [', "null"]:
         status, text = fetch(f"{server.url}/predict", bad)
         assert status == 400, (bad, status, text)

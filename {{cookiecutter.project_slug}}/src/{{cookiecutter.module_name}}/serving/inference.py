@@ -24,7 +24,11 @@ class Inference:
     """A fitted pipeline, ready to answer rows of feature values."""
 
     def __init__(
-        self, pipeline: Pipeline, features: Sequence[Mapping[str, Any]], task: str
+        self,
+        pipeline: Pipeline,
+        features: Sequence[Mapping[str, Any]],
+        task: str,
+        compile_features: bool = True,
     ) -> None:
         """Compile ``pipeline``'s preprocessing if possible (see the module docstring).
 
@@ -32,6 +36,7 @@ class Inference:
             pipeline: The fitted pipeline, or a bare fitted estimator.
             features: The lineage record's ``data.features`` list (the order of a row).
             task: ``"classification"`` or ``"regression"``.
+            compile_features: False keeps scikit-learn's preprocessing (``SERVICE_COMPILE=off``).
         """
         self.pipeline = pipeline
         self.features = list(features)
@@ -41,7 +46,9 @@ class Inference:
         self.preprocessor: Any = pipeline[:-1] if len(steps) > 1 else None
         self.compiled: CompiledFeatures | None = None
         self.preprocessing = "none: the model is a bare estimator"
-        if self.preprocessor is not None:
+        if self.preprocessor is not None and not compile_features:
+            self.preprocessing = "scikit-learn (compiling turned off)"
+        elif self.preprocessor is not None:
             try:
                 self.compiled = compile_preprocessor(pipeline, self.features)
                 self.preprocessing = "compiled (numpy; checked equal to scikit-learn's)"

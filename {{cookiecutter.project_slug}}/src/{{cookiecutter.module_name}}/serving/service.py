@@ -49,8 +49,17 @@ MODEL_TAG = os.environ.get("MODEL_TAG") or f"{MODEL_NAME}:latest"
 
 WORKERS = int(os.environ.get("SERVICE_WORKERS") or 2)
 """Worker processes (``SERVICE_WORKERS``; default 2, one per core of a 2-core machine)."""
-BATCHING = (os.environ.get("SERVICE_BATCHING") or "on").lower() not in {"off", "0", "false"}
+
+
+def _switch(variable: str) -> bool:
+    """An on/off setting from the environment: on unless set to off, 0 or false."""
+    return (os.environ.get(variable) or "on").strip().lower() not in {"off", "0", "false"}
+
+
+BATCHING = _switch("SERVICE_BATCHING")
 """Adaptive batching of ``predict`` (``SERVICE_BATCHING=off`` disables it)."""
+COMPILE = _switch("SERVICE_COMPILE")
+"""Compiled preprocessing (:mod:`..pipeline.compiled_features`; ``SERVICE_COMPILE=off``)."""
 MAX_BATCH_SIZE = 1000
 MAX_LATENCY_MS = 5000
 
@@ -95,6 +104,7 @@ class Metadata(BaseModel):
     model_tag: str
     version: str
     task: str
+    preprocessing: str
     metrics: dict[str, Any]
     lineage: dict[str, Any]
 
@@ -122,9 +132,11 @@ class Predictor:
         if in_worker:  # first: a worker killed while loading the model must not outlive it
             http_guard.die_with_parent()
             http_guard.install_client_error_log()
-        self.inference = Inference(bentoml.sklearn.load_model(self.model_ref), FEATURES, TASK)
+        pipeline = bentoml.sklearn.load_model(self.model_ref)
+        self.inference = Inference(pipeline, FEATURES, TASK, compile_features=COMPILE)
         self.model_tag = str(self.model_ref.tag)
-        logger.info("serving %s; preprocessing: %s", self.model_tag, self.inference.preprocessing)
+        if COMPILE and self.inference.compiled is None and self.inference.preprocessor is not None:
+            logger.warning("%s: preprocessing by %s", self.model_tag, self.inference.preprocessing)
         self.traffic: traffic.TrafficLog | None = None
         if in_worker:  # served traffic only: in-process calls are not logged
             log = SERVING.traffic_log
@@ -151,12 +163,13 @@ class Predictor:
 
     @bentoml.api  # type: ignore[untyped-decorator]  # BentoML's decorator is untyped
     def metadata(self) -> Metadata:
-        """Return the model's tag, version, task, metrics and full lineage record."""
+        """Return the model's tag, version, task, preprocessing path, metrics and lineage."""
         info = self.model_ref.info.metadata
         return Metadata(
             model_tag=self.model_tag,
             version=str(info.get("version", "")),
             task=TASK,
+            preprocessing=self.inference.preprocessing,
             metrics=dict(info.get("metrics") or {}),
             lineage=LINEAGE,
         )
