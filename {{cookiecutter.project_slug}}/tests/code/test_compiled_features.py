@@ -158,6 +158,12 @@ def test_other_preprocessors_are_refused_with_the_reason() -> None:
     _refused(_pipeline(rare), "'categorical': not features.py's categorical steps")
 
 
+def test_a_missing_fitted_value_is_refused_not_a_crash() -> None:
+    pipeline = _pipeline(build_preprocessor(["x"], ["city"]))
+    del pipeline[0].named_transformers_["numeric"][0].statistics_
+    _refused(pipeline, "a fitted value is missing: .*statistics_")
+
+
 def test_categories_that_are_not_strings_are_refused() -> None:
     frame = pd.DataFrame({"code": [1, 2, 1, 2] * 5})
     pipeline = Pipeline([("preprocess", build_preprocessor([], ["code"])),

@@ -109,9 +109,17 @@ def compile_preprocessor(
     Raises:
         NotCompilable: If a step is not the one features.py builds, or the probes differ.
     """
-    compiled = CompiledFeatures(_blocks(pipeline, [f["name"] for f in features]))
+    try:
+        compiled = CompiledFeatures(_blocks(pipeline, [f["name"] for f in features]))
+    except AttributeError as error:  # a fitted value this scikit-learn version keeps elsewhere
+        msg = f"a fitted value is missing: {error}"
+        raise NotCompilable(msg) from None
     probes = probe_rows(features)
-    expected = np.asarray(pipeline[:-1].transform(rows_frame(probes, features)))
+    try:
+        expected = np.asarray(pipeline[:-1].transform(rows_frame(probes, features)))
+    except (ValueError, TypeError) as error:
+        msg = f"scikit-learn refuses the probe rows: {error}"
+        raise NotCompilable(msg) from None
     got = compiled.transform(probes)
     if got.shape != expected.shape or not np.array_equal(got, expected):
         msg = "its output differs from scikit-learn's on the probe rows"
