@@ -172,7 +172,23 @@ def test_categories_that_are_not_strings_are_refused() -> None:
     _refused(pipeline, "a category is not a string", features)
 
 
-def test_columns_that_are_not_the_features_are_refused() -> None:
+def test_columns_that_are_not_the_features_by_name_are_refused() -> None:
     pipeline = _pipeline(build_preprocessor(["x"], ["city"]))
     renamed = [{**f, "name": f"{f['name']}_renamed"} for f in _mixed()[2]]
     _refused(pipeline, "selects columns that are not the features", renamed)
+    numeric = Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+                        ("scale", StandardScaler())])  # fmt: skip
+    by_position = _pipeline(ColumnTransformer([("numeric", numeric, slice(0, 1))]))
+    _refused(by_position, "'numeric' selects columns that are not the features by name")
+
+
+def test_a_string_with_a_trailing_nul_is_its_own_category() -> None:
+    pipeline = _pipeline(build_preprocessor(["x"], ["city"]))
+    features = _mixed()[2]
+    features[1] = {**features[1], "categories": None}  # too many to list: any string is valid
+    rows = [[2.0, "a\x00"], [2.0, "a"]]  # no missing value in the batch
+    frame = rows_frame(rows, features)
+    assert frame["city"].tolist() == ["a\x00", "a"]
+    got = compile_preprocessor(pipeline, features).transform(rows)
+    np.testing.assert_array_equal(got, pipeline[:-1].transform(frame))
+    assert got[0, 1:].tolist() == [0.0, 0.0, 0.0]  # unseen, unlike "a"

@@ -115,15 +115,17 @@ def compile_preprocessor(
         msg = f"a fitted value is missing: {error}"
         raise NotCompilable(msg) from None
     probes = probe_rows(features)
-    try:
-        expected = np.asarray(pipeline[:-1].transform(rows_frame(probes, features)))
-    except (ValueError, TypeError) as error:
-        msg = f"scikit-learn refuses the probe rows: {error}"
-        raise NotCompilable(msg) from None
-    got = compiled.transform(probes)
-    if got.shape != expected.shape or not np.array_equal(got, expected):
-        msg = "its output differs from scikit-learn's on the probe rows"
-        raise NotCompilable(msg)
+    for batch in (probes[:-1], probes):  # a batch without a missing value, then one with
+        try:
+            expected = np.asarray(pipeline[:-1].transform(rows_frame(batch, features)))
+        except (ValueError, TypeError) as error:
+            msg = f"scikit-learn refuses the probe rows: {error}"
+            raise NotCompilable(msg) from None
+        got = compiled.transform(batch)
+        same = got.shape == expected.shape and got.dtype == expected.dtype
+        if not same or not np.array_equal(got, expected):
+            msg = "its output differs from scikit-learn's on the probe rows"
+            raise NotCompilable(msg)
     return compiled
 
 
@@ -163,10 +165,11 @@ def _blocks(pipeline: Pipeline, names: list[str]) -> list[Block]:
     for name, transformer, columns in preprocessor.transformers_:
         if isinstance(transformer, str) and transformer == "drop":
             continue  # the remainder, or a dropped transformer: no output columns
-        if isinstance(columns, str) or any(column not in position for column in columns):
-            msg = f"transformer {name!r} selects columns that are not the features"
+        selected = list(columns) if isinstance(columns, list | tuple | np.ndarray) else []
+        if not selected or any(not isinstance(c, str) or c not in position for c in selected):
+            msg = f"transformer {name!r} selects columns that are not the features by name"
             raise NotCompilable(msg)
-        block = _block(name, transformer, [position[column] for column in columns])
+        block = _block(name, transformer, [position[str(column)] for column in selected])
         width = len(block.positions) if isinstance(block, NumericBlock) else block.width
         span = preprocessor.output_indices_[name]
         if span.stop - span.start != width:
@@ -207,8 +210,8 @@ def _block(name: str, transformer: Any, positions: list[int]) -> Block:  # noqa:
         if missing.func is not as_nan or imputer.strategy != "constant" or not plain_encoder:
             msg = f"transformer {name!r}: not features.py's categorical steps"
             raise NotCompilable(msg)
-        if imputer.fill_value != MISSING or imputer.add_indicator:
-            msg = f"transformer {name!r}: imputer does not fill {MISSING!r}"
+        if imputer.fill_value != MISSING or not _nan_only(imputer) or imputer.add_indicator:
+            msg = f"transformer {name!r}: imputer does not fill NaN only with {MISSING!r}"
             raise NotCompilable(msg)
         columns: list[dict[str, int]] = []
         offset = 0
@@ -223,7 +226,10 @@ def _block(name: str, transformer: Any, positions: list[int]) -> Block:  # noqa:
     raise NotCompilable(msg)
 
 
-def _plain(imputer: Any) -> bool:  # noqa: ANN401 - a fitted SimpleImputer
+def _nan_only(imputer: Any) -> bool:  # noqa: ANN401 - a fitted SimpleImputer
     missing = imputer.missing_values
-    is_nan = isinstance(missing, float) and np.isnan(missing)
-    return bool(is_nan and imputer.keep_empty_features and not imputer.add_indicator)
+    return isinstance(missing, float) and bool(np.isnan(missing))
+
+
+def _plain(imputer: Any) -> bool:  # noqa: ANN401 - a fitted SimpleImputer
+    return _nan_only(imputer) and imputer.keep_empty_features and not imputer.add_indicator

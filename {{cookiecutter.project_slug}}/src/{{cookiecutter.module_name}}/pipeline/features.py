@@ -67,9 +67,11 @@ def _column(values: list[Any], numeric: bool) -> NDArray[Any]:  # float or objec
 
     if numeric:
         return np.array(values, dtype=float)  # None -> NaN
-    if any(value is None for value in values):  # missing categories are NaN, as read_csv gives
+    if any(value is None or isinstance(value, str) for value in values):
+        # Objects, as read_csv gives: a numpy string array would drop trailing NUL characters
+        # ("c1\x00" would become "c1"). Missing categories are NaN.
         return np.array([np.nan if value is None else value for value in values], dtype=object)
-    return np.array(values)  # the type numpy infers (str -> object in pandas, int -> int64)
+    return np.array(values)  # the type numpy infers (int -> int64, as read_csv gives)
 
 
 def rows_frame(

@@ -67,7 +67,10 @@ class Inference:
 
         Classification: the label from ``predict`` and, when the estimator has
         ``predict_proba``, each class's probability keyed by the label as a string. Both come
-        from one preprocessing of the rows, and equal the pipeline's own methods.
+        from one preprocessing of the rows, which equals scikit-learn's bit for bit. The model's
+        own rounding depends on its input's memory layout: ``pipeline.predict_proba`` of a
+        numeric-only DataFrame read from a file (column-major) differs in the last bit (2.2e-16
+        at most on the sample) from the same call on a row-major copy, and so from these answers.
         """
         inputs = self.inputs(rows)
         if self.task != "classification":
