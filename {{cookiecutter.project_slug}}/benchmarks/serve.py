@@ -51,7 +51,9 @@ from typing import cast
 
 from common import package_name
 
+from {{ cookiecutter.module_name }}.layout import ArtifactLayout
 from {{ cookiecutter.module_name }}.processes import stop_group
+from {{ cookiecutter.module_name }}.records import Lineage
 from {{ cookiecutter.module_name }}.serving.inference import Inference
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -344,7 +346,7 @@ def table(results: Results) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each run")
-    parser.add_argument("--artifacts", type=Path, default=ROOT / "artifacts")
+    parser.add_argument("--artifacts", type=Path, help="artifacts folder (default: the project's)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
     hey_path = shutil.which("hey")
@@ -357,13 +359,14 @@ def main() -> int:
     import joblib
     import pandas as pd
 
-    lineage = json.loads((args.artifacts / "lineage.json").read_text(encoding="utf-8"))
-    features = lineage["data"]["features"]
-    data = pd.read_csv(ROOT / lineage["data"]["path"])
+    layout = ArtifactLayout.of(ROOT, args.artifacts)
+    lineage = Lineage.read(layout.lineage, "run `make train` first")
+    features = [feature.model_dump() for feature in lineage.data.features]
+    data = pd.read_csv(ROOT / lineage.data.path)
     row = data[[f["name"] for f in features]].head(1)
     records = json.loads(row.to_json(orient="records"))  # NaN -> null
     body = json.dumps({"records": records}).encode()
-    pipeline = joblib.load(args.artifacts / "model.joblib")
+    pipeline = joblib.load(layout.model)
     package = package_name()
     runs: list[Run] = []
 
@@ -373,7 +376,7 @@ def main() -> int:
         env = dict(os.environ, BENTOML_HOME=str(home), BENTOML_DO_NOT_TRACK="true")
         env.pop("MODEL_TAG", None)
         subprocess.run(
-            [sys.executable, "-m", package, "bento", "--artifacts", str(args.artifacts),
+            [sys.executable, "-m", package, "bento", "--artifacts", str(layout.dir),
              "--no-build"],
             env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
         )  # fmt: skip
@@ -384,7 +387,7 @@ def main() -> int:
         for name in HIDDEN:
             (hidden / f"{name}.py").write_text(f"raise ImportError('{name}: hidden')")
         floor = median_ms(lambda: pipeline.predict(row))
-        inference = Inference(pipeline, features, lineage["task"])
+        inference = Inference(pipeline, features, lineage.task)
         rows = [[record[f["name"]] for f in features] for record in records]
         inference_ms = median_ms(lambda: inference.answers(rows))
         os.environ.update(env, TRAFFIC_LOG_DIR="off")  # the service reads its store at import
@@ -406,7 +409,7 @@ def main() -> int:
     results = Results(
         seconds=args.seconds,
         cpus=os.cpu_count() or 0,
-        model=str(lineage["model"]["type"]),
+        model=lineage.model.type,
         load_average=os.getloadavg(),
         floor_ms=floor,
         inference_ms=inference_ms,
