@@ -14,13 +14,13 @@ still read the base branch's run.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ArtifactError
-from .quality.gate_readers import FeatureDriftScore
 
 #: The version of every record this code writes.
 SCHEMA_VERSION = 1
@@ -333,6 +333,14 @@ class ReferenceInfo(BaseModel):
     sha256: str
     rows: int
     sampled_rows: int
+
+
+@dataclass(frozen=True)
+class FeatureDriftScore:
+    """One feature's drift score and the method that measured it."""
+
+    drift_score: float
+    method: str
 
 
 class MonitorSummary(Record):

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError
-from ..quality.gate_readers import Context, FeatureDriftScore, feature_drift_scores
+from ..quality.gate_readers import Context, feature_drift_scores
 from ..quality.gates import INTEGRITY_GATES, MONITOR_GATES, Gate, evaluate, results_by_check
-from ..records import Verdict
+from ..records import FeatureDriftScore, Verdict
 from .batch import Batch
 
 if TYPE_CHECKING:

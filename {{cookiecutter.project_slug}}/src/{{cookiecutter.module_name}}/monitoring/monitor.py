@@ -35,9 +35,17 @@ from typing import TYPE_CHECKING
 
 from ..artifacts import StagingDir, atomic_write_json, atomic_write_text, display_path, sha256_file
 from ..layout import MONITOR_JSON, ArtifactLayout
-from ..quality.gate_readers import FeatureDriftScore, drifted_features
+from ..quality.gate_readers import drifted_features
 from ..quality.gates import DRIFT_GATES, Gate, verdict_table
-from ..records import BatchInfo, GateResult, ModelInfo, MonitorSummary, ReferenceInfo, Skipped
+from ..records import (
+    BatchInfo,
+    FeatureDriftScore,
+    GateResult,
+    ModelInfo,
+    MonitorSummary,
+    ReferenceInfo,
+    Skipped,
+)
 from .batch import load_batch, resolve_source
 from .drift import run_checks, verdict_of
 

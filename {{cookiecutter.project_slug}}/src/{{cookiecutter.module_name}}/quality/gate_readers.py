@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..records import FeatureDriftScore
+
 
 @dataclass(frozen=True)
 class Context:
@@ -52,14 +54,6 @@ def largest(values: Mapping[Any, Any]) -> tuple[float, str]:
         return 0.0, ""
     key = max(clean, key=lambda k: clean[k])
     return clean[key], str(key)
-
-
-@dataclass(frozen=True)
-class FeatureDriftScore:
-    """One feature's drift score and the method that measured it."""
-
-    drift_score: float
-    method: str
 
 
 def feature_drift_scores(value: Mapping[Any, Any]) -> dict[str, FeatureDriftScore]:
