@@ -1,8 +1,9 @@
 """The compiled preprocessor computes scikit-learn's numbers, bit for bit, or refuses to exist.
 
-Real data with missing numbers and missing categories (the penguins, tests/service/data) and a
-generated mixed frame; rows drawn across and beyond each training range, unseen categories and
-``None`` anywhere. Every pipeline this module does not recognise is refused with the reason.
+The project's own data (whatever params.yaml names), real data with missing numbers and missing
+categories (the penguins, tests/service/data) and a generated mixed frame; rows drawn across and
+beyond each training range, unseen categories and ``None`` anywhere. Every pipeline this module
+does not recognise is refused with the reason.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-from {{ cookiecutter.module_name }}.config import parse_params
+from {{ cookiecutter.module_name }}.config import load_params, parse_params
 from {{ cookiecutter.module_name }}.data import load_dataset
 from {{ cookiecutter.module_name }}.pipeline import compiled_features
 from {{ cookiecutter.module_name }}.pipeline.compiled_features import NotCompilable, compile_preprocessor
@@ -37,13 +38,18 @@ PENGUINS = Path(__file__).parents[1] / "service" / "data" / "penguins.csv"
 Fitted = tuple[Pipeline, list[dict[str, Any]]]
 
 
-@pytest.fixture(scope="module", params=["penguins", "synthetic"])
+@pytest.fixture(scope="module", params=["project", "penguins", "synthetic"])
 def fitted(
     request: pytest.FixtureRequest,
     base_params: Callable[..., dict[str, Any]],
     make_frame: Callable[..., pd.DataFrame],
+    project_params_file: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Fitted:
+    if request.param == "project":
+        params = load_params(project_params_file)
+        dataset = load_dataset(params, project_params_file.parent)
+        return build_pipeline(params, dataset).fit(dataset.X, dataset.y), feature_schema(dataset)
     if request.param == "penguins":
         folder, data = PENGUINS.parent, {"path": PENGUINS.name, "target": "species"}
     else:
