@@ -155,6 +155,16 @@ def remote(root: Path) -> Remote | None:
         return Remote(name, str(section["url"]), section.get("endpointurl"))
 
 
+def _remote_failure(
+    root: Path, relative: str, action: str, exc: Exception, captured: _Captured
+) -> DataError:
+    """One line: which file, ``action`` ("push to", "pull from") which remote, and why not."""
+    from dvc.exceptions import DvcException
+
+    why = _why(exc, captured) if isinstance(exc, DvcException) else _plain(exc)
+    return DataError(f"{relative}: cannot {action} {_remote_label(root)}: {why}")
+
+
 def _remote_label(root: Path) -> str:
     try:
         found = remote(root)
@@ -206,19 +216,11 @@ def push(root: Path, path: str | Path) -> DataVersion:
     """
     relative = _inside(root, path)
     version = _tracked(root, relative)
-    from dvc.exceptions import DvcException
-
     with _dvc(root) as (repo, captured):
         try:
             repo.push(targets=[str(root.resolve() / version.pointer)])
-        except DvcException as exc:
-            raise DataError(
-                f"{relative}: cannot push to {_remote_label(root)}: {_why(exc, captured)}"
-            ) from None
-        except Exception as exc:  # a remote's client library (botocore, ...)
-            raise DataError(
-                f"{relative}: cannot push to {_remote_label(root)}: {_plain(exc)}"
-            ) from None
+        except Exception as exc:  # DVC's, or a remote's client library's (botocore, ...)
+            raise _remote_failure(root, relative, "push to", exc, captured) from None
     return version
 
 
@@ -244,7 +246,7 @@ def pull(root: Path, path: str | Path) -> DataVersion:
             f"(md5 {version.md5[:12]}); `make track` versions your change, "
             f"`git checkout -- {version.pointer}` then `rm {relative}` and `make data` discards it"
         )
-    from dvc.exceptions import CheckoutError, DvcException
+    from dvc.exceptions import CheckoutError
 
     with _dvc(root) as (repo, captured):
         try:
@@ -255,14 +257,8 @@ def pull(root: Path, path: str | Path) -> DataVersion:
                 f"local cache nor in {_remote_label(root)}; push it from the machine that "
                 "tracked it (`make push`), or set the team's remote (`make remote URL=...`)"
             ) from None
-        except DvcException as exc:
-            raise DataError(
-                f"{relative}: cannot pull from {_remote_label(root)}: {_why(exc, captured)}"
-            ) from None
-        except Exception as exc:  # a remote's client library (botocore, ...)
-            raise DataError(
-                f"{relative}: cannot pull from {_remote_label(root)}: {_plain(exc)}"
-            ) from None
+        except Exception as exc:  # DVC's, or a remote's client library's (botocore, ...)
+            raise _remote_failure(root, relative, "pull from", exc, captured) from None
     return version
 
 
