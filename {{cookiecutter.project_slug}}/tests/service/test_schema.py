@@ -154,6 +154,8 @@ FIT_FEATURES = [
 def _answers(pipeline: Pipeline, frame: pd.DataFrame, task: str) -> list[dict[str, Any]]:
     inference = Inference(pipeline, FIT_FEATURES, task)
     assert inference.compiled is None  # not features.py's preprocessor: scikit-learn runs it
+    assert inference.refused is not None
+    assert inference.preprocessing == f"scikit-learn (not compiled: {inference.refused})"
     return inference.answers(frame.to_numpy(dtype=object).tolist())
 
 

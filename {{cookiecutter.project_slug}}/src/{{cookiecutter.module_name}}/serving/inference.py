@@ -38,13 +38,13 @@ class Inference:
             task: ``"classification"`` or ``"regression"``.
             compile_features: False keeps scikit-learn's preprocessing (``SERVICE_COMPILE=off``).
         """
-        self.pipeline = pipeline
         self.features = list(features)
         self.task = task
         steps: list[Any] = list(getattr(pipeline, "steps", []))
         self.estimator: Any = steps[-1][1] if len(steps) > 1 else pipeline
         self.preprocessor: Any = pipeline[:-1] if len(steps) > 1 else None
         self.compiled: CompiledFeatures | None = None
+        self.refused: NotCompilable | None = None  # why compiling failed, when it did
         self.preprocessing = "none: the model is a bare estimator"
         if self.preprocessor is not None and not compile_features:
             self.preprocessing = "scikit-learn (compiling turned off)"
@@ -53,6 +53,7 @@ class Inference:
                 self.compiled = compile_preprocessor(pipeline, self.features)
                 self.preprocessing = "compiled (numpy; checked equal to scikit-learn's)"
             except NotCompilable as why:
+                self.refused = why
                 self.preprocessing = f"scikit-learn (not compiled: {why})"
 
     def inputs(self, rows: Sequence[Sequence[Any]]) -> Any:  # noqa: ANN401 - array or DataFrame

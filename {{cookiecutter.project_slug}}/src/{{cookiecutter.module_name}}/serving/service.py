@@ -137,7 +137,7 @@ class Predictor:
         pipeline = bentoml.sklearn.load_model(self.model_ref)
         self.inference = Inference(pipeline, FEATURES, TASK, compile_features=COMPILE)
         self.model_tag = str(self.model_ref.tag)
-        if COMPILE and self.inference.compiled is None and self.inference.preprocessor is not None:
+        if self.inference.refused is not None:
             logger.warning("%s: preprocessing by %s", self.model_tag, self.inference.preprocessing)
         self.traffic: traffic.TrafficLog | None = None
         if in_worker:  # served traffic only: in-process calls are not logged
